@@ -1,0 +1,180 @@
+import Foundation
+import Postgres
+
+/// `DATABASE_URL`, checked with libpq's own parser.
+public struct DatabaseConfiguration: Sendable {
+    public let settings: ConnectionSettings
+
+    /// - Parameter applicationName: what `pg_stat_activity.application_name` shows.
+    public init(environment: EnvironmentReader, applicationName: String) throws {
+        let connectionString = environment.string("DATABASE_URL", default: "")
+        do {
+            settings = try ConnectionSettings(connectionString: connectionString, applicationName: applicationName)
+        } catch let error as PostgresError {
+            throw ConfigurationError(variable: "DATABASE_URL", reason: "is not a valid libpq connection string: \(error.message)")
+        }
+    }
+}
+
+/// Credentials, region, endpoints and bucket for S3 and SQS.
+public struct AWSConfiguration: Sendable {
+    public let region: String
+    public let accessKeyID: String?
+    public let secretAccessKey: String?
+    public let sessionToken: String?
+    /// `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`; `nil` means AWS itself.
+    public let s3Endpoint: URL?
+    /// `AWS_ENDPOINT_URL_SQS`, else `AWS_ENDPOINT_URL`; `nil` means AWS itself.
+    public let sqsEndpoint: URL?
+    public let forcePathStyle: Bool
+    public let bucket: String
+
+    public init(environment: EnvironmentReader, appEnvironment: String) throws {
+        region = environment.string("AWS_REGION", default: "us-east-1")
+        guard region.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
+            throw ConfigurationError(variable: "AWS_REGION", reason: "must look like us-east-1, got '\(region)'")
+        }
+        accessKeyID = environment.string("AWS_ACCESS_KEY_ID")
+        secretAccessKey = environment.string("AWS_SECRET_ACCESS_KEY")
+        sessionToken = environment.string("AWS_SESSION_TOKEN")
+        if (accessKeyID == nil) != (secretAccessKey == nil) {
+            let missing = accessKeyID == nil ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY"
+            throw ConfigurationError(variable: missing, reason: "is required when the other half of the key pair is set")
+        }
+        let sharedEndpoint = try environment.url("AWS_ENDPOINT_URL")
+        s3Endpoint = try environment.url("AWS_ENDPOINT_URL_S3") ?? sharedEndpoint
+        sqsEndpoint = try environment.url("AWS_ENDPOINT_URL_SQS") ?? sharedEndpoint
+        forcePathStyle = try environment.boolean("S3_FORCE_PATH_STYLE", default: s3Endpoint != nil)
+        bucket = environment.string("PHOTOS_BUCKET", default: "companycam-photos-\(appEnvironment)")
+        guard Self.isValidBucketName(bucket) else {
+            throw ConfigurationError(
+                variable: "PHOTOS_BUCKET",
+                reason: "must be a valid S3 bucket name (3-63 lower-case letters, digits, '-' and '.'), got '\(bucket)'"
+            )
+        }
+    }
+
+    static func isValidBucketName(_ name: String) -> Bool {
+        (3...63).contains(name.count)
+            && name.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == ".") }
+            && name.first.map { $0.isLetter || $0.isNumber } == true
+            && name.last.map { $0.isLetter || $0.isNumber } == true
+    }
+}
+
+/// How tokens are verified (contract section 3).
+public struct AuthConfiguration: Sendable {
+    /// jwt-kit refuses HMAC keys shorter than this, so it is checked here, at start.
+    public static let minimumSecretBytes = 32
+
+    public let hs256Secret: String?
+    public let jwksURL: URL?
+    public let issuer: String?
+    public let audience: String?
+
+    public init(environment: EnvironmentReader) throws {
+        hs256Secret = environment.string("JWT_HS256_SECRET")
+        jwksURL = try environment.url("JWT_JWKS_URL")
+        issuer = environment.string("JWT_ISSUER")
+        audience = environment.string("JWT_AUDIENCE")
+        if let hs256Secret, hs256Secret.utf8.count < Self.minimumSecretBytes {
+            throw ConfigurationError(
+                variable: "JWT_HS256_SECRET",
+                reason: "must be at least \(Self.minimumSecretBytes) bytes, got \(hs256Secret.utf8.count)"
+            )
+        }
+        if hs256Secret == nil, jwksURL == nil {
+            throw ConfigurationError(
+                variable: "JWT_HS256_SECRET",
+                reason: "or JWT_JWKS_URL is required: the API cannot verify tokens without one"
+            )
+        }
+    }
+}
+
+/// Limits on uploads and upload URLs.
+public struct UploadConfiguration: Sendable {
+    public let minimumBytes: Int
+    public let maximumBytes: Int
+    public let urlLifetimeSeconds: Int
+    public let rateLimitPerMinute: Int
+
+    public init(environment: EnvironmentReader) throws {
+        minimumBytes = try environment.integer("MIN_UPLOAD_BYTES", default: 1024, range: 1...Int(Int32.max))
+        // S3 takes at most 5 GiB in one PUT.
+        maximumBytes = try environment.integer("MAX_UPLOAD_BYTES", default: 52_428_800, range: 1...5_368_709_120)
+        guard minimumBytes <= maximumBytes else {
+            throw ConfigurationError(
+                variable: "MIN_UPLOAD_BYTES",
+                reason: "(\(minimumBytes)) must not exceed MAX_UPLOAD_BYTES (\(maximumBytes))"
+            )
+        }
+        // SigV4 query signatures live at most 7 days.
+        urlLifetimeSeconds = try environment.integer("UPLOAD_URL_TTL_SECONDS", default: 900, range: 1...604_800)
+        rateLimitPerMinute = try environment.integer("RATE_LIMIT_PER_MINUTE", default: 100, range: 1...1_000_000)
+    }
+}
+
+/// Everything `photo-api` reads at start.
+public struct APIConfiguration: Sendable {
+    public let appEnvironment: String
+    public let host: String
+    public let port: Int
+    public let database: DatabaseConfiguration
+    public let aws: AWSConfiguration
+    public let auth: AuthConfiguration
+    public let uploads: UploadConfiguration
+
+    public init(environment: EnvironmentReader = EnvironmentReader()) throws {
+        appEnvironment = environment.string("APP_ENV", default: "development")
+        host = environment.string("HOST", default: "0.0.0.0")
+        port = try environment.port("PORT", default: 8080)
+        database = try DatabaseConfiguration(environment: environment, applicationName: "photo-api")
+        aws = try AWSConfiguration(environment: environment, appEnvironment: appEnvironment)
+        auth = try AuthConfiguration(environment: environment)
+        uploads = try UploadConfiguration(environment: environment)
+    }
+}
+
+/// Everything `outbox-relay` reads at start.
+public struct RelayConfiguration: Sendable {
+    public let appEnvironment: String
+    public let database: DatabaseConfiguration
+    public let aws: AWSConfiguration
+    public let queueURL: URL
+    public let metricsHost: String
+    public let metricsPort: Int
+    public let maxAttempts: Int
+    public let backoffBaseMilliseconds: Int
+    public let backoffMaxMilliseconds: Int
+    public let pollIntervalMilliseconds: Int
+
+    /// FIFO queues need a message group and deduplication id on every message.
+    public var isFIFOQueue: Bool { queueURL.path.hasSuffix(".fifo") }
+
+    public init(environment: EnvironmentReader = EnvironmentReader()) throws {
+        appEnvironment = environment.string("APP_ENV", default: "development")
+        database = try DatabaseConfiguration(environment: environment, applicationName: "outbox-relay")
+        aws = try AWSConfiguration(environment: environment, appEnvironment: appEnvironment)
+        guard let queueURL = try environment.url("DETECTION_QUEUE_URL") else {
+            throw ConfigurationError(variable: "DETECTION_QUEUE_URL", reason: "is required by the relay")
+        }
+        self.queueURL = queueURL
+        metricsHost = environment.string("RELAY_METRICS_HOST", default: "0.0.0.0")
+        metricsPort = try environment.port("RELAY_METRICS_PORT", default: 9091)
+        maxAttempts = try environment.integer("RELAY_MAX_ATTEMPTS", default: 10, range: 1...1000)
+        backoffBaseMilliseconds = try environment.integer("RELAY_BACKOFF_BASE_MS", default: 1000, range: 1...86_400_000)
+        backoffMaxMilliseconds = try environment.integer(
+            "RELAY_BACKOFF_MAX_MS",
+            default: 300_000,
+            range: 1...86_400_000
+        )
+        guard backoffBaseMilliseconds <= backoffMaxMilliseconds else {
+            throw ConfigurationError(
+                variable: "RELAY_BACKOFF_BASE_MS",
+                reason: "(\(backoffBaseMilliseconds)) must not exceed RELAY_BACKOFF_MAX_MS (\(backoffMaxMilliseconds))"
+            )
+        }
+        pollIntervalMilliseconds = try environment.integer("RELAY_POLL_INTERVAL_MS", default: 1000, range: 10...600_000)
+    }
+}

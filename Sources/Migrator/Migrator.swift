@@ -1,0 +1,200 @@
+import Foundation
+import Logging
+import Postgres
+
+/// Applies, checks and reports the migrations of one directory against one database.
+///
+/// Every method opens its own connection (named `application_name=migrator` in
+/// `pg_stat_activity`) and blocks until done: the migrator is a command-line tool, not a
+/// server, so there is no event loop to protect.
+public struct Migrator: Sendable {
+    /// Tuning that operators may override.
+    public struct Options: Sendable {
+        /// `lock_timeout` while a migration runs: a DDL statement that cannot get its lock in
+        /// this time fails instead of queueing, because a queued `ALTER TABLE` blocks every
+        /// later query on that table and would stall production traffic.
+        public var lockTimeout: Duration = .seconds(5)
+        /// How long `up` waits for another migrator to finish before giving up.
+        public var lockWaitTimeout: Duration = .seconds(300)
+
+        public init(lockTimeout: Duration = .seconds(5), lockWaitTimeout: Duration = .seconds(300)) {
+            self.lockTimeout = lockTimeout
+            self.lockWaitTimeout = lockWaitTimeout
+        }
+    }
+
+    public let directory: MigrationDirectory
+    public let settings: ConnectionSettings
+    public let options: Options
+    public let logger: Logger
+
+    public init(directory: MigrationDirectory, settings: ConnectionSettings, options: Options = .init(), logger: Logger)
+    {
+        self.directory = directory
+        self.settings = settings
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Every file and every applied version, in version order.
+    public func status() throws -> [MigrationStatus] {
+        let files = try directory.load()
+        let applied = try withConnection { try SchemaMigrationsTable.appliedMigrations(on: $0) }
+        return MigrationStatus.combine(files: files, applied: applied)
+    }
+
+    /// Checks that every applied migration still has its file, unchanged. Throws naming the
+    /// first file that drifted; returns the status list when all is well.
+    @discardableResult
+    public func verify() throws -> [MigrationStatus] {
+        let statuses = try status()
+        try Self.checkForDrift(statuses)
+        return statuses
+    }
+
+    /// Applies pending migrations in version order, up to and including `targetVersion` when
+    /// given. With `dryRun`, reports what would be applied and changes nothing.
+    ///
+    /// Concurrent calls (from any number of processes) are serialised by an advisory lock; the
+    /// ones that waited find the work done and apply nothing.
+    @discardableResult
+    public func up(to targetVersion: Int? = nil, dryRun: Bool = false) throws -> [MigrationFile] {
+        let files = try directory.load()
+        if let targetVersion, !files.contains(where: { $0.version == targetVersion }) {
+            throw MigratorError(.unknownVersion, "--to \(targetVersion): no migration file has that version")
+        }
+        return try withConnection { connection in
+            if dryRun {
+                let applied = try SchemaMigrationsTable.appliedMigrations(on: connection)
+                let statuses = MigrationStatus.combine(files: files, applied: applied)
+                try Self.checkForDrift(statuses)
+                return Self.pending(statuses, upTo: targetVersion)
+            }
+            try acquireLock(on: connection)
+            defer { _ = try? connection.query(SchemaMigrationsTable.unlockSQL, [SchemaMigrationsTable.lockKey]) }
+            try SchemaMigrationsTable.create(on: connection)
+            let applied = try SchemaMigrationsTable.appliedMigrations(on: connection)
+            let statuses = MigrationStatus.combine(files: files, applied: applied)
+            try Self.checkForDrift(statuses)
+            let pending = Self.pending(statuses, upTo: targetVersion)
+            for file in pending {
+                try apply(file, on: connection)
+            }
+            return pending
+        }
+    }
+
+    private static func pending(_ statuses: [MigrationStatus], upTo targetVersion: Int?) -> [MigrationFile] {
+        statuses.compactMap { status in
+            guard status.state == .pending, let file = status.file else { return nil }
+            if let targetVersion, file.version > targetVersion { return nil }
+            return file
+        }
+    }
+
+    private static func checkForDrift(_ statuses: [MigrationStatus]) throws {
+        for status in statuses {
+            switch status.drift {
+            case .none:
+                continue
+            case .checksumChanged:
+                let fileName = status.file?.fileName ?? "version \(status.version)"
+                throw MigratorError(
+                    .checksumMismatch,
+                    "\(fileName) was changed after it was applied (checksum \(status.appliedChecksum ?? "?") "
+                        + "in schema_migrations, \(status.file?.checksum ?? "?") on disk); "
+                        + "restore the file and put the change in a new migration"
+                )
+            case .fileMissing:
+                throw MigratorError(
+                    .missingFile,
+                    "version \(status.version) (\(status.name)) is applied but has no file in the migrations directory"
+                )
+            }
+        }
+    }
+
+    /// Waits for the advisory lock by polling `pg_try_advisory_lock` between short sleeps.
+    ///
+    /// A waiter blocked inside `pg_advisory_lock` holds a snapshot for as long as it waits;
+    /// `CREATE INDEX CONCURRENTLY` run by the lock holder waits for every such snapshot to go
+    /// away, and the two would deadlock. Polling holds no snapshot between attempts.
+    private func acquireLock(on connection: Connection) throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + options.lockWaitTimeout
+        var loggedWaiting = false
+        while true {
+            let result = try connection.query(SchemaMigrationsTable.tryLockSQL, [SchemaMigrationsTable.lockKey])
+            if try result.first?.decode("locked", as: Bool.self) == true { return }
+            if !loggedWaiting {
+                logger.info("another migrator holds the migration lock; waiting for it")
+                loggedWaiting = true
+            }
+            guard clock.now < deadline else {
+                throw MigratorError(
+                    .lockTimeout,
+                    "another migrator still held the migration lock after \(options.lockWaitTimeout)"
+                )
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    private func apply(_ file: MigrationFile, on connection: Connection) throws {
+        let started = ContinuousClock.now
+        let lockTimeout = "\(options.lockTimeout.milliseconds)ms"
+        logger.info("applying migration", metadata: ["file": "\(file.fileName)"])
+        do {
+            if file.runsInTransaction {
+                try connection.transaction { connection in
+                    try connection.query("SELECT set_config('lock_timeout', $1, true)", [lockTimeout])
+                    try connection.executeScript(file.sql)
+                    try SchemaMigrationsTable.record(file, elapsed: ContinuousClock.now - started, on: connection)
+                }
+            } else {
+                // Each statement on its own, outside any transaction block; the row is written
+                // only after all of them succeeded.
+                try connection.query("SELECT set_config('lock_timeout', $1, false)", [lockTimeout])
+                defer { _ = try? connection.query("RESET lock_timeout") }
+                for statement in SQLStatementSplitter.split(file.sql) {
+                    try connection.executeScript(statement)
+                }
+                try SchemaMigrationsTable.record(file, elapsed: ContinuousClock.now - started, on: connection)
+            }
+        } catch let error as PostgresError {
+            var message = "\(file.fileName) failed and was rolled back: \(error)"
+            if error.sqlState == "55P03" {
+                message += "; a long-running transaction holds a lock it needs, retry when it has finished"
+            }
+            if !file.runsInTransaction {
+                message = "\(file.fileName) (no-transaction) failed: \(error); statements before the failing one stay applied"
+            }
+            throw MigratorError(.migrationFailed, message)
+        }
+        logger.info(
+            "applied migration",
+            metadata: ["file": "\(file.fileName)", "elapsed_ms": "\((ContinuousClock.now - started).milliseconds)"]
+        )
+    }
+
+    private func withConnection<Value>(_ body: (Connection) throws -> Value) throws -> Value {
+        let connection: Connection
+        do {
+            connection = try Connection(settings: settings)
+        } catch {
+            throw MigratorError(.database, "cannot connect to Postgres: \(error)")
+        }
+        do {
+            return try body(connection)
+        } catch let error as PostgresError {
+            throw MigratorError(.database, "Postgres error: \(error)")
+        }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

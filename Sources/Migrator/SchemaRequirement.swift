@@ -1,0 +1,38 @@
+import Postgres
+
+/// The schema version the services of this build need, and the start-up check against it.
+///
+/// `photo-api` and `outbox-relay` run `check` before serving, so a deploy that forgot
+/// `migrator up` fails at once with one clear line instead of with SQL errors under load.
+public enum SchemaRequirement {
+    /// The highest migration in `sql/` that the code of this build relies on. Raise it in the
+    /// same change that adds a migration the services use.
+    public static let requiredVersion = 1
+
+    /// The schema is older than this build needs.
+    public struct SchemaBehind: Error, CustomStringConvertible, Sendable {
+        public let currentVersion: Int
+        public let requiredVersion: Int
+
+        public var description: String {
+            "database schema is at version \(currentVersion) but this build needs version \(requiredVersion): "
+                + "run `migrator up` first"
+        }
+    }
+
+    /// The database's current schema version (0 when never migrated).
+    public static func currentVersion(on connection: Connection) throws -> Int {
+        try SchemaMigrationsTable.currentVersion(on: connection)
+    }
+
+    /// Throws `SchemaBehind` unless the database is at `requiredVersion` or newer.
+    public static func check(
+        on connection: Connection,
+        requiredVersion: Int = SchemaRequirement.requiredVersion
+    ) throws {
+        let current = try currentVersion(on: connection)
+        if current < requiredVersion {
+            throw SchemaBehind(currentVersion: current, requiredVersion: requiredVersion)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Migrator
+
+/// The two renderings of `migrator status`.
+enum StatusReport {
+    static func table(_ statuses: [MigrationStatus]) -> String {
+        guard !statuses.isEmpty else { return "No migrations found.\n" }
+        let rows = statuses.map { status -> [String] in
+            [
+                String(format: "%04d", status.version),
+                status.name,
+                status.state.rawValue,
+                status.applied.map { iso8601($0.appliedAt) } ?? "",
+                note(status),
+            ]
+        }
+        let header = ["VERSION", "NAME", "STATE", "APPLIED AT", "NOTE"]
+        let widths = header.indices.map { column in
+            ([header] + rows).map { $0[column].count }.max() ?? 0
+        }
+        return ([header] + rows).map { row in
+            row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n") + "\n"
+    }
+
+    static func json(_ statuses: [MigrationStatus]) -> String {
+        let current = statuses.filter { $0.state == .applied }.map(\.version).max() ?? 0
+        let migrations: [[String: Any]] = statuses.map { status in
+            var entry: [String: Any] = [
+                "version": status.version,
+                "name": status.name,
+                "state": status.state.rawValue,
+                "drift": status.drift.rawValue,
+            ]
+            if let file = status.file { entry["file"] = file.fileName; entry["checksum"] = file.checksum }
+            if let applied = status.applied {
+                entry["applied_at"] = iso8601(applied.appliedAt)
+                entry["applied_checksum"] = applied.checksum
+                entry["execution_ms"] = applied.executionMilliseconds
+            }
+            return entry
+        }
+        let document: [String: Any] = [
+            "current_version": current,
+            "pending": statuses.filter { $0.state == .pending }.count,
+            "migrations": migrations,
+        ]
+        guard let data = try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])
+        else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    private static func note(_ status: MigrationStatus) -> String {
+        switch status.drift {
+        case .none: ""
+        case .checksumChanged: "file changed since it was applied"
+        case .fileMissing: "file missing"
+        }
+    }
+
+    private static func iso8601(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+}

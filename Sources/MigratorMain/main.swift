@@ -1,0 +1,156 @@
+import AppConfig
+import ArgumentParser
+import Foundation
+import Logging
+import Migrator
+import Telemetry
+
+/// `migrator`: owns the schema. Exit status 0 on success, 1 on failure, 2 on a usage error.
+struct MigratorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrator",
+        abstract: "Applies and checks the sql/NNNN_name.sql migrations.",
+        discussion: "Connects with DATABASE_URL (or the PG* variables when it is unset).",
+        subcommands: [Up.self, Status.self, Verify.self, New.self]
+    )
+}
+
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "Directory of migration files.")
+    var dir: String = "sql"
+}
+
+struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending migrations in order.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: "Apply up to and including this version.")
+    var to: Int?
+
+    @Flag(name: .long, help: "Print what would be applied and change nothing.")
+    var dryRun = false
+
+    @Option(name: .long, help: "lock_timeout while a migration runs, e.g. 5s or 500ms.")
+    var lockTimeout: String = "5s"
+
+    @Option(name: .long, help: "How long to wait for another migrator, e.g. 5m.")
+    var lockWait: String = "5m"
+
+    func validate() throws {
+        guard DurationText.parse(lockTimeout) != nil else { throw ValidationError("--lock-timeout: not a duration: \(lockTimeout)") }
+        guard DurationText.parse(lockWait) != nil else { throw ValidationError("--lock-wait: not a duration: \(lockWait)") }
+    }
+
+    func run() throws {
+        let options = Migrator.Options(
+            lockTimeout: DurationText.parse(lockTimeout) ?? .seconds(5),
+            lockWaitTimeout: DurationText.parse(lockWait) ?? .seconds(300)
+        )
+        let migrator = try makeMigrator(common, options: options)
+        let files = try reportingFailure { try migrator.up(to: to, dryRun: dryRun) }
+        if files.isEmpty {
+            print("Nothing to apply: the schema is up to date.")
+        }
+        for file in files {
+            print(dryRun ? "would apply \(file.fileName)" : "applied \(file.fileName)")
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show each version as applied or pending.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Flag(name: .long, help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        let migrator = try makeMigrator(common)
+        let statuses = try reportingFailure { try migrator.status() }
+        print(json ? StatusReport.json(statuses) : StatusReport.table(statuses), terminator: "")
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Fail if an applied migration file changed or is missing.")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let migrator = try makeMigrator(common)
+        let statuses = try reportingFailure { try migrator.verify() }
+        let applied = statuses.filter { $0.state == .applied }.count
+        print("OK: \(applied) applied migration(s) match their files; \(statuses.count - applied) pending.")
+    }
+}
+
+struct New: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create the next sql/NNNN_name.sql file.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "What the migration does, in snake_case (spaces and dashes are converted).")
+    var name: String
+
+    func run() throws {
+        let path = try reportingFailure { try MigrationDirectory(path: common.dir).createFile(named: name) }
+        print(path)
+    }
+}
+
+private func makeMigrator(_ common: CommonOptions, options: Migrator.Options = .init()) throws -> Migrator {
+    do {
+        let database = try DatabaseConfiguration(environment: EnvironmentReader(), applicationName: "migrator")
+        return Migrator(
+            directory: MigrationDirectory(path: common.dir),
+            settings: database.settings,
+            options: options,
+            logger: Logger(label: "migrator")
+        )
+    } catch {
+        throw MigratorFailure(message: "\(error)", exitCode: 1)
+    }
+}
+
+/// Turns a `MigratorError` into the CLI's exit status: 2 for usage errors, 1 otherwise.
+private func reportingFailure<Value>(_ body: () throws -> Value) throws -> Value {
+    do {
+        return try body()
+    } catch let error as MigratorError {
+        throw MigratorFailure(message: error.description, exitCode: error.isUsageError ? 2 : 1)
+    }
+}
+
+struct MigratorFailure: Error {
+    let message: String
+    let exitCode: Int32
+}
+
+let environment = EnvironmentReader()
+guard let logLevel = Observability.logLevel(from: environment.string("LOG_LEVEL")) else {
+    FileHandle.standardError.write(Data("migrator: LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical\n".utf8))
+    exit(2)
+}
+Observability.bootstrap(logLevel: logLevel)
+
+do {
+    var command = try MigratorCommand.parseAsRoot()
+    do {
+        try command.run()
+    } catch let failure as MigratorFailure {
+        FileHandle.standardError.write(Data("migrator: error: \(failure.message)\n".utf8))
+        exit(failure.exitCode)
+    } catch {
+        MigratorCommand.exit(withError: error)
+    }
+} catch {
+    // Parsing failed: a usage error (or --help, which exits 0).
+    let code = MigratorCommand.exitCode(for: error)
+    if code == .success {
+        MigratorCommand.exit(withError: error)
+    }
+    FileHandle.standardError.write(Data((MigratorCommand.fullMessage(for: error) + "\n").utf8))
+    exit(2)
+}

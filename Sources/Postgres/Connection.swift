@@ -1,0 +1,281 @@
+import CLibPQ
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One libpq connection. Every method blocks the calling thread until the server answers.
+///
+/// Use it through `ConnectionPool` or `NotificationListener`, which run it on their own
+/// threads, never on a NIO event loop or the cooperative pool. It is not thread-safe: the
+/// pool lends it to one borrower at a time, which is why it can be `@unchecked Sendable`.
+public final class Connection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private var preparedStatements: Set<String> = []
+
+    /// Opens a connection and sets the session up (UTC time zone, ISO dates) so that
+    /// timestamps decode the same way on every connection.
+    public init(settings: ConnectionSettings) throws {
+        let keywords = ["dbname", "connect_timeout", "application_name"]
+        let values = [settings.connectionString, String(settings.connectTimeoutSeconds), settings.applicationName]
+        // expand_dbname = 1: the first dbname may be a whole connection string; keywords after
+        // it override what it sets, so application_name always names this process.
+        let connection = withCStringArray(keywords) { keywordPointers in
+            withCStringArray(values) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let connection else {
+            throw PostgresError(code: .connectionFailed, message: "out of memory allocating a connection")
+        }
+        handle = connection
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let message = lastErrorMessage
+            PQfinish(handle)
+            throw PostgresError(code: .connectionFailed, message: message)
+        }
+        do {
+            try configureSession()
+        } catch {
+            PQfinish(handle)
+            throw error
+        }
+    }
+
+    deinit {
+        PQfinish(handle)
+    }
+
+    /// Whether libpq still considers the connection open.
+    public var isOpen: Bool { PQstatus(handle) == CONNECTION_OK }
+
+    /// Whether the connection sits inside a transaction block (open or failed).
+    public var isInTransaction: Bool {
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+
+    /// The server's process id for this session, as `pg_stat_activity.pid` shows it.
+    public var backendPID: Int { Int(PQbackendPID(handle)) }
+
+    /// Runs one statement with parameters sent out of band (`PQexecParams`).
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> QueryResult {
+        let result = try withParameterPointers(parameters) { pointers in
+            PQexecParams(handle, sql, Int32(pointers.count), nil, pointers.baseAddress, nil, nil, 0)
+        }
+        return try consume(result)
+    }
+
+    /// Runs a prepared statement, preparing it on this connection the first time.
+    @discardableResult
+    public func execute(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?] = []) throws
+        -> QueryResult
+    {
+        if !preparedStatements.contains(statement.name) {
+            try consume(PQprepare(handle, statement.name, statement.sql, 0, nil))
+            preparedStatements.insert(statement.name)
+        }
+        let result = try withParameterPointers(parameters) { pointers in
+            PQexecPrepared(handle, statement.name, Int32(pointers.count), pointers.baseAddress, nil, nil, 0)
+        }
+        return try consume(result)
+    }
+
+    /// Runs a script of one or more statements with the simple query protocol and no
+    /// parameters. Only for trusted SQL such as migration files; several statements in one
+    /// call run as one implicit transaction unless the script controls transactions itself.
+    public func executeScript(_ sql: String) throws {
+        guard !sql.utf8.contains(0) else {
+            throw PostgresError(code: .invalidParameter, message: "the SQL text contains a NUL character")
+        }
+        var failure: PostgresError?
+        guard PQsendQuery(handle, sql) == 1 else { throw lostOrFailed() }
+        // A multi-statement script yields one result per statement; drain them all so the
+        // connection is ready for the next command, and report the first error.
+        while let result = PQgetResult(handle) {
+            do {
+                try consume(result)
+            } catch let error as PostgresError {
+                if failure == nil { failure = error }
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Runs `body` inside `BEGIN` / `COMMIT`; any error thrown rolls the transaction back and
+    /// is rethrown.
+    public func transaction<Value>(_ body: (Connection) throws -> Value) throws -> Value {
+        try query("BEGIN")
+        do {
+            let value = try body(self)
+            try query("COMMIT")
+            return value
+        } catch {
+            if isOpen { _ = try? query("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Checks, without a round trip, that an idle connection was not closed by the server
+    /// (a restart sends a FATAL and closes the socket: the socket is then readable).
+    /// Returns false when the connection is broken.
+    func isUsableAfterIdle() -> Bool {
+        guard isOpen else { return false }
+        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, 0)
+        if ready > 0 {
+            // Data on an idle connection is either an asynchronous notice or the end of it.
+            guard PQconsumeInput(handle) == 1 else { return false }
+            while let notification = PQnotifies(handle) { PQfreemem(notification) }
+        }
+        return isOpen
+    }
+
+    /// Reconnects with the original settings after the connection broke.
+    func reset() throws {
+        PQreset(handle)
+        preparedStatements.removeAll()
+        guard isOpen else { throw PostgresError(code: .connectionFailed, message: lastErrorMessage) }
+        try configureSession()
+    }
+
+    /// Waits up to `timeoutMilliseconds` for asynchronous notifications (after `LISTEN`) and
+    /// returns those that arrived. Throws `connectionLost` when the connection broke.
+    func waitForNotifications(timeoutMilliseconds: Int32) throws -> [(channel: String, payload: String)] {
+        var notifications = drainNotifications()
+        guard notifications.isEmpty else { return notifications }
+        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, timeoutMilliseconds)
+        if ready > 0 {
+            guard PQconsumeInput(handle) == 1 else {
+                throw PostgresError(code: .connectionLost, message: lastErrorMessage)
+            }
+            notifications = drainNotifications()
+        }
+        guard isOpen else { throw PostgresError(code: .connectionLost, message: lastErrorMessage) }
+        return notifications
+    }
+
+    private func drainNotifications() -> [(channel: String, payload: String)] {
+        var notifications: [(channel: String, payload: String)] = []
+        while let notification = PQnotifies(handle) {
+            notifications.append(
+                (String(cString: notification.pointee.relname), String(cString: notification.pointee.extra))
+            )
+            PQfreemem(notification)
+        }
+        return notifications
+    }
+
+    private func configureSession() throws {
+        try query("SET TimeZone = 'UTC'")
+        try query("SET DateStyle = 'ISO, YMD'")
+    }
+
+    private var lastErrorMessage: String {
+        guard let message = PQerrorMessage(handle) else { return "unknown libpq error" }
+        let text = String(cString: message).trimmingTrailingWhitespace()
+        return text.isEmpty ? "unknown libpq error" : text
+    }
+
+    private func lostOrFailed() -> PostgresError {
+        PostgresError(code: isOpen ? .serverError : .connectionLost, message: lastErrorMessage)
+    }
+
+    /// Turns a `PGresult` into a `QueryResult` or a `PostgresError`, and frees it.
+    @discardableResult
+    private func consume(_ result: OpaquePointer?) throws -> QueryResult {
+        guard let result else { throw lostOrFailed() }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return QueryResult(columns: [], values: [], affectedRows: affectedRows(result))
+        case PGRES_TUPLES_OK:
+            let rowCount = Int(PQntuples(result))
+            let columnCount = Int(PQnfields(result))
+            let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+            var values = [[String?]]()
+            values.reserveCapacity(rowCount)
+            for row in 0..<Int32(rowCount) {
+                var rowValues = [String?]()
+                rowValues.reserveCapacity(columnCount)
+                for column in 0..<Int32(columnCount) {
+                    if PQgetisnull(result, row, column) == 1 {
+                        rowValues.append(nil)
+                    } else {
+                        rowValues.append(String(cString: PQgetvalue(result, row, column)))
+                    }
+                }
+                values.append(rowValues)
+            }
+            return QueryResult(columns: columns, values: values, affectedRows: rowCount)
+        default:
+            throw error(from: result)
+        }
+    }
+
+    private func affectedRows(_ result: OpaquePointer) -> Int {
+        guard let tuples = PQcmdTuples(result) else { return 0 }
+        return Int(String(cString: tuples)) ?? 0
+    }
+
+    private func error(from result: OpaquePointer) -> PostgresError {
+        func field(_ code: Character) -> String? {
+            guard let ascii = code.asciiValue, let value = PQresultErrorField(result, Int32(ascii)) else {
+                return nil
+            }
+            return String(cString: value)
+        }
+        let sqlState = field("C")
+        let message = field("M") ?? lastErrorMessage
+        let code: PostgresError.Code = isOpen ? .serverError : .connectionLost
+        return PostgresError(
+            code: code,
+            message: message,
+            sqlState: sqlState,
+            detail: field("D"),
+            constraint: field("n")
+        )
+    }
+}
+
+/// Calls `body` with C strings for `parameters`, rejecting strings that hold NUL: libpq
+/// would silently cut them at the NUL, storing something other than what was asked.
+private func withParameterPointers<Result>(
+    _ parameters: [(any PostgresEncodable)?],
+    _ body: (UnsafeBufferPointer<UnsafePointer<CChar>?>) -> Result
+) throws -> Result {
+    var copies = [UnsafeMutablePointer<CChar>?]()
+    copies.reserveCapacity(parameters.count)
+    defer { for copy in copies { free(copy) } }
+    for (position, parameter) in parameters.enumerated() {
+        guard let parameter else {
+            copies.append(nil)
+            continue
+        }
+        let text = parameter.postgresText
+        guard !text.utf8.contains(0) else {
+            throw PostgresError(
+                code: .invalidParameter,
+                message: "parameter $\(position + 1) contains a NUL character, which Postgres text cannot hold"
+            )
+        }
+        copies.append(strdup(text))
+    }
+    let constPointers = copies.map { UnsafePointer($0) }
+    return constPointers.withUnsafeBufferPointer(body)
+}
+
+/// Calls `body` with a C array of C strings for `strings`.
+private func withCStringArray<Result>(
+    _ strings: [String],
+    _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> Result
+) -> Result {
+    let copies = strings.map { strdup($0) }
+    defer { for copy in copies { free(copy) } }
+    let pointers = copies.map { UnsafePointer($0) } + [nil]
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

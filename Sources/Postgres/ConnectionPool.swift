@@ -1,0 +1,221 @@
+import Logging
+import ServiceLifecycle
+import NIOPosix
+import Synchronization
+
+/// A bounded pool of libpq connections whose blocking calls run on the pool's own threads.
+///
+/// Borrowers pass a synchronous closure that receives a `Connection`; it runs on one of the
+/// pool's `NIOThreadPool` threads, because libpq blocks and must never run on an event loop or
+/// the cooperative pool. One closure is one hop: a whole transaction runs in a single hop.
+///
+/// Connections are opened lazily. A connection that broke is reconnected (`PQreset`) the next
+/// time it is lent, after a cheap check of its socket, so a Postgres restart costs the
+/// callers that were mid-query an error and nobody after them.
+public final class ConnectionPool: Sendable {
+    public let settings: ConnectionSettings
+    public let maximumConnections: Int
+    private let threadPool: NIOThreadPool
+    private let state: Mutex<State>
+    private let logger: Logger
+
+    private struct Waiter {
+        let id: Int
+        let continuation: CheckedContinuation<Lease, any Error>
+    }
+
+    /// What a borrower gets: an idle connection, or the right to open a new one.
+    private enum Lease: @unchecked Sendable {
+        case existing(Connection)
+        case openNew
+
+        var connection: Connection? {
+            if case .existing(let connection) = self { return connection }
+            return nil
+        }
+    }
+
+    private struct State {
+        var idle: [Connection] = []
+        var openCount = 0
+        var waiters: [Waiter] = []
+        var nextWaiterID = 0
+        var isShutDown = false
+    }
+
+    /// - Parameters:
+    ///   - maximumConnections: the most connections open at once, and the number of threads.
+    public init(settings: ConnectionSettings, maximumConnections: Int = 10, logger: Logger) {
+        precondition(maximumConnections > 0, "a pool needs at least one connection")
+        self.settings = settings
+        self.maximumConnections = maximumConnections
+        self.logger = logger
+        self.threadPool = NIOThreadPool(numberOfThreads: maximumConnections)
+        self.state = Mutex(State())
+        threadPool.start()
+    }
+
+    /// Lends a connection to `body`, run on a pool thread. The connection goes back to the pool
+    /// afterwards; a transaction `body` left open is rolled back first.
+    public func withConnection<Value: Sendable>(
+        _ body: @escaping @Sendable (Connection) throws -> Value
+    ) async throws -> Value {
+        let lease = try await acquire()
+        let settings = self.settings
+        let outcome: Result<(Value, Connection?), any Error>
+        do {
+            let value: (Value, Connection?) = try await threadPool.runIfActive {
+                let connection: Connection
+                switch lease {
+                case .existing(let idle):
+                    if !idle.isUsableAfterIdle() { try idle.reset() }
+                    connection = idle
+                case .openNew:
+                    connection = try Connection(settings: settings)
+                }
+                do {
+                    let value = try body(connection)
+                    if connection.isInTransaction { try connection.query("ROLLBACK") }
+                    return (value, connection)
+                } catch {
+                    if connection.isOpen, connection.isInTransaction { _ = try? connection.query("ROLLBACK") }
+                    throw BorrowFailure(underlying: error, connection: connection)
+                }
+            }
+            outcome = .success(value)
+        } catch let failure as BorrowFailure {
+            outcome = .failure(failure.underlying)
+            release(failure.connection)
+        } catch {
+            // The connection could not be opened or reset (or the thread pool stopped).
+            release(lease.connection)
+            throw error
+        }
+        switch outcome {
+        case .success(let (value, connection)):
+            release(connection)
+            return value
+        case .failure(let error):
+            throw error
+        }
+    }
+
+    /// Runs `body` in a transaction on a pooled connection: committed when it returns,
+    /// rolled back when it throws.
+    public func withTransaction<Value: Sendable>(
+        _ body: @escaping @Sendable (Connection) throws -> Value
+    ) async throws -> Value {
+        try await withConnection { connection in
+            try connection.transaction(body)
+        }
+    }
+
+    /// Closes idle connections, fails waiters and stops the threads. Borrowers still running
+    /// finish first.
+    public func shutdown() async {
+        let waiters = state.withLock { state in
+            state.isShutDown = true
+            state.openCount -= state.idle.count
+            state.idle = []
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters {
+            waiter.continuation.resume(throwing: PostgresError(code: .poolShutDown, message: "the pool shut down"))
+        }
+        try? await threadPool.shutdownGracefully()
+    }
+
+    private func acquire() async throws -> Lease {
+        enum Decision {
+            case lease(Lease)
+            case wait(Int)
+            case shutDown
+        }
+        let id = state.withLock { state -> Int in
+            defer { state.nextWaiterID += 1 }
+            return state.nextWaiterID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Lease, any Error>) in
+                let decision = state.withLock { state -> Decision in
+                    if state.isShutDown { return .shutDown }
+                    if let connection = state.idle.popLast() { return .lease(.existing(connection)) }
+                    if state.openCount < maximumConnections {
+                        state.openCount += 1
+                        return .lease(.openNew)
+                    }
+                    state.waiters.append(Waiter(id: id, continuation: continuation))
+                    return .wait(id)
+                }
+                switch decision {
+                case .lease(let lease): continuation.resume(returning: lease)
+                case .shutDown:
+                    continuation.resume(throwing: PostgresError(code: .poolShutDown, message: "the pool shut down"))
+                case .wait: break
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> Waiter? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index)
+            }
+            waiter?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Returns a connection (or, with `nil`, the slot of one that could not be opened) to the
+    /// pool, handing it straight to the longest waiter when there is one.
+    private func release(_ connection: Connection?) {
+        let usable = connection.flatMap { $0.isOpen ? $0 : nil }
+        let waiter = state.withLock { state -> (Waiter, Lease)? in
+            if !state.waiters.isEmpty {
+                let waiter = state.waiters.removeFirst()
+                return (waiter, usable.map(Lease.existing) ?? .openNew)
+            }
+            if let usable, !state.isShutDown {
+                state.idle.append(usable)
+            } else {
+                state.openCount -= 1
+            }
+            return nil
+        }
+        if let (waiter, lease) = waiter {
+            waiter.continuation.resume(returning: lease)
+        }
+        if connection != nil, usable == nil {
+            logger.warning("discarded a broken Postgres connection; the next borrower reconnects")
+        }
+    }
+}
+
+extension ConnectionPool {
+    /// Runs one statement on a pooled connection.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) async throws -> QueryResult {
+        try await withConnection { try $0.query(sql, parameters) }
+    }
+
+    /// Runs one prepared statement on a pooled connection.
+    @discardableResult
+    public func execute(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?] = []) async throws
+        -> QueryResult
+    {
+        try await withConnection { try $0.execute(statement, parameters) }
+    }
+}
+
+/// Carries the connection out of a failed borrow so it can be returned to the pool.
+private struct BorrowFailure: Error, @unchecked Sendable {
+    let underlying: any Error
+    let connection: Connection
+}
+
+extension ConnectionPool: Service {
+    /// Keeps the pool open until graceful shutdown, then closes it. List the pool before the
+    /// services that use it: a `ServiceGroup` stops services in reverse order.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+}

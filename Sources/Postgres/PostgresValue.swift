@@ -1,0 +1,177 @@
+import Foundation
+
+/// A Swift value that can be sent as a query parameter, in Postgres text format.
+///
+/// Parameters always travel separately from the SQL text (`PQexecParams` / `PQexecPrepared`),
+/// so no value is ever spliced into a statement.
+public protocol PostgresEncodable: Sendable {
+    /// The value in Postgres text input format.
+    var postgresText: String { get }
+}
+
+/// A Swift type a result column can be decoded into, from Postgres text output format.
+public protocol PostgresDecodable: Sendable {
+    init?(postgresText: String)
+}
+
+extension String: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { self }
+    public init?(postgresText: String) { self = postgresText }
+}
+
+extension Int: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { String(self) }
+    public init?(postgresText: String) { self.init(postgresText) }
+}
+
+extension Int32: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { String(self) }
+    public init?(postgresText: String) { self.init(postgresText) }
+}
+
+extension Int64: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { String(self) }
+    public init?(postgresText: String) { self.init(postgresText) }
+}
+
+extension Double: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { String(self) }
+    public init?(postgresText: String) { self.init(postgresText) }
+}
+
+extension Bool: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { self ? "t" : "f" }
+    public init?(postgresText: String) {
+        switch postgresText {
+        case "t", "true": self = true
+        case "f", "false": self = false
+        default: return nil
+        }
+    }
+}
+
+extension UUID: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { uuidString.lowercased() }
+    public init?(postgresText: String) { self.init(uuidString: postgresText) }
+}
+
+/// `bytea`, sent and read in hex format (`\x0a1b...`), which also keeps NUL bytes out of the
+/// C strings libpq works with.
+public struct ByteArray: PostgresEncodable, PostgresDecodable, Hashable {
+    public var bytes: [UInt8]
+
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public var postgresText: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
+        text.reserveCapacity(2 + bytes.count * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    public init?(postgresText: String) {
+        let utf8 = Array(postgresText.utf8)
+        guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x"), utf8.count % 2 == 0
+        else { return nil }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity((utf8.count - 2) / 2)
+        var index = 2
+        while index < utf8.count {
+            guard let high = hexValue(utf8[index]), let low = hexValue(utf8[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        self.bytes = bytes
+    }
+}
+
+private func hexValue(_ character: UInt8) -> UInt8? {
+    switch character {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): character - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): character - UInt8(ascii: "A") + 10
+    default: nil
+    }
+}
+
+/// `timestamptz`. Every connection sets `TimeZone = 'UTC'` and `DateStyle = 'ISO'`, so the
+/// server's output is always `YYYY-MM-DD HH:MM:SS[.ffffff]+00`.
+extension Date: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String {
+        // Microseconds since the epoch, the resolution of timestamptz.
+        let microseconds = (timeIntervalSince1970 * 1_000_000).rounded()
+        let seconds = Int64((microseconds / 1_000_000).rounded(.down))
+        let fraction = Int64(microseconds) - seconds * 1_000_000
+        let (year, month, day) = civilDate(fromDaysSinceEpoch: floorDivide(seconds, 86_400))
+        let secondOfDay = seconds - floorDivide(seconds, 86_400) * 86_400
+        return String(
+            format: "%04lld-%02lld-%02lld %02lld:%02lld:%02lld.%06lld+00",
+            year, month, day, secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60, fraction
+        )
+    }
+
+    public init?(postgresText text: String) {
+        // "2026-11-25 18:16:41.123456+00"; the fraction is optional, the offset is "+00".
+        let characters = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int64? {
+            guard range.upperBound <= characters.count else { return nil }
+            var value: Int64 = 0
+            for index in range {
+                let digit = characters[index]
+                guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int64(digit - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard characters.count >= 22,
+            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
+        else { return nil }
+        var index = 19
+        var microseconds: Int64 = 0
+        if characters[index] == UInt8(ascii: ".") {
+            index += 1
+            var scale: Int64 = 100_000
+            while index < characters.count, let digit = number(index..<(index + 1)) {
+                microseconds += digit * scale
+                scale /= 10
+                index += 1
+            }
+        }
+        guard text.utf8.count - index == 3, text.hasSuffix("+00") else { return nil }
+        let days = daysSinceEpoch(year: year, month: month, day: day)
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second
+        self.init(timeIntervalSince1970: Double(seconds) + Double(microseconds) / 1_000_000)
+    }
+}
+
+private func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
+    value >= 0 ? value / divisor : (value - divisor + 1) / divisor
+}
+
+/// Howard Hinnant's `days_from_civil`: proleptic Gregorian date to days since 1970-01-01.
+private func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
+    let shiftedYear = month <= 2 ? year - 1 : year
+    let era = floorDivide(shiftedYear, 400)
+    let yearOfEra = shiftedYear - era * 400
+    let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+    return era * 146_097 + dayOfEra - 719_468
+}
+
+/// Howard Hinnant's `civil_from_days`, the inverse of `daysSinceEpoch`.
+private func civilDate(fromDaysSinceEpoch days: Int64) -> (Int64, Int64, Int64) {
+    let shifted = days + 719_468
+    let era = floorDivide(shifted, 146_097)
+    let dayOfEra = shifted - era * 146_097
+    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+    let monthIndex = (5 * dayOfYear + 2) / 153
+    let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+    let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+    return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+}
