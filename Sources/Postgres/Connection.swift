@@ -30,18 +30,12 @@ public final class Connection: @unchecked Sendable {
         guard let connection else {
             throw PostgresError(code: .connectionFailed, message: "out of memory allocating a connection")
         }
+        // From here on every stored property is set, so a throw runs deinit, which frees it.
         handle = connection
         guard PQstatus(handle) == CONNECTION_OK else {
-            let message = lastErrorMessage
-            PQfinish(handle)
-            throw PostgresError(code: .connectionFailed, message: message)
+            throw PostgresError(code: .connectionFailed, message: lastErrorMessage)
         }
-        do {
-            try configureSession()
-        } catch {
-            PQfinish(handle)
-            throw error
-        }
+        try configureSession()
     }
 
     deinit {
@@ -119,19 +113,15 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
-    /// Checks, without a round trip, that an idle connection was not closed by the server
-    /// (a restart sends a FATAL and closes the socket: the socket is then readable).
-    /// Returns false when the connection is broken.
+    /// Checks, without a round trip, that an idle connection was not closed by the server.
+    ///
+    /// A pooled connection does not LISTEN, so nothing should arrive while it is idle: a
+    /// readable socket means the server sent a FATAL (restart, `pg_terminate_backend`) and
+    /// closed it. libpq would only notice at the next query, which would then fail.
     func isUsableAfterIdle() -> Bool {
         guard isOpen else { return false }
         var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, 0)
-        if ready > 0 {
-            // Data on an idle connection is either an asynchronous notice or the end of it.
-            guard PQconsumeInput(handle) == 1 else { return false }
-            while let notification = PQnotifies(handle) { PQfreemem(notification) }
-        }
-        return isOpen
+        return poll(&descriptor, 1, 0) == 0
     }
 
     /// Reconnects with the original settings after the connection broke.

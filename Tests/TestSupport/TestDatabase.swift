@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import Postgres
+
+/// A throwaway database for one test, created on the server `scripts/test.sh` starts.
+///
+/// `TestDatabase.withFresh { database in ... }` creates `test_<random>`, hands out its
+/// settings, and drops it afterwards whether the test passed or threw.
+public struct TestDatabase: Sendable {
+    public let name: String
+    public let settings: ConnectionSettings
+    /// The connection string of the throwaway database, for child processes (`DATABASE_URL`).
+    public let connectionString: String
+
+    /// The server's admin connection string; integration tests fail loudly without it rather
+    /// than pass without having run.
+    public static func serverURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"], !url.isEmpty else {
+            throw TestEnvironmentError(
+                "TEST_DATABASE_URL is not set: run the integration tests through scripts/test.sh"
+            )
+        }
+        return url
+    }
+
+    /// Creates a fresh database, runs `body`, and drops the database.
+    public static func withFresh<Value>(
+        _ body: (TestDatabase) async throws -> Value
+    ) async throws -> Value {
+        let serverURL = try serverURL()
+        let name = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        let admin = try Connection(settings: ConnectionSettings(connectionString: serverURL, applicationName: "tests"))
+        try admin.query("CREATE DATABASE \(name)")
+        defer { _ = try? admin.query("DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+        guard var components = URLComponents(string: serverURL) else {
+            throw TestEnvironmentError("TEST_DATABASE_URL must be a postgresql:// URL")
+        }
+        components.path = "/\(name)"
+        guard let connectionString = components.string else {
+            throw TestEnvironmentError("cannot build a URL for \(name)")
+        }
+        let database = TestDatabase(
+            name: String(name),
+            settings: try ConnectionSettings(connectionString: connectionString, applicationName: "tests"),
+            connectionString: connectionString
+        )
+        return try await body(database)
+    }
+
+    /// A new connection to this database.
+    public func connect() throws -> Connection {
+        try Connection(settings: settings)
+    }
+
+    /// A pool on this database; the caller shuts it down.
+    public func makePool(maximumConnections: Int = 4) -> ConnectionPool {
+        ConnectionPool(settings: settings, maximumConnections: maximumConnections, logger: Logger(label: "test-pool"))
+    }
+}
+
+public struct TestEnvironmentError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Paths the test script exports, with the repository's own layout as fallback.
+public enum TestPaths {
+    /// The repository root, found from this file's location.
+    public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The built executable `name` (`migrator`, `photo-api`, `outbox-relay`).
+    public static func executable(_ name: String) throws -> URL {
+        let variable = name.uppercased().replacingOccurrences(of: "-", with: "_") + "_BIN"
+        let candidates = [
+            ProcessInfo.processInfo.environment[variable].map { URL(fileURLWithPath: $0) },
+            repositoryRoot.appendingPathComponent(".build/debug/\(name)"),
+        ].compactMap { $0 }
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw TestEnvironmentError("\(name) is not built: run `swift build` (scripts/test.sh does)")
+        }
+        return found
+    }
+
+    /// A script the test script wrote to restart/stop/start the test server.
+    public static func serverControl(_ variable: String) throws -> URL {
+        guard let path = ProcessInfo.processInfo.environment[variable], !path.isEmpty else {
+            throw TestEnvironmentError("\(variable) is not set: run the integration tests through scripts/test.sh")
+        }
+        return URL(fileURLWithPath: path)
+    }
+}
+
+/// The outcome of a child process.
+public struct ProcessResult: Sendable {
+    public let status: Int32
+    public let standardOutput: String
+    public let standardError: String
+}
+
+/// Runs `executable` with `arguments` and extra environment, waiting for it to exit.
+public func runProcess(
+    _ executable: URL,
+    _ arguments: [String],
+    environment extra: [String: String] = [:],
+    currentDirectory: URL? = nil
+) async throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+    if let currentDirectory { process.currentDirectoryURL = currentDirectory }
+    let output = Pipe()
+    let error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    // terminationHandler instead of waitUntilExit(), which spins a run loop at 100% CPU on Linux.
+    let exited = AsyncStream<Int32>.makeStream()
+    process.terminationHandler = { process in
+        exited.continuation.yield(process.terminationStatus)
+        exited.continuation.finish()
+    }
+    try process.run()
+    // Read both pipes while the child runs, so a full pipe cannot stall it.
+    async let outputData = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+    async let errorData = Task.detached { error.fileHandleForReading.readDataToEndOfFile() }.value
+    var status: Int32 = -1
+    for await code in exited.stream { status = code }
+    let (standardOutput, standardError) = await (outputData, errorData)
+    return ProcessResult(
+        status: status,
+        standardOutput: String(decoding: standardOutput, as: UTF8.self),
+        standardError: String(decoding: standardError, as: UTF8.self)
+    )
+}

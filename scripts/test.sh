@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# README command 2: run all tests, with code coverage and a per-module summary.
+#
+#   scripts/test.sh [--with-localstack] [swift test options, e.g. --filter X]
+#
+# Integration tests need real services, so this starts a throwaway Postgres
+# (and, with --with-localstack, LocalStack for S3/SQS) and stops them on exit.
+# Variables the tests can read:
+#   TEST_DATABASE_URL (and DATABASE_URL)             the throwaway database
+#   TEST_PG_RESTART, TEST_PG_STOP, TEST_PG_START      scripts for Postgres fault tests
+#   MIGRATOR_BIN, PHOTO_API_BIN, OUTBOX_RELAY_BIN     absolute paths of the executables
+#   with --with-localstack: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+#     AWS_REGION, LOCALSTACK_PORT, PHOTO_VENV_PYTHON (python with boto3/botocore)
+# Exits with swift test's status.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+usage() {
+    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+with_localstack=0
+swift_test_args=()
+while (($#)); do
+    case $1 in
+        --with-localstack) with_localstack=1 ;;
+        --without-localstack) with_localstack=0 ;;
+        -h | --help)
+            usage
+            exit 0
+            ;;
+        *) swift_test_args+=("$1") ;;
+    esac
+    shift
+done
+
+prereq_args=()
+if ((with_localstack)); then prereq_args+=(--localstack); fi
+ensure_prereqs "${prereq_args[@]}"
+
+# Build before starting services, so a compile error fails fast. Coverage
+# instrumentation is a build setting: `swift test --skip-build
+# --enable-code-coverage` only collects it, so the build must have it too.
+swift build --build-tests --enable-code-coverage
+
+make_run_dir
+install_cleanup_traps
+start_postgres "$RUN_DIR"
+export TEST_DATABASE_URL=$DATABASE_URL
+if ((with_localstack)); then
+    start_localstack "$RUN_DIR"
+fi
+
+bin_dir="$repo_root/.build/debug"
+export MIGRATOR_BIN="$bin_dir/migrator"
+export PHOTO_API_BIN="$bin_dir/photo-api"
+export OUTBOX_RELAY_BIN="$bin_dir/outbox-relay"
+
+# No --parallel by default: Swift Testing already runs tests concurrently in one
+# process and honours .serialized; XCTest's --parallel would fork per test and
+# change the output. Pass it explicitly if wanted.
+test_log="$RUN_DIR/swift-test.log"
+status=0
+swift test --skip-build --enable-code-coverage "${swift_test_args[@]}" 2>&1 | tee "$test_log" ||
+    status=${PIPESTATUS[0]}
+
+echo
+# The summary is information: never let it change the tests' verdict.
+scripts/coverage.sh "$bin_dir" || echo "coverage summary unavailable (see above)" >&2
+
+# Repeat swift test's verdict line last, so that it stays the closing line of
+# the run (CI reads it) and is easy to find below the coverage table.
+verdict=$(grep -E '^. Test run with [0-9]+ tests?' "$test_log" | tail -n 1 || true)
+if [[ -n $verdict ]]; then
+    printf '\n%s\n' "$verdict"
+fi
+exit "$status"
