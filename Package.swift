@@ -182,12 +182,21 @@ let package = Package(
         // MARK: Tests. Unit tests need nothing; integration tests need TEST_DATABASE_URL (scripts/test.sh).
         .target(
             name: "TestSupport",
-            dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Migrator", "Postgres", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .testTarget(name: "DigestTests", dependencies: ["Digest"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AWSTests",
+            dependencies: [
+                "AWS",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "AppConfigTests", dependencies: ["AppConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
@@ -204,6 +213,19 @@ let package = Package(
                 "Postgres",
                 "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OutboxRelayTests",
+            dependencies: [
+                "AppConfig",
+                "Migrator",
+                "OutboxRelay",
+                "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

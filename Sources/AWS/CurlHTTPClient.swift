@@ -1,0 +1,200 @@
+import CCurl
+import NIOPosix
+
+extension CurlHTTPClient {
+    /// An HTTP request as libcurl sends it.
+    public struct Request: Sendable {
+        public var method: String
+        public var url: String
+        /// Header fields in order; names are sent as given.
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]?
+
+        public init(method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil) {
+            self.method = method
+            self.url = url
+            self.headers = headers
+            self.body = body
+        }
+    }
+
+    /// A complete HTTP response.
+    public struct Response: Sendable {
+        public let status: Int
+        /// Header fields of the final response, names lower-cased.
+        public let headers: [(name: String, value: String)]
+        public let body: [UInt8]
+
+        /// The first value of the header `name` (case-insensitive).
+        public func header(_ name: String) -> String? {
+            let lowered = name.lowercased()
+            return headers.first { $0.name == lowered }?.value
+        }
+    }
+
+}
+
+/// A transport failure: no HTTP response at all.
+public struct CurlHTTPClientError: Error, Sendable, CustomStringConvertible {
+    public enum Code: Sendable, Equatable {
+        /// DNS, refused connection, TLS handshake: the peer was not reached.
+        case connectionFailed
+        /// The request took longer than the client's timeout.
+        case timedOut
+        /// Anything else libcurl reports.
+        case transfer
+    }
+
+    public let code: Code
+    /// libcurl's message; it never contains the URL's query string.
+    public let message: String
+
+    public var description: String { "\(code): \(message)" }
+}
+
+/// HTTP over libcurl, the only module that touches its C API.
+///
+/// `curl_easy_perform` blocks, so requests run on the client's own `NIOThreadPool` threads,
+/// never on an event loop or the cooperative pool. S3, SQS and JWKS calls all go through here.
+public final class CurlHTTPClient: Sendable {
+    public let timeoutMilliseconds: Int
+    public let connectTimeoutMilliseconds: Int
+    private let threadPool: NIOThreadPool
+
+    /// - Parameter concurrency: requests in flight at once (one thread each).
+    public init(concurrency: Int = 8, timeoutMilliseconds: Int = 30_000, connectTimeoutMilliseconds: Int = 5_000) {
+        _ = curlGlobalInitialization
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
+        self.threadPool = NIOThreadPool(numberOfThreads: concurrency)
+        threadPool.start()
+    }
+
+    public func shutdown() async {
+        try? await threadPool.shutdownGracefully()
+    }
+
+    public func execute(_ request: CurlHTTPClient.Request) async throws -> CurlHTTPClient.Response {
+        let timeout = timeoutMilliseconds
+        let connectTimeout = connectTimeoutMilliseconds
+        return try await threadPool.runIfActive {
+            try Self.perform(request, timeoutMilliseconds: timeout, connectTimeoutMilliseconds: connectTimeout)
+        }
+    }
+
+    private static func perform(
+        _ request: CurlHTTPClient.Request,
+        timeoutMilliseconds: Int,
+        connectTimeoutMilliseconds: Int
+    ) throws -> CurlHTTPClient.Response {
+        guard let handle = curl_easy_init() else {
+            throw CurlHTTPClientError(code: .transfer, message: "curl_easy_init failed")
+        }
+        defer { curl_easy_cleanup(handle) }
+
+        let accumulator = ResponseAccumulator()
+        let context = Unmanaged.passUnretained(accumulator).toOpaque()
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(headerList) }
+        for header in request.headers {
+            headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
+        }
+        // libcurl adds "Expect: 100-continue" to larger uploads, costing a round trip.
+        headerList = curl_slist_append(headerList, "Expect:")
+
+        ccurl_easy_setopt_string(handle, CURLOPT_URL, request.url)
+        ccurl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        ccurl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeoutMilliseconds)
+        ccurl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMilliseconds)
+        ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
+        ccurl_easy_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            guard let context else { return 0 }
+            let accumulator = Unmanaged<ResponseAccumulator>.fromOpaque(context).takeUnretainedValue()
+            accumulator.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size * count))
+            return size * count
+        }
+        ccurl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
+        ccurl_easy_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+            guard let context else { return 0 }
+            let accumulator = Unmanaged<ResponseAccumulator>.fromOpaque(context).takeUnretainedValue()
+            accumulator.addHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
+            return size * count
+        }
+        ccurl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
+
+        switch request.method {
+        case "GET": break
+        case "HEAD": ccurl_easy_setopt_long(handle, CURLOPT_NOBODY, 1)
+        default: ccurl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
+        }
+
+        let code: CURLcode = try withExtendedLifetime(accumulator) {
+            if let body = request.body {
+                return body.withUnsafeBytes { bytes in
+                    ccurl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
+                    ccurl_easy_setopt_pointer(
+                        handle,
+                        CURLOPT_POSTFIELDS,
+                        UnsafeMutableRawPointer(mutating: bytes.baseAddress)
+                    )
+                    return curl_easy_perform(handle)
+                }
+            }
+            return curl_easy_perform(handle)
+        }
+        guard code == CURLE_OK else {
+            let message = String(cString: curl_easy_strerror(code))
+            switch code {
+            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY,
+                CURLE_SSL_CONNECT_ERROR,
+                CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING:
+                throw CurlHTTPClientError(code: .connectionFailed, message: message)
+            case CURLE_OPERATION_TIMEDOUT:
+                throw CurlHTTPClientError(code: .timedOut, message: message)
+            default:
+                throw CurlHTTPClientError(code: .transfer, message: message)
+            }
+        }
+        var status = 0
+        ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return CurlHTTPClient.Response(status: status, headers: accumulator.headers, body: accumulator.body)
+    }
+}
+
+/// Collects one transfer's headers and body inside libcurl's callbacks (same thread).
+private final class ResponseAccumulator {
+    var headers: [(name: String, value: String)] = []
+    var body: [UInt8] = []
+
+    func addHeaderLine(_ bytes: UnsafeRawBufferPointer) {
+        // "\r\n" is one Character in Swift, so it is listed as such.
+        let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: [" ", "\r\n", "\r", "\n"])
+        // A status line starts each response (also after a redirect or 100 Continue):
+        // keep only the final response's fields.
+        if line.hasPrefix("HTTP/") {
+            headers = []
+            return
+        }
+        guard let colon = line.firstIndex(of: ":") else { return }
+        let name = line[..<colon].lowercased()
+        let value = line[line.index(after: colon)...].trimmingCharacters(in: [" ", "\t"])
+        headers.append((name, value))
+    }
+}
+
+/// `curl_global_init` is not thread-safe; a global's lazy initialiser runs exactly once.
+private let curlGlobalInitialization: Void = {
+    curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+}()
+
+extension String {
+    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
+        String(self).trimmingCharacters(in: set)
+    }
+}

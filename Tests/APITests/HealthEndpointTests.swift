@@ -1,0 +1,69 @@
+import API
+import AppConfig
+import Hummingbird
+import Logging
+import HummingbirdTesting
+import Migrator
+import Postgres
+import TestSupport
+import Testing
+
+@Suite struct HealthEndpointTests {
+    private func configuration(_ database: TestDatabase) throws -> APIConfiguration {
+        try APIConfiguration(
+            environment: EnvironmentReader([
+                "DATABASE_URL": database.connectionString,
+                "JWT_HS256_SECRET": "test-only-secret-of-at-least-32-bytes!!",
+                "HOST": "127.0.0.1",
+                "PORT": "0",
+            ])
+        )
+    }
+
+    @Test func healthReadinessAndMetricsAnswerOnAMigratedDatabase() async throws {
+        try await TestDatabase.withFresh { database in
+            try database.migrate()
+            let app = try await PhotoAPI.makeApplication(configuration: try configuration(database), logger: .init(label: "test"))
+            try await app.test(.router) { client in
+                try await client.execute(uri: "/healthz", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body) == #"{"status":"ok"}"#)
+                }
+                try await client.execute(uri: "/readyz", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body).contains(#""schema_version":\#(SchemaRequirement.requiredVersion)"#))
+                }
+                try await client.execute(uri: "/metrics", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
+                }
+            }
+        }
+    }
+
+    @Test func readinessFailsWhenTheSchemaFallsBehind() async throws {
+        try await TestDatabase.withFresh { database in
+            try database.migrate()
+            let app = try await PhotoAPI.makeApplication(configuration: try configuration(database), logger: .init(label: "test"))
+            try database.connect().query("DELETE FROM schema_migrations")
+            try await app.test(.router) { client in
+                try await client.execute(uri: "/readyz", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(String(buffer: response.body).contains("schema_behind"))
+                }
+                try await client.execute(uri: "/healthz", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+            }
+        }
+    }
+
+    @Test func theAPIRefusesToStartOnAnUnmigratedDatabase() async throws {
+        try await TestDatabase.withFresh { database in
+            let error = await #expect(throws: SchemaRequirement.SchemaBehind.self) {
+                _ = try await PhotoAPI.makeApplication(configuration: try configuration(database), logger: .init(label: "test"))
+            }
+            #expect(error?.description.contains("migrator up") == true)
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import AWS
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// The libcurl client against a real HTTP server on loopback (Hummingbird's live test server).
+@Suite struct CurlHTTPClientTests {
+    private func makeServer() -> some ApplicationProtocol {
+        let router = Router()
+        router.get("hello") { _, _ -> Response in
+            Response(status: .ok, headers: [.init("X-Custom")!: "yes"], body: .init(byteBuffer: ByteBuffer(string: "hi")))
+        }
+        router.put("echo") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 10_000_000)
+            let contentType = request.headers[.contentType] ?? "none"
+            return Response(
+                status: .created,
+                headers: [.init("X-Received-Type")!: contentType],
+                body: .init(byteBuffer: body)
+            )
+        }
+        router.get("slow") { _, _ -> String in
+            try await Task.sleep(for: .seconds(2))
+            return "late"
+        }
+        router.head("object") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentLength: "1234"])
+        }
+        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+    }
+
+    @Test func getReturnsStatusHeadersAndBody() async throws {
+        let client = CurlHTTPClient()
+        try await makeServer().test(.live) { server in
+            let port = try #require(server.port)
+            let response = try await client.execute(CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/hello"))
+            #expect(response.status == 200)
+            #expect(response.header("x-custom") == "yes")
+            #expect(response.header("X-CUSTOM") == "yes")
+            #expect(String(decoding: response.body, as: UTF8.self) == "hi")
+            let missing = try await client.execute(CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/nope"))
+            #expect(missing.status == 404)
+        }
+        await client.shutdown()
+    }
+
+    @Test func putSendsHeadersAndABinaryBody() async throws {
+        let client = CurlHTTPClient()
+        let body = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try await makeServer().test(.live) { server in
+            let port = try #require(server.port)
+            let response = try await client.execute(
+                CurlHTTPClient.Request(
+                    method: "PUT",
+                    url: "http://127.0.0.1:\(port)/echo",
+                    headers: [("Content-Type", "image/jpeg")],
+                    body: body
+                )
+            )
+            #expect(response.status == 201)
+            #expect(response.header("x-received-type") == "image/jpeg")
+            #expect(response.body == body)
+        }
+        await client.shutdown()
+    }
+
+    @Test func headReadsHeadersWithoutABody() async throws {
+        let client = CurlHTTPClient()
+        try await makeServer().test(.live) { server in
+            let port = try #require(server.port)
+            let response = try await client.execute(CurlHTTPClient.Request(method: "HEAD", url: "http://127.0.0.1:\(port)/object"))
+            #expect(response.status == 200)
+            #expect(response.header("content-length") == "1234")
+            #expect(response.body.isEmpty)
+        }
+        await client.shutdown()
+    }
+
+    @Test func transportFailuresAreTyped() async throws {
+        let client = CurlHTTPClient(timeoutMilliseconds: 300)
+        let refused = await #expect(throws: CurlHTTPClientError.self) {
+            try await client.execute(CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:1/"))
+        }
+        #expect(refused?.code == .connectionFailed)
+        try await makeServer().test(.live) { server in
+            let port = try #require(server.port)
+            let slow = await #expect(throws: CurlHTTPClientError.self) {
+                try await client.execute(CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/slow"))
+            }
+            #expect(slow?.code == .timedOut)
+        }
+        await client.shutdown()
+    }
+}

@@ -1,0 +1,46 @@
+import AppConfig
+import Hummingbird
+import Logging
+import HummingbirdTesting
+import Migrator
+import OutboxRelay
+import TestSupport
+import Testing
+
+@Suite struct RelayStartupTests {
+    private func configuration(_ database: TestDatabase) throws -> RelayConfiguration {
+        try RelayConfiguration(
+            environment: EnvironmentReader([
+                "DATABASE_URL": database.connectionString,
+                "DETECTION_QUEUE_URL": "http://127.0.0.1:4566/000000000000/detection",
+                "RELAY_METRICS_PORT": "0",
+            ])
+        )
+    }
+
+    @Test func metricsPortServesHealthAndReadiness() async throws {
+        try await TestDatabase.withFresh { database in
+            try database.migrate()
+            let app = try await OutboxRelayApplication.makeApplication(
+                configuration: try configuration(database),
+                logger: .init(label: "test")
+            )
+            try await app.test(.router) { client in
+                try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+                try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
+                try await client.execute(uri: "/metrics", method: .get) { #expect($0.status == .ok) }
+            }
+        }
+    }
+
+    @Test func theRelayRefusesToStartOnAnUnmigratedDatabase() async throws {
+        try await TestDatabase.withFresh { database in
+            await #expect(throws: SchemaRequirement.SchemaBehind.self) {
+                _ = try await OutboxRelayApplication.makeApplication(
+                    configuration: try configuration(database),
+                    logger: .init(label: "test")
+                )
+            }
+        }
+    }
+}
