@@ -182,7 +182,7 @@ let package = Package(
         // MARK: Tests. Unit tests need nothing; integration tests need TEST_DATABASE_URL (scripts/test.sh).
         .target(
             name: "TestSupport",
-            dependencies: ["Migrator", "Postgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AWS", "Migrator", "Postgres", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),

@@ -42,6 +42,9 @@ prereq_args=()
 if ((with_localstack)); then prereq_args+=(--localstack); fi
 ensure_prereqs "${prereq_args[@]}"
 
+# Formatting is part of the suite: .swift-format at the root, toolchain's swift-format.
+swift format lint --strict --recursive Package.swift Sources Tests
+
 # Build before starting services, so a compile error fails fast. Coverage
 # instrumentation is a build setting: `swift test --skip-build
 # --enable-code-coverage` only collects it, so the build must have it too.

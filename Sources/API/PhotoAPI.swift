@@ -33,7 +33,10 @@ public enum PhotoAPI {
         HealthRoutes.add(to: router, pool: pool)
         return Application(
             router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "photo-api"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: "photo-api"
+            ),
             services: [pool],
             logger: logger
         )

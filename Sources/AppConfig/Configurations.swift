@@ -10,8 +10,13 @@ public struct DatabaseConfiguration: Sendable {
         let connectionString = environment.string("DATABASE_URL", default: "")
         do {
             settings = try ConnectionSettings(connectionString: connectionString, applicationName: applicationName)
-        } catch let error as PostgresError {
-            throw ConfigurationError(variable: "DATABASE_URL", reason: "is not a valid libpq connection string: \(error.message)")
+        } catch {
+            // libpq's parse error quotes the offending token, which can be the password.
+            throw ConfigurationError(
+                variable: "DATABASE_URL",
+                reason:
+                    "is not a valid libpq connection string (postgresql://user:password@host:port/db or key=value pairs)"
+            )
         }
     }
 }
@@ -39,7 +44,10 @@ public struct AWSConfiguration: Sendable {
         sessionToken = environment.string("AWS_SESSION_TOKEN")
         if (accessKeyID == nil) != (secretAccessKey == nil) {
             let missing = accessKeyID == nil ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY"
-            throw ConfigurationError(variable: missing, reason: "is required when the other half of the key pair is set")
+            throw ConfigurationError(
+                variable: missing,
+                reason: "is required when the other half of the key pair is set"
+            )
         }
         let sharedEndpoint = try environment.url("AWS_ENDPOINT_URL")
         s3Endpoint = try environment.url("AWS_ENDPOINT_URL_S3") ?? sharedEndpoint

@@ -41,9 +41,12 @@ public enum HMACSHA256 {
                 code.withUnsafeMutableBufferPointer { output in
                     HMAC(
                         EVP_sha256(),
-                        keyBytes.baseAddress, Int32(keyBytes.count),
-                        messageBytes.baseAddress, messageBytes.count,
-                        output.baseAddress, &codeLength
+                        keyBytes.baseAddress,
+                        Int32(keyBytes.count),
+                        messageBytes.baseAddress,
+                        messageBytes.count,
+                        output.baseAddress,
+                        &codeLength
                     )
                 }
             }

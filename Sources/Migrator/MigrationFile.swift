@@ -15,7 +15,7 @@ public struct MigrationFile: Sendable, Equatable {
     public let checksum: String
 
     public var runsInTransaction: Bool {
-        let firstLine = sql.prefix { $0 != "\n" && $0 != "\r" }
+        let firstLine = sql.prefix { !$0.isNewline }
         return firstLine.trimmingCharacters(in: .whitespaces) != Self.noTransactionMarker
     }
 

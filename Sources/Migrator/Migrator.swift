@@ -4,8 +4,8 @@ import Postgres
 
 /// Applies, checks and reports the migrations of one directory against one database.
 ///
-/// Every method opens its own connection (named `application_name=migrator` in
-/// `pg_stat_activity`) and blocks until done: the migrator is a command-line tool, not a
+/// Every method opens its own connection with `settings` (the `migrator` executable names it
+/// `application_name=migrator` in `pg_stat_activity`) and blocks until done: the migrator is a command-line tool, not a
 /// server, so there is no event loop to protect.
 public struct Migrator: Sendable {
     /// Tuning that operators may override.
@@ -167,7 +167,8 @@ public struct Migrator: Sendable {
                 message += "; a long-running transaction holds a lock it needs, retry when it has finished"
             }
             if !file.runsInTransaction {
-                message = "\(file.fileName) (no-transaction) failed: \(error); statements before the failing one stay applied"
+                message =
+                    "\(file.fileName) (no-transaction) failed: \(error); statements before the failing one stay applied"
             }
             throw MigratorError(.migrationFailed, message)
         }
@@ -193,8 +194,9 @@ public struct Migrator: Sendable {
 }
 
 extension Duration {
-    /// Whole milliseconds, rounded down.
+    /// Whole milliseconds, rounded down, saturating at `Int64.max`.
     var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+        let (whole, overflow) = components.seconds.multipliedReportingOverflow(by: 1000)
+        return overflow ? .max : whole + components.attoseconds / 1_000_000_000_000_000
     }
 }

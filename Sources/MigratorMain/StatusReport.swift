@@ -34,7 +34,10 @@ enum StatusReport {
                 "state": status.state.rawValue,
                 "drift": status.drift.rawValue,
             ]
-            if let file = status.file { entry["file"] = file.fileName; entry["checksum"] = file.checksum }
+            if let file = status.file {
+                entry["file"] = file.fileName
+                entry["checksum"] = file.checksum
+            }
             if let applied = status.applied {
                 entry["applied_at"] = iso8601(applied.appliedAt)
                 entry["applied_checksum"] = applied.checksum

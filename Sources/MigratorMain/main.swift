@@ -38,8 +38,15 @@ struct Up: ParsableCommand {
     var lockWait: String = "5m"
 
     func validate() throws {
-        guard DurationText.parse(lockTimeout) != nil else { throw ValidationError("--lock-timeout: not a duration: \(lockTimeout)") }
-        guard DurationText.parse(lockWait) != nil else { throw ValidationError("--lock-wait: not a duration: \(lockWait)") }
+        // Postgres takes lock_timeout in milliseconds up to 2^31-1 (about 24 days); 0 would
+        // switch the protection off, so it is refused too.
+        guard let timeout = DurationText.parse(lockTimeout), timeout >= .milliseconds(1), timeout <= .seconds(86_400)
+        else {
+            throw ValidationError("--lock-timeout must be a duration from 1ms to 24h, e.g. 5s, got '\(lockTimeout)'")
+        }
+        guard let wait = DurationText.parse(lockWait), wait <= .seconds(86_400) else {
+            throw ValidationError("--lock-wait must be a duration up to 24h, e.g. 5m, got '\(lockWait)'")
+        }
     }
 
     func run() throws {
@@ -74,7 +81,9 @@ struct Status: ParsableCommand {
 }
 
 struct Verify: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Fail if an applied migration file changed or is missing.")
+    static let configuration = CommandConfiguration(
+        abstract: "Fail if an applied migration file changed or is missing."
+    )
 
     @OptionGroup var common: CommonOptions
 
@@ -130,7 +139,9 @@ struct MigratorFailure: Error {
 
 let environment = EnvironmentReader()
 guard let logLevel = Observability.logLevel(from: environment.string("LOG_LEVEL")) else {
-    FileHandle.standardError.write(Data("migrator: LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical\n".utf8))
+    FileHandle.standardError.write(
+        Data("migrator: LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical\n".utf8)
+    )
     exit(2)
 }
 Observability.bootstrap(logLevel: logLevel)

@@ -9,7 +9,12 @@ import Telemetry
 // run the application until SIGTERM/SIGINT.
 let environment = EnvironmentReader()
 guard let logLevel = Observability.logLevel(from: environment.string("LOG_LEVEL")) else {
-    FileHandle.standardError.write(Data("photo-api: invalid configuration: LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical\n".utf8))
+    FileHandle.standardError.write(
+        Data(
+            "photo-api: invalid configuration: LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical\n"
+                .utf8
+        )
+    )
     exit(1)
 }
 Observability.bootstrap(logLevel: logLevel)

@@ -1,4 +1,5 @@
 import CLibPQ
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -32,6 +33,9 @@ public final class Connection: @unchecked Sendable {
         }
         // From here on every stored property is set, so a throw runs deinit, which frees it.
         handle = connection
+        // Server NOTICEs ("relation already exists, skipping") would otherwise go to stderr
+        // as unstructured text; nothing here acts on them.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
         guard PQstatus(handle) == CONNECTION_OK else {
             throw PostgresError(code: .connectionFailed, message: lastErrorMessage)
         }
@@ -65,7 +69,10 @@ public final class Connection: @unchecked Sendable {
 
     /// Runs a prepared statement, preparing it on this connection the first time.
     @discardableResult
-    public func execute(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?] = []) throws
+    public func execute(
+        _ statement: PreparedStatement,
+        _ parameters: [(any PostgresEncodable)?] = []
+    ) throws
         -> QueryResult
     {
         if !preparedStatements.contains(statement.name) {
@@ -101,6 +108,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Runs `body` inside `BEGIN` / `COMMIT`; any error thrown rolls the transaction back and
     /// is rethrown.
+    @discardableResult
     public func transaction<Value>(_ body: (Connection) throws -> Value) throws -> Value {
         try query("BEGIN")
         do {
@@ -165,9 +173,15 @@ public final class Connection: @unchecked Sendable {
         try query("SET DateStyle = 'ISO, YMD'")
     }
 
+    /// libpq's last message on one line (its messages can span several, e.g. "connection
+    /// refused" followed by "Is the server running...").
     private var lastErrorMessage: String {
         guard let message = PQerrorMessage(handle) else { return "unknown libpq error" }
-        let text = String(cString: message).trimmingTrailingWhitespace()
+        let text = String(cString: message)
+            .split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+            .joined(separator: "; ")
         return text.isEmpty ? "unknown libpq error" : text
     }
 

@@ -1,6 +1,6 @@
 import Logging
-import ServiceLifecycle
 import NIOPosix
+import ServiceLifecycle
 import Synchronization
 
 /// A bounded pool of libpq connections whose blocking calls run on the pool's own threads.
@@ -57,6 +57,7 @@ public final class ConnectionPool: Sendable {
 
     /// Lends a connection to `body`, run on a pool thread. The connection goes back to the pool
     /// afterwards; a transaction `body` left open is rolled back first.
+    @discardableResult
     public func withConnection<Value: Sendable>(
         _ body: @escaping @Sendable (Connection) throws -> Value
     ) async throws -> Value {
@@ -102,6 +103,7 @@ public final class ConnectionPool: Sendable {
 
     /// Runs `body` in a transaction on a pooled connection: committed when it returns,
     /// rolled back when it throws.
+    @discardableResult
     public func withTransaction<Value: Sendable>(
         _ body: @escaping @Sendable (Connection) throws -> Value
     ) async throws -> Value {
@@ -198,7 +200,10 @@ extension ConnectionPool {
 
     /// Runs one prepared statement on a pooled connection.
     @discardableResult
-    public func execute(_ statement: PreparedStatement, _ parameters: [(any PostgresEncodable)?] = []) async throws
+    public func execute(
+        _ statement: PreparedStatement,
+        _ parameters: [(any PostgresEncodable)?] = []
+    ) async throws
         -> QueryResult
     {
         try await withConnection { try $0.execute(statement, parameters) }

@@ -110,7 +110,13 @@ extension Date: PostgresEncodable, PostgresDecodable {
         let secondOfDay = seconds - floorDivide(seconds, 86_400) * 86_400
         return String(
             format: "%04lld-%02lld-%02lld %02lld:%02lld:%02lld.%06lld+00",
-            year, month, day, secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60, fraction
+            year,
+            month,
+            day,
+            secondOfDay / 3600,
+            secondOfDay / 60 % 60,
+            secondOfDay % 60,
+            fraction
         )
     }
 

@@ -59,8 +59,13 @@ public struct JSONLogHandler: LogHandler {
         gmtime_r(&seconds, &parts)
         return String(
             format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-            parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-            parts.tm_hour, parts.tm_min, parts.tm_sec, Int(now.tv_nsec / 1_000_000)
+            parts.tm_year + 1900,
+            parts.tm_mon + 1,
+            parts.tm_mday,
+            parts.tm_hour,
+            parts.tm_min,
+            parts.tm_sec,
+            Int(now.tv_nsec / 1_000_000)
         )
     }
 }
@@ -90,7 +95,8 @@ enum JSONText {
         case .stringConvertible(let convertible): quoted(convertible.description)
         case .array(let values): "[" + values.map(encode).joined(separator: ",") + "]"
         case .dictionary(let dictionary):
-            "{" + dictionary.sorted { $0.key < $1.key }.map { "\(quoted($0.key)):\(encode($0.value))" }
+            "{"
+                + dictionary.sorted { $0.key < $1.key }.map { "\(quoted($0.key)):\(encode($0.value))" }
                 .joined(separator: ",") + "}"
         }
     }

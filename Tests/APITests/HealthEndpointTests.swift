@@ -1,8 +1,8 @@
 import API
 import AppConfig
 import Hummingbird
-import Logging
 import HummingbirdTesting
+import Logging
 import Migrator
 import Postgres
 import TestSupport
@@ -23,7 +23,10 @@ import Testing
     @Test func healthReadinessAndMetricsAnswerOnAMigratedDatabase() async throws {
         try await TestDatabase.withFresh { database in
             try database.migrate()
-            let app = try await PhotoAPI.makeApplication(configuration: try configuration(database), logger: .init(label: "test"))
+            let app = try await PhotoAPI.makeApplication(
+                configuration: try configuration(database),
+                logger: .init(label: "test")
+            )
             try await app.test(.router) { client in
                 try await client.execute(uri: "/healthz", method: .get) { response in
                     #expect(response.status == .ok)
@@ -31,7 +34,11 @@ import Testing
                 }
                 try await client.execute(uri: "/readyz", method: .get) { response in
                     #expect(response.status == .ok)
-                    #expect(String(buffer: response.body).contains(#""schema_version":\#(SchemaRequirement.requiredVersion)"#))
+                    #expect(
+                        String(buffer: response.body).contains(
+                            #""schema_version":\#(SchemaRequirement.requiredVersion)"#
+                        )
+                    )
                 }
                 try await client.execute(uri: "/metrics", method: .get) { response in
                     #expect(response.status == .ok)
@@ -44,7 +51,10 @@ import Testing
     @Test func readinessFailsWhenTheSchemaFallsBehind() async throws {
         try await TestDatabase.withFresh { database in
             try database.migrate()
-            let app = try await PhotoAPI.makeApplication(configuration: try configuration(database), logger: .init(label: "test"))
+            let app = try await PhotoAPI.makeApplication(
+                configuration: try configuration(database),
+                logger: .init(label: "test")
+            )
             try database.connect().query("DELETE FROM schema_migrations")
             try await app.test(.router) { client in
                 try await client.execute(uri: "/readyz", method: .get) { response in
@@ -61,7 +71,10 @@ import Testing
     @Test func theAPIRefusesToStartOnAnUnmigratedDatabase() async throws {
         try await TestDatabase.withFresh { database in
             let error = await #expect(throws: SchemaRequirement.SchemaBehind.self) {
-                _ = try await PhotoAPI.makeApplication(configuration: try configuration(database), logger: .init(label: "test"))
+                _ = try await PhotoAPI.makeApplication(
+                    configuration: try configuration(database),
+                    logger: .init(label: "test")
+                )
             }
             #expect(error?.description.contains("migrator up") == true)
         }

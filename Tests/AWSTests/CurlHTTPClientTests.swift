@@ -8,7 +8,11 @@ import Testing
     private func makeServer() -> some ApplicationProtocol {
         let router = Router()
         router.get("hello") { _, _ -> Response in
-            Response(status: .ok, headers: [.init("X-Custom")!: "yes"], body: .init(byteBuffer: ByteBuffer(string: "hi")))
+            Response(
+                status: .ok,
+                headers: [.init("X-Custom")!: "yes"],
+                body: .init(byteBuffer: ByteBuffer(string: "hi"))
+            )
         }
         router.put("echo") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 10_000_000)
@@ -33,12 +37,16 @@ import Testing
         let client = CurlHTTPClient()
         try await makeServer().test(.live) { server in
             let port = try #require(server.port)
-            let response = try await client.execute(CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/hello"))
+            let response = try await client.execute(
+                CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/hello")
+            )
             #expect(response.status == 200)
             #expect(response.header("x-custom") == "yes")
             #expect(response.header("X-CUSTOM") == "yes")
             #expect(String(decoding: response.body, as: UTF8.self) == "hi")
-            let missing = try await client.execute(CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/nope"))
+            let missing = try await client.execute(
+                CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/nope")
+            )
             #expect(missing.status == 404)
         }
         await client.shutdown()
@@ -68,7 +76,9 @@ import Testing
         let client = CurlHTTPClient()
         try await makeServer().test(.live) { server in
             let port = try #require(server.port)
-            let response = try await client.execute(CurlHTTPClient.Request(method: "HEAD", url: "http://127.0.0.1:\(port)/object"))
+            let response = try await client.execute(
+                CurlHTTPClient.Request(method: "HEAD", url: "http://127.0.0.1:\(port)/object")
+            )
             #expect(response.status == 200)
             #expect(response.header("content-length") == "1234")
             #expect(response.body.isEmpty)

@@ -3,7 +3,9 @@ import Testing
 
 @Suite struct PhotoStatusTests {
     @Test func rawValuesMatchTheContract() {
-        #expect(PhotoStatus.allCases.map(\.rawValue) == ["pending_upload", "uploaded", "processing", "completed", "failed"])
+        #expect(
+            PhotoStatus.allCases.map(\.rawValue) == ["pending_upload", "uploaded", "processing", "completed", "failed"]
+        )
     }
 
     @Test(arguments: [

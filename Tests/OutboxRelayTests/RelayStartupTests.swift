@@ -1,7 +1,7 @@
 import AppConfig
 import Hummingbird
-import Logging
 import HummingbirdTesting
+import Logging
 import Migrator
 import OutboxRelay
 import TestSupport

@@ -14,7 +14,10 @@ import Testing
                     group.addTask {
                         try await pool.withConnection { connection in
                             let row = try #require(
-                                try connection.query("SELECT $1::int AS n, pg_backend_pid() AS pid FROM pg_sleep(0.002)", [index]).first
+                                try connection.query(
+                                    "SELECT $1::int AS n, pg_backend_pid() AS pid FROM pg_sleep(0.002)",
+                                    [index]
+                                ).first
                             )
                             return (index, try row.decode("n", as: Int.self), try row.decode("pid", as: Int.self))
                         }
@@ -48,7 +51,9 @@ import Testing
                 try connection.query("INSERT INTO events VALUES (2)")
             }
             try await pool.withTransaction { try $0.query("INSERT INTO events VALUES (3)") }
-            let ids = try await pool.query("SELECT id FROM events ORDER BY id").rows.map { try $0.decode("id", as: Int.self) }
+            let ids = try await pool.query("SELECT id FROM events ORDER BY id").rows.map {
+                try $0.decode("id", as: Int.self)
+            }
             #expect(ids == [3])
             await pool.shutdown()
         }
@@ -63,7 +68,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
             waiter.cancel()
             await #expect(throws: CancellationError.self) { try await waiter.value }
-            try await holder.value
+            _ = try await holder.value
             #expect(try await pool.query("SELECT 2 AS n").first?.decode("n", as: Int.self) == 2)
             await pool.shutdown()
         }

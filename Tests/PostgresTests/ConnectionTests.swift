@@ -81,10 +81,17 @@ import Testing
         try await TestDatabase.withFresh { database in
             let connection = try database.connect()
             for text in ["1969-12-31 23:59:59.5+00", "2000-02-29 00:00:00+00", "2026-11-25 18:16:41.000001+00"] {
-                let row = try #require(try connection.query("SELECT $1::timestamptz AS at, extract(epoch FROM $1::timestamptz)::float8 AS epoch", [text]).first)
+                let row = try #require(
+                    try connection.query(
+                        "SELECT $1::timestamptz AS at, extract(epoch FROM $1::timestamptz)::float8 AS epoch",
+                        [text]
+                    ).first
+                )
                 let date = try row.decode("at", as: Date.self)
                 #expect(abs(date.timeIntervalSince1970 - (try row.decode("epoch", as: Double.self))) < 0.000_01)
-                let echoed = try #require(try connection.query("SELECT $1::timestamptz = $2::timestamptz AS same", [date, text]).first)
+                let echoed = try #require(
+                    try connection.query("SELECT $1::timestamptz = $2::timestamptz AS same", [date, text]).first
+                )
                 #expect(try echoed.decode("same", as: Bool.self))
             }
         }
@@ -139,7 +146,10 @@ import Testing
             let statement = PreparedStatement(name: "add_numbers", sql: "SELECT $1::int + $2::int AS sum")
             #expect(try connection.execute(statement, [1, 2]).first?.decode("sum", as: Int.self) == 3)
             #expect(try connection.execute(statement, [40, 2]).first?.decode("sum", as: Int.self) == 42)
-            let prepared = try connection.query("SELECT count(*) AS n FROM pg_prepared_statements WHERE name = $1", ["add_numbers"])
+            let prepared = try connection.query(
+                "SELECT count(*) AS n FROM pg_prepared_statements WHERE name = $1",
+                ["add_numbers"]
+            )
             #expect(try prepared.first?.decode("n", as: Int.self) == 1)
         }
     }
@@ -174,7 +184,10 @@ import Testing
 
     @Test func applicationNameIsSetOnTheSession() async throws {
         try await TestDatabase.withFresh { database in
-            let settings = try ConnectionSettings(connectionString: database.connectionString, applicationName: "photo-api")
+            let settings = try ConnectionSettings(
+                connectionString: database.connectionString,
+                applicationName: "photo-api"
+            )
             let connection = try Connection(settings: settings)
             let row = try #require(try connection.query("SELECT current_setting('application_name') AS name").first)
             #expect(try row.decode("name", as: String.self) == "photo-api")

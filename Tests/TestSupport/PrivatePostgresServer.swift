@@ -10,6 +10,7 @@ public struct PrivatePostgresServer: Sendable {
     public let connectionString: String
 
     /// Starts a cluster, runs `body`, and removes the cluster whatever happened.
+    @discardableResult
     public static func withServer<Value>(_ body: (PrivatePostgresServer) async throws -> Value) async throws -> Value {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("photo-upload-pg-\(UUID().uuidString.prefix(8))")
@@ -21,9 +22,10 @@ public struct PrivatePostgresServer: Sendable {
             for fd in /proc/$$/fd/*; do fd=${fd##*/}; if ((fd > 2)); then exec {fd}>&-; fi; done
             source "$1" && start_postgres "$2" >&2 && printf '%s' "$DATABASE_URL"
             """
-        let started = try await runProcess(
+        let started = try await ChildProcess.run(
             URL(fileURLWithPath: "/bin/bash"),
-            ["-c", script, "bash", libraryScript, directory.path]
+            ["-c", script, "bash", libraryScript, directory.path],
+            timeout: .seconds(120)
         )
         let server = PrivatePostgresServer(directory: directory, connectionString: started.standardOutput)
         guard started.status == 0, !server.connectionString.isEmpty else {
@@ -49,7 +51,11 @@ public struct PrivatePostgresServer: Sendable {
     public func start() async throws { try await control("pg-start") }
 
     private func control(_ script: String, _ arguments: [String] = []) async throws {
-        let result = try await runProcess(directory.appendingPathComponent(script), arguments)
+        let result = try await ChildProcess.run(
+            directory.appendingPathComponent(script),
+            arguments,
+            timeout: .seconds(120)
+        )
         guard result.status == 0 else {
             throw TestEnvironmentError("\(script) failed: \(result.standardError)")
         }

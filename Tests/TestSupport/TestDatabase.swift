@@ -24,6 +24,7 @@ public struct TestDatabase: Sendable {
     }
 
     /// Creates a fresh database, runs `body`, and drops the database.
+    @discardableResult
     public static func withFresh<Value>(
         _ body: (TestDatabase) async throws -> Value
     ) async throws -> Value {
@@ -89,47 +90,4 @@ public enum TestPaths {
         }
         return URL(fileURLWithPath: path)
     }
-}
-
-/// The outcome of a child process.
-public struct ProcessResult: Sendable {
-    public let status: Int32
-    public let standardOutput: String
-    public let standardError: String
-}
-
-/// Runs `executable` with `arguments` and extra environment, waiting for it to exit.
-public func runProcess(
-    _ executable: URL,
-    _ arguments: [String],
-    environment extra: [String: String] = [:],
-    currentDirectory: URL? = nil
-) async throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
-    if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-    let output = Pipe()
-    let error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    // terminationHandler instead of waitUntilExit(), which spins a run loop at 100% CPU on Linux.
-    let exited = AsyncStream<Int32>.makeStream()
-    process.terminationHandler = { process in
-        exited.continuation.yield(process.terminationStatus)
-        exited.continuation.finish()
-    }
-    try process.run()
-    // Read both pipes while the child runs, so a full pipe cannot stall it.
-    async let outputData = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-    async let errorData = Task.detached { error.fileHandleForReading.readDataToEndOfFile() }.value
-    var status: Int32 = -1
-    for await code in exited.stream { status = code }
-    let (standardOutput, standardError) = await (outputData, errorData)
-    return ProcessResult(
-        status: status,
-        standardOutput: String(decoding: standardOutput, as: UTF8.self),
-        standardError: String(decoding: standardError, as: UTF8.self)
-    )
 }

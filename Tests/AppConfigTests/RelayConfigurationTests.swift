@@ -1,0 +1,91 @@
+import AppConfig
+import Foundation
+import Postgres
+import Testing
+
+@Suite struct RelayConfigurationTests {
+    static func make(_ values: [String: String]) throws -> RelayConfiguration {
+        try RelayConfiguration(environment: EnvironmentReader(values))
+    }
+
+    @Test func defaultsMatchTheContract() throws {
+        let configuration = try Self.make(["DETECTION_QUEUE_URL": queueURL])
+        #expect(configuration.appEnvironment == "development")
+        #expect(configuration.database.settings.connectionString == "")
+        #expect(configuration.database.settings.applicationName == "outbox-relay")
+        #expect(configuration.aws.region == "us-east-1")
+        #expect(configuration.aws.bucket == "companycam-photos-development")
+        #expect(configuration.aws.forcePathStyle == false)
+        #expect(configuration.queueURL.absoluteString == queueURL)
+        #expect(configuration.isFIFOQueue == false)
+        #expect(configuration.metricsPort == 9091)
+        #expect(configuration.maxAttempts == 10)
+        #expect(configuration.backoffBaseMilliseconds == 1000)
+        #expect(configuration.backoffMaxMilliseconds == 300_000)
+    }
+
+    @Test func relayDoesNotNeedJWTSettings() throws {
+        // The JWT requirement is the API's; the relay starts without either setting.
+        _ = try Self.make(["DETECTION_QUEUE_URL": queueURL])
+    }
+
+    @Test func explicitValuesAreRead() throws {
+        let configuration = try Self.make([
+            "DETECTION_QUEUE_URL": "http://127.0.0.1:4566/000000000000/detection",
+            "APP_ENV": "test",
+            "RELAY_METRICS_PORT": "0",
+            "RELAY_MAX_ATTEMPTS": "3",
+            "RELAY_BACKOFF_BASE_MS": "10",
+            "RELAY_BACKOFF_MAX_MS": "10",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+        ])
+        #expect(configuration.metricsPort == 0)
+        #expect(configuration.maxAttempts == 3)
+        #expect(configuration.backoffBaseMilliseconds == 10)
+        #expect(configuration.backoffMaxMilliseconds == 10)
+        #expect(configuration.aws.bucket == "companycam-photos-test")
+        #expect(configuration.aws.sqsEndpoint?.absoluteString == "http://127.0.0.1:4566")
+        #expect(configuration.aws.forcePathStyle == true)
+    }
+
+    @Test(arguments: [
+        ("https://sqs.us-east-1.amazonaws.com/123456789012/detection.fifo", true),
+        ("http://127.0.0.1:4566/000000000000/detection.fifo", true),
+        ("http://127.0.0.1:4566/queue/us-east-1/000000000000/detection.fifo", true),
+        ("https://sqs.us-east-1.amazonaws.com/123456789012/detection", false),
+        ("https://sqs.us-east-1.amazonaws.com/123456789012/fifo-detection", false),
+    ])
+    func fifoQueuesAreRecognisedByTheirSuffix(url: String, isFIFO: Bool) throws {
+        #expect(try Self.make(["DETECTION_QUEUE_URL": url]).isFIFOQueue == isFIFO)
+    }
+
+    static let invalidCases: [InvalidCase] = [
+        InvalidCase("DETECTION_QUEUE_URL", ["DETECTION_QUEUE_URL": ""]),
+        InvalidCase("DETECTION_QUEUE_URL", ["DETECTION_QUEUE_URL": "detection-requests"]),
+        InvalidCase("DETECTION_QUEUE_URL", ["DETECTION_QUEUE_URL": "sqs://queue/q"]),
+        InvalidCase("RELAY_MAX_ATTEMPTS", ["RELAY_MAX_ATTEMPTS": "0"]),
+        InvalidCase("RELAY_MAX_ATTEMPTS", ["RELAY_MAX_ATTEMPTS": "ten"]),
+        InvalidCase("RELAY_BACKOFF_BASE_MS", ["RELAY_BACKOFF_BASE_MS": "5000", "RELAY_BACKOFF_MAX_MS": "1000"]),
+        InvalidCase("RELAY_BACKOFF_BASE_MS", ["RELAY_BACKOFF_BASE_MS": "0"]),
+        InvalidCase("RELAY_BACKOFF_MAX_MS", ["RELAY_BACKOFF_MAX_MS": "-1"]),
+        InvalidCase("RELAY_METRICS_PORT", ["RELAY_METRICS_PORT": "-1"]),
+        InvalidCase("RELAY_METRICS_PORT", ["RELAY_METRICS_PORT": "65536"]),
+        InvalidCase("RELAY_POLL_INTERVAL_MS", ["RELAY_POLL_INTERVAL_MS": "1"]),
+        InvalidCase("DATABASE_URL", ["DATABASE_URL": "host=localhost port"]),
+        InvalidCase("PHOTOS_BUCKET", ["PHOTOS_BUCKET": "UPPER"]),
+        InvalidCase("S3_FORCE_PATH_STYLE", ["S3_FORCE_PATH_STYLE": "maybe"]),
+        InvalidCase("AWS_ENDPOINT_URL_SQS", ["AWS_ENDPOINT_URL_SQS": "not a url"]),
+        InvalidCase("AWS_SECRET_ACCESS_KEY", ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE"]),
+    ]
+
+    @Test(arguments: invalidCases)
+    func invalidVariableIsNamed(testCase: InvalidCase) {
+        let environment = ["DETECTION_QUEUE_URL": queueURL].merging(testCase.environment) { _, new in new }
+        check(configurationError { _ = try Self.make(environment) }, against: testCase)
+    }
+
+    @Test func missingQueueURLIsRequired() {
+        let error = configurationError { _ = try Self.make([:]) }
+        check(error, against: InvalidCase("DETECTION_QUEUE_URL", [:]))
+    }
+}

@@ -1,0 +1,454 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@testable import Migrator
+
+/// The migrator library against a real Postgres: every test has its own fresh database and
+/// its own directory of migration files.
+@Suite struct MigratorIntegrationTests {
+    // MARK: The repository's sql/ directory
+
+    @Test func upOnFreshDatabaseAppliesEveryRepositoryFile() async throws {
+        try await TestDatabase.withFresh { database in
+            let migrator = makeMigrator(database, directory: repositorySQLDirectory)
+            let onDisk = try MigrationDirectory(path: repositorySQLDirectory).load()
+            #expect(!onDisk.isEmpty)
+
+            let applied = try migrator.up()
+            #expect(applied.map(\.fileName) == onDisk.map(\.fileName))
+
+            let connection = try database.connect()
+            for table in contractTables {
+                #expect(try connection.tableExists(table), "table \(table) is missing after up")
+            }
+            #expect(try connection.appliedVersions() == onDisk.map(\.version))
+
+            let statuses = try migrator.status()
+            #expect(statuses.count == onDisk.count)
+            #expect(statuses.allSatisfy { $0.state == .applied && $0.drift == .none })
+            #expect(try SchemaRequirement.currentVersion(on: connection) == onDisk.last?.version)
+            try migrator.verify()
+        }
+    }
+
+    @Test func secondUpAppliesNothingAndLeavesRowsUnchanged() async throws {
+        try await TestDatabase.withFresh { database in
+            let migrator = makeMigrator(database, directory: repositorySQLDirectory)
+            try migrator.up()
+            let connection = try database.connect()
+            let before = try connection.migrationRows()
+            #expect(!before.isEmpty)
+
+            let second = try migrator.up()
+            #expect(second.isEmpty)
+            #expect(try connection.migrationRows() == before)
+        }
+    }
+
+    // MARK: dry run and --to
+
+    @Test func dryRunChangesNothingButReportsPendingFiles() async throws {
+        let folder = try MigrationFolder([
+            "0001_create_a.sql": "CREATE TABLE a (id int);",
+            "0002_create_b.sql": "CREATE TABLE b (id int);",
+        ])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            let migrator = makeMigrator(database, directory: folder.path)
+            let connection = try database.connect()
+
+            let wouldApply = try migrator.up(dryRun: true)
+            #expect(wouldApply.map(\.version) == [1, 2])
+            #expect(try !connection.tableExists("schema_migrations"))
+            #expect(try !connection.tableExists("a"))
+            #expect(try !connection.tableExists("b"))
+
+            // Partly migrated: the dry run reports only what is left and still changes nothing.
+            try migrator.up(to: 1)
+            let rows = try connection.migrationRows()
+            #expect(try migrator.up(dryRun: true).map(\.version) == [2])
+            #expect(try migrator.up(to: 2, dryRun: true).map(\.version) == [2])
+            #expect(try connection.migrationRows() == rows)
+            #expect(try !connection.tableExists("b"))
+        }
+    }
+
+    @Test func upToStopsAtThatVersion() async throws {
+        let folder = try MigrationFolder([
+            "0001_create_a.sql": "CREATE TABLE a (id int);",
+            "0002_create_b.sql": "CREATE TABLE b (id int);",
+            "0003_create_c.sql": "CREATE TABLE c (id int);",
+        ])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            let migrator = makeMigrator(database, directory: folder.path)
+            let connection = try database.connect()
+
+            #expect(try migrator.up(to: 2).map(\.version) == [1, 2])
+            #expect(try connection.appliedVersions() == [1, 2])
+            #expect(try connection.tableExists("b"))
+            #expect(try !connection.tableExists("c"))
+            #expect(try migrator.status().map(\.state) == [.applied, .applied, .pending])
+
+            // A target that is already applied is not an error and does nothing.
+            #expect(try migrator.up(to: 1).isEmpty)
+            #expect(try migrator.up().map(\.version) == [3])
+        }
+    }
+
+    @Test func unknownTargetVersionFailsWithUnknownVersionAndAppliesNothing() async throws {
+        let folder = try MigrationFolder(["0001_create_a.sql": "CREATE TABLE a (id int);"])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            let migrator = makeMigrator(database, directory: folder.path)
+            let error = #expect(throws: MigratorError.self) { try migrator.up(to: 999) }
+            #expect(error?.code == .unknownVersion)
+            #expect(error?.isUsageError == true)
+            #expect(error?.description.contains("999") == true)
+            let connection = try database.connect()
+            #expect(try !connection.tableExists("a"))
+            #expect(try connection.appliedVersions().isEmpty)
+        }
+    }
+
+    // MARK: drift
+
+    @Test func editedAppliedFileFailsVerifyAndUpNamingTheFile() async throws {
+        let folder = try MigrationFolder([
+            "0001_create_a.sql": "CREATE TABLE a (id int);",
+            "0002_create_b.sql": "CREATE TABLE b (id int);",
+        ])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            let migrator = makeMigrator(database, directory: folder.path)
+            try migrator.up(to: 1)
+            try folder.write("0001_create_a.sql", "CREATE TABLE a (id bigint);")
+
+            let verifyError = #expect(throws: MigratorError.self) { try migrator.verify() }
+            #expect(verifyError?.code == .checksumMismatch)
+            #expect(verifyError?.description.contains("0001_create_a.sql") == true)
+
+            let upError = #expect(throws: MigratorError.self) { try migrator.up() }
+            #expect(upError?.code == .checksumMismatch)
+            #expect(upError?.description.contains("0001_create_a.sql") == true)
+            // The pending file was not applied behind the drift.
+            #expect(try database.connect().appliedVersions() == [1])
+            #expect(try !database.connect().tableExists("b"))
+
+            let dryRunError = #expect(throws: MigratorError.self) { try migrator.up(dryRun: true) }
+            #expect(dryRunError?.code == .checksumMismatch)
+
+            let statuses = try migrator.status()
+            #expect(statuses.first?.drift == .checksumChanged)
+
+            // Through the binary: exit 1, the file named on stderr.
+            for verb in ["verify", "up"] {
+                let child = try await runMigrator([verb, "--dir", folder.path], database: database)
+                #expect(child.status == 1, "migrator \(verb): \(child.standardError)")
+                #expect(child.standardError.contains("0001_create_a.sql"), "migrator \(verb): \(child.standardError)")
+            }
+        }
+    }
+
+    @Test func appliedVersionWithoutFileFailsVerifyWithMissingFile() async throws {
+        let folder = try MigrationFolder([
+            "0001_create_a.sql": "CREATE TABLE a (id int);",
+            "0002_create_b.sql": "CREATE TABLE b (id int);",
+        ])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            let migrator = makeMigrator(database, directory: folder.path)
+            try migrator.up()
+            try folder.delete("0002_create_b.sql")
+
+            let error = #expect(throws: MigratorError.self) { try migrator.verify() }
+            #expect(error?.code == .missingFile)
+            #expect(error?.description.contains("create_b") == true)
+            #expect(try migrator.status().last?.drift == .fileMissing)
+
+            let upError = #expect(throws: MigratorError.self) { try migrator.up() }
+            #expect(upError?.code == .missingFile)
+
+            let child = try await runMigrator(["verify", "--dir", folder.path], database: database)
+            #expect(child.status == 1)
+        }
+    }
+
+    // MARK: failures roll back
+
+    @Test func failingFileRollsBackCompletely() async throws {
+        let folder = try MigrationFolder([
+            "0001_create_ok.sql": "CREATE TABLE ok (id int);",
+            "0002_breaks.sql": "CREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\nSELECT 1/0;\n",
+            "0003_after.sql": "CREATE TABLE after_break (id int);",
+        ])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            let migrator = makeMigrator(database, directory: folder.path)
+            let error = #expect(throws: MigratorError.self) { try migrator.up() }
+            #expect(error?.code == .migrationFailed)
+            #expect(error?.description.contains("0002_breaks.sql") == true)
+            #expect(error?.description.contains("22012") == true)  // division_by_zero
+
+            let connection = try database.connect()
+            #expect(try !connection.tableExists("a"))
+            #expect(try !connection.tableExists("after_break"))
+            #expect(try connection.tableExists("ok"))
+            #expect(try connection.appliedVersions() == [1])
+            #expect(try migrator.status().map(\.state) == [.applied, .pending, .pending])
+            // The failed connection released the migration lock: another run can start at once.
+            #expect(
+                try connection.scalar(
+                    """
+                    SELECT count(*) FROM pg_locks
+                    WHERE locktype = 'advisory'
+                      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    """
+                ) == "0"
+            )
+
+            // The binary: exit 1, the file named, still nothing partial.
+            let child = try await runMigrator(["up", "--dir", folder.path], database: database)
+            #expect(child.status == 1)
+            #expect(child.errorLines.contains { $0.contains("0002_breaks.sql") }, "\(child.standardError)")
+            #expect(try !connection.tableExists("a"))
+            #expect(try connection.appliedVersions() == [1])
+        }
+    }
+
+    // MARK: no-transaction files and statement splitting
+
+    @Test func noTransactionFileWithConcurrentIndexAndTrickyStatementsApplies() async throws {
+        let folder = try MigrationFolder([
+            "0001_items.sql": """
+            CREATE TABLE items (id int PRIMARY KEY, note text);
+            """,
+            "0002_concurrent_index.sql": #"""
+            -- migrator: no-transaction
+            -- Everything below runs statement by statement; a comment with a semicolon; here.
+            INSERT INTO items VALUES (1, 'a;b'), (2, 'it''s; quoted');
+            /* a block comment; /* nested; */ still inside; */
+            INSERT INTO items VALUES (3, E'back\'slash;');
+            CREATE FUNCTION semi() RETURNS text LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM 1;
+                RETURN 'x;y';
+            END;
+            $$;
+            CREATE FUNCTION tagged() RETURNS text LANGUAGE sql AS $body$ SELECT 'p;q' $body$;
+            CREATE INDEX CONCURRENTLY IF NOT EXISTS items_note_idx ON items (note);
+            -- trailing comment only; nothing to run
+            """#,
+        ])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            let migrator = makeMigrator(database, directory: folder.path)
+            #expect(try migrator.up().map(\.version) == [1, 2])
+
+            let connection = try database.connect()
+            #expect(try connection.indexIsValid("items_note_idx") == true)
+            let notes = try connection.query("SELECT note FROM items ORDER BY id").rows.map {
+                try $0.decode("note", as: String.self)
+            }
+            #expect(notes == ["a;b", "it's; quoted", "back'slash;"])
+            #expect(try connection.scalar("SELECT semi()") == "x;y")
+            #expect(try connection.scalar("SELECT tagged()") == "p;q")
+            #expect(try connection.appliedVersions() == [1, 2])
+        }
+    }
+
+    @Test func transactionalFileWithTrickyStatementsApplies() async throws {
+        let folder = try MigrationFolder([
+            "0001_tricky.sql": #"""
+            -- a leading comment; with a semicolon
+            CREATE TABLE "odd;name" (id int, note text);
+            INSERT INTO "odd;name" VALUES (1, 'a;b'), (2, E'c\';d');
+            CREATE FUNCTION semi() RETURNS text LANGUAGE plpgsql AS $fn$ BEGIN RETURN 'x;y'; END; $fn$;
+            /* closing block comment; */
+            """#
+        ])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            try makeMigrator(database, directory: folder.path).up()
+            let connection = try database.connect()
+            #expect(try connection.scalar(#"SELECT count(*) FROM "odd;name""#) == "2")
+            #expect(try connection.scalar(#"SELECT note FROM "odd;name" WHERE id = 2"#) == "c';d")
+            #expect(try connection.scalar("SELECT semi()") == "x;y")
+        }
+    }
+
+    @Test func concurrentIndexInsideATransactionalFileFailsAndRollsBack() async throws {
+        // Without the marker the file runs in a transaction, which Postgres refuses for
+        // CREATE INDEX CONCURRENTLY: proof that the marker is what makes the difference.
+        let folder = try MigrationFolder([
+            "0001_t.sql": "CREATE TABLE t (id int);",
+            "0002_index.sql": "CREATE TABLE u (id int);\nCREATE INDEX CONCURRENTLY t_id_idx ON t (id);",
+        ])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            let migrator = makeMigrator(database, directory: folder.path)
+            let error = #expect(throws: MigratorError.self) { try migrator.up() }
+            #expect(error?.code == .migrationFailed)
+            #expect(error?.description.contains("0002_index.sql") == true)
+            let connection = try database.connect()
+            #expect(try !connection.tableExists("u"))
+            #expect(try connection.appliedVersions() == [1])
+        }
+    }
+
+    // MARK: session settings during a migration
+
+    @Test func lockTimeoutMakesABlockedMigrationFailQuickly() async throws {
+        let folder = try MigrationFolder(["0001_t.sql": "CREATE TABLE t (id int);"])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            let migrator = makeMigrator(
+                database,
+                directory: folder.path,
+                options: .init(lockTimeout: .milliseconds(200))
+            )
+            try migrator.up()
+            try folder.write("0002_alter_t.sql", "ALTER TABLE t ADD COLUMN x int;")
+
+            let holder = try database.connect()
+            try holder.query("BEGIN")
+            try holder.query("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+
+            let clock = ContinuousClock()
+            let started = clock.now
+            let error = #expect(throws: MigratorError.self) { try migrator.up() }
+            let elapsed = clock.now - started
+            try holder.query("ROLLBACK")
+
+            #expect(error?.code == .migrationFailed)
+            #expect(error?.description.contains("55P03") == true, "\(error.map { "\($0)" } ?? "no error")")
+            #expect(error?.description.contains("0002_alter_t.sql") == true)
+            #expect(elapsed < .seconds(3), "up took \(elapsed) against a 200 ms lock_timeout")
+            #expect(elapsed >= .milliseconds(150), "up failed after \(elapsed), before the lock_timeout could expire")
+            #expect(try migrator.status().map(\.state) == [.applied, .pending])
+
+            // With the lock gone the same file applies.
+            #expect(try migrator.up().map(\.version) == [2])
+        }
+    }
+
+    @Test func lockTimeoutIsSetWhileAMigrationRuns() async throws {
+        let folder = try MigrationFolder([
+            "0001_lt.sql": "CREATE TABLE lt AS SELECT current_setting('lock_timeout') AS v;",
+            "0002_lt_no_transaction.sql": """
+            -- migrator: no-transaction
+            CREATE TABLE lt2 AS SELECT current_setting('lock_timeout') AS v;
+            """,
+        ])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            try makeMigrator(database, directory: folder.path).up()
+            let connection = try database.connect()
+            #expect(try connection.scalar("SELECT v FROM lt") == "5s")
+            #expect(try connection.scalar("SELECT v FROM lt2") == "5s")
+        }
+    }
+
+    @Test func lockTimeoutOptionIsWhatTheMigrationSees() async throws {
+        let folder = try MigrationFolder([
+            "0001_lt.sql": "CREATE TABLE lt AS SELECT current_setting('lock_timeout') AS v;"
+        ])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            try makeMigrator(database, directory: folder.path, options: .init(lockTimeout: .milliseconds(1500))).up()
+            #expect(try database.connect().scalar("SELECT v FROM lt") == "1500ms")
+        }
+    }
+
+    @Test func migrationsRunUnderApplicationNameMigrator() async throws {
+        let folder = try MigrationFolder([
+            "0001_seen.sql": "CREATE TABLE seen AS SELECT current_setting('application_name') AS name;"
+        ])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            // DATABASE_URL names another application: the migrator's own name wins.
+            let separator = database.connectionString.contains("?") ? "&" : "?"
+            let child = try await ChildProcess.run(
+                try TestPaths.executable("migrator"),
+                ["up", "--dir", folder.path],
+                environment: [
+                    "DATABASE_URL": database.connectionString + separator + "application_name=somebody_else",
+                    "LOG_LEVEL": "error",
+                ]
+            )
+            #expect(child.status == 0, "\(child.standardError)")
+            #expect(try database.connect().scalar("SELECT name FROM seen") == "migrator")
+        }
+    }
+
+    // MARK: the advisory lock
+
+    @Test func migratorWaitingForTheLockGivesUpAfterTheWaitTimeout() async throws {
+        let folder = try MigrationFolder(["0001_create_a.sql": "CREATE TABLE a (id int);"])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            let holder = try database.connect()
+            try holder.query("SELECT pg_advisory_lock($1)", [SchemaMigrationsTable.lockKey])
+
+            let migrator = makeMigrator(
+                database,
+                directory: folder.path,
+                options: .init(lockWaitTimeout: .milliseconds(300))
+            )
+            let clock = ContinuousClock()
+            let started = clock.now
+            let error = #expect(throws: MigratorError.self) { try migrator.up() }
+            let elapsed = clock.now - started
+            #expect(error?.code == .lockTimeout)
+            #expect(elapsed >= .milliseconds(300))
+            #expect(elapsed < .seconds(3))
+            #expect(try !holder.tableExists("a"))
+            #expect(try !holder.tableExists("schema_migrations"))
+
+            try holder.query("SELECT pg_advisory_unlock($1)", [SchemaMigrationsTable.lockKey])
+            #expect(try migrator.up().map(\.version) == [1])
+        }
+    }
+
+    @Test func freshlyCreatedTemplateFileApplies() async throws {
+        let folder = try MigrationFolder()
+        defer { folder.remove() }
+        let directory = MigrationDirectory(path: folder.path)
+        _ = try directory.createFile(named: "nothing yet")
+        try await TestDatabase.withFresh { database in
+            let applied = try makeMigrator(database, directory: folder.path).up()
+            #expect(applied.map(\.fileName) == ["0001_nothing_yet.sql"])
+            #expect(try database.connect().appliedVersions() == [1])
+        }
+    }
+
+    // MARK: SchemaRequirement
+
+    @Test func schemaRequirementFailsOnAnEmptyDatabaseAndPassesAfterUp() async throws {
+        try await TestDatabase.withFresh { database in
+            let connection = try database.connect()
+            #expect(try SchemaRequirement.currentVersion(on: connection) == 0)
+            let error = #expect(throws: SchemaRequirement.SchemaBehind.self) {
+                try SchemaRequirement.check(on: connection)
+            }
+            #expect(error?.currentVersion == 0)
+            #expect(error?.requiredVersion == SchemaRequirement.requiredVersion)
+            #expect(error?.description.contains("migrator up") == true)
+
+            try makeMigrator(database, directory: repositorySQLDirectory).up()
+            try SchemaRequirement.check(on: connection)
+            #expect(try SchemaRequirement.currentVersion(on: connection) >= SchemaRequirement.requiredVersion)
+            // A build that needs a newer schema than sql/ provides still refuses.
+            #expect(throws: SchemaRequirement.SchemaBehind.self) {
+                try SchemaRequirement.check(on: connection, requiredVersion: 1_000_000)
+            }
+        }
+    }
+
+    @Test func repositorySQLDirectoryProvidesTheRequiredVersion() throws {
+        let files = try MigrationDirectory(path: repositorySQLDirectory).load()
+        #expect((files.last?.version ?? 0) >= SchemaRequirement.requiredVersion)
+    }
+}
