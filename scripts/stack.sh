@@ -95,7 +95,7 @@ done >"$env_file"
 cat <<EOF
 
 The photo upload stack is up (run directory $RUN_DIR)
-  API            $PHOTO_API_URL   (openapi: $PHOTO_API_URL/openapi.yaml)
+  API            $PHOTO_API_URL
   relay metrics  $RELAY_METRICS_URL/metrics
   Postgres       $DATABASE_URL
   S3 / SQS       $AWS_ENDPOINT_URL   (LocalStack, credentials test/test, $AWS_REGION)
