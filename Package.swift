@@ -173,6 +173,7 @@ let package = Package(
             dependencies: [
                 "AppConfig",
                 "Migrator",
+                "Operations",
                 "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -1,28 +1,22 @@
 import Foundation
 import Migrator
+import Operations
 
 /// The two renderings of `migrator status`.
 enum StatusReport {
     static func table(_ statuses: [MigrationStatus]) -> String {
         guard !statuses.isEmpty else { return "No migrations found.\n" }
-        let rows = statuses.map { status -> [String] in
-            [
+        var table = TextTable(header: ["VERSION", "NAME", "STATE", "APPLIED AT", "NOTE"])
+        for status in statuses {
+            table.append([
                 String(format: "%04d", status.version),
                 status.name,
                 status.state.rawValue,
                 status.applied.map { iso8601($0.appliedAt) } ?? "",
                 note(status),
-            ]
+            ])
         }
-        let header = ["VERSION", "NAME", "STATE", "APPLIED AT", "NOTE"]
-        let widths = header.indices.map { column in
-            ([header] + rows).map { $0[column].count }.max() ?? 0
-        }
-        return ([header] + rows).map { row in
-            row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-        }.joined(separator: "\n") + "\n"
+        return table.render()
     }
 
     static func json(_ statuses: [MigrationStatus]) -> String {

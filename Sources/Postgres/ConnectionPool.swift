@@ -63,9 +63,8 @@ public final class ConnectionPool: Sendable {
     ) async throws -> Value {
         let lease = try await acquire()
         let settings = self.settings
-        let outcome: Result<(Value, Connection?), any Error>
         do {
-            let value: (Value, Connection?) = try await threadPool.runIfActive {
+            let (value, connection): (Value, Connection) = try await threadPool.runIfActive {
                 let connection: Connection
                 switch lease {
                 case .existing(let idle):
@@ -83,20 +82,14 @@ public final class ConnectionPool: Sendable {
                     throw BorrowFailure(underlying: error, connection: connection)
                 }
             }
-            outcome = .success(value)
-        } catch let failure as BorrowFailure {
-            outcome = .failure(failure.underlying)
-            release(failure.connection)
-        } catch {
-            // The connection could not be opened or reset (or the thread pool stopped).
-            release(lease.connection)
-            throw error
-        }
-        switch outcome {
-        case .success(let (value, connection)):
             release(connection)
             return value
-        case .failure(let error):
+        } catch let failure as BorrowFailure {
+            release(failure.connection)
+            throw failure.underlying
+        } catch {
+            // The connection could not be opened or reset, or the thread pool stopped.
+            release(lease.connection)
             throw error
         }
     }

@@ -181,3 +181,23 @@ private func civilDate(fromDaysSinceEpoch days: Int64) -> (Int64, Int64, Int64) 
     let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
     return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
 }
+
+/// A one-dimensional array parameter (`$1::uuid[]`, `$2::text[]`, `$3::bigint[]`), the way
+/// set-based statements take many rows in one round trip with `unnest` or `= ANY`.
+extension Array: PostgresEncodable where Element: PostgresEncodable {
+    public var postgresText: String {
+        // Every element is double-quoted with `"` and `\` escaped, which the array input
+        // syntax reads back verbatim whatever the text holds (commas, braces, spaces).
+        var text = "{"
+        for (index, element) in enumerated() {
+            if index > 0 { text += "," }
+            text += "\""
+            for character in element.postgresText {
+                if character == "\"" || character == "\\" { text += "\\" }
+                text.append(character)
+            }
+            text += "\""
+        }
+        return text + "}"
+    }
+}

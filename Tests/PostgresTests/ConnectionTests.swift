@@ -194,3 +194,27 @@ import Testing
         }
     }
 }
+
+@Suite struct ArrayParameterTests {
+    @Test func arraysRoundTripThroughUnnest() async throws {
+        try await TestDatabase.withFresh { database in
+            let connection = try database.connect()
+            let texts = ["plain", "with,comma", "{braces}", #"quote " and \ backslash"#, "", "NULL", "ünï 🚧"]
+            let rows = try connection.query(
+                "SELECT value FROM unnest($1::text[]) WITH ORDINALITY AS t(value, n) ORDER BY n",
+                [texts]
+            )
+            #expect(try rows.rows.map { try $0.decode("value", as: String.self) } == texts)
+            let ids = [UUID(), UUID()]
+            let count = try connection.query(
+                "SELECT count(*) AS n FROM unnest($1::uuid[]) AS u(id) WHERE id = ANY($1::uuid[])",
+                [ids]
+            )
+            #expect(try count.first?.decode("n", as: Int.self) == 2)
+            let sum = try connection.query("SELECT sum(v) AS s FROM unnest($1::bigint[]) AS t(v)", [[Int64(1), 2, 3]])
+            #expect(try sum.first?.decode("s", as: Int.self) == 6)
+            let empty = try connection.query("SELECT cardinality($1::text[]) AS n", [[String]()])
+            #expect(try empty.first?.decode("n", as: Int.self) == 0)
+        }
+    }
+}
