@@ -75,7 +75,7 @@ let package = Package(
         ),
         .target(
             name: "AppConfig",
-            dependencies: ["Postgres"],
+            dependencies: ["AWS", "Postgres"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -141,6 +141,7 @@ let package = Package(
                 "Telemetry",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings

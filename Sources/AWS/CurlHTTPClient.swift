@@ -1,5 +1,6 @@
 import CCurl
 import NIOPosix
+import Synchronization
 
 extension CurlHTTPClient {
     /// An HTTP request as libcurl sends it.
@@ -9,12 +10,34 @@ extension CurlHTTPClient {
         /// Header fields in order; names are sent as given.
         public var headers: [(name: String, value: String)]
         public var body: [UInt8]?
+        /// Sign with AWS SigV4 headers (libcurl's `CURLOPT_AWS_SIGV4`), for services such as SQS.
+        public var signing: AWSSigning?
 
-        public init(method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil) {
+        public init(
+            method: String,
+            url: String,
+            headers: [(name: String, value: String)] = [],
+            body: [UInt8]? = nil,
+            signing: AWSSigning? = nil
+        ) {
             self.method = method
             self.url = url
             self.headers = headers
             self.body = body
+            self.signing = signing
+        }
+    }
+
+    /// What SigV4 header signing needs; the session token travels as `x-amz-security-token`.
+    public struct AWSSigning: Sendable {
+        public var region: String
+        public var service: String
+        public var credentials: AWSCredentials
+
+        public init(region: String, service: String, credentials: AWSCredentials) {
+            self.region = region
+            self.service = service
+            self.credentials = credentials
         }
     }
 
@@ -60,6 +83,9 @@ public final class CurlHTTPClient: Sendable {
     public let timeoutMilliseconds: Int
     public let connectTimeoutMilliseconds: Int
     private let threadPool: NIOThreadPool
+    /// Idle easy handles. Reusing a handle reuses its open connections (keep-alive), which
+    /// saves a TCP (and TLS) handshake per request and keeps sockets out of TIME_WAIT.
+    private let idleHandles = HandleCache()
 
     /// - Parameter concurrency: requests in flight at once (one thread each).
     public init(concurrency: Int = 8, timeoutMilliseconds: Int = 30_000, connectTimeoutMilliseconds: Int = 5_000) {
@@ -77,20 +103,27 @@ public final class CurlHTTPClient: Sendable {
     public func execute(_ request: CurlHTTPClient.Request) async throws -> CurlHTTPClient.Response {
         let timeout = timeoutMilliseconds
         let connectTimeout = connectTimeoutMilliseconds
-        return try await threadPool.runIfActive {
-            try Self.perform(request, timeoutMilliseconds: timeout, connectTimeoutMilliseconds: connectTimeout)
+        return try await threadPool.runIfActive { [idleHandles] in
+            guard let curlHandle = idleHandles.take() ?? CurlHandle() else {
+                throw CurlHTTPClientError(code: .transfer, message: "curl_easy_init failed")
+            }
+            defer { idleHandles.give(back: curlHandle) }
+            curl_easy_reset(curlHandle.pointer)
+            return try Self.perform(
+                request,
+                on: curlHandle.pointer,
+                timeoutMilliseconds: timeout,
+                connectTimeoutMilliseconds: connectTimeout
+            )
         }
     }
 
     private static func perform(
         _ request: CurlHTTPClient.Request,
+        on handle: UnsafeMutableRawPointer,
         timeoutMilliseconds: Int,
         connectTimeoutMilliseconds: Int
     ) throws -> CurlHTTPClient.Response {
-        guard let handle = curl_easy_init() else {
-            throw CurlHTTPClientError(code: .transfer, message: "curl_easy_init failed")
-        }
-        defer { curl_easy_cleanup(handle) }
 
         let accumulator = ResponseAccumulator()
         let context = Unmanaged.passUnretained(accumulator).toOpaque()
@@ -101,6 +134,14 @@ public final class CurlHTTPClient: Sendable {
         }
         // libcurl adds "Expect: 100-continue" to larger uploads, costing a round trip.
         headerList = curl_slist_append(headerList, "Expect:")
+        if let signing = request.signing {
+            if let token = signing.credentials.sessionToken {
+                headerList = curl_slist_append(headerList, "x-amz-security-token: \(token)")
+            }
+            ccurl_easy_setopt_string(handle, CURLOPT_AWS_SIGV4, "aws:amz:\(signing.region):\(signing.service)")
+            ccurl_easy_setopt_string(handle, CURLOPT_USERNAME, signing.credentials.accessKeyID)
+            ccurl_easy_setopt_string(handle, CURLOPT_PASSWORD, signing.credentials.secretAccessKey)
+        }
 
         ccurl_easy_setopt_string(handle, CURLOPT_URL, request.url)
         ccurl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
@@ -159,6 +200,29 @@ public final class CurlHTTPClient: Sendable {
         ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return CurlHTTPClient.Response(status: status, headers: accumulator.headers, body: accumulator.body)
     }
+}
+
+/// Owns one libcurl easy handle.
+private final class CurlHandle: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+
+    init?() {
+        guard let pointer = curl_easy_init() else { return nil }
+        self.pointer = pointer
+    }
+
+    deinit {
+        curl_easy_cleanup(pointer)
+    }
+}
+
+/// The idle handles, shared by the client's threads.
+private final class HandleCache: Sendable {
+    private let handles = Mutex<[CurlHandle]>([])
+
+    func take() -> CurlHandle? { handles.withLock { $0.popLast() } }
+
+    func give(back handle: CurlHandle) { handles.withLock { $0.append(handle) } }
 }
 
 /// Collects one transfer's headers and body inside libcurl's callbacks (same thread).

@@ -1,3 +1,4 @@
+import AWS
 import Foundation
 import Postgres
 
@@ -60,6 +61,12 @@ public struct AWSConfiguration: Sendable {
                 reason: "must be a valid S3 bucket name (3-63 lower-case letters, digits, '-' and '.'), got '\(bucket)'"
             )
         }
+    }
+
+    /// The static credentials, when both halves are set.
+    public var credentials: AWSCredentials? {
+        guard let accessKeyID, let secretAccessKey else { return nil }
+        return AWSCredentials(accessKeyID: accessKeyID, secretAccessKey: secretAccessKey, sessionToken: sessionToken)
     }
 
     static func isValidBucketName(_ name: String) -> Bool {
@@ -156,6 +163,13 @@ public struct RelayConfiguration: Sendable {
     public let backoffBaseMilliseconds: Int
     public let backoffMaxMilliseconds: Int
     public let pollIntervalMilliseconds: Int
+    /// Events one worker claims at a time (`RELAY_CLAIM_BATCH`).
+    public let claimBatchSize: Int
+    /// Claim-send-retire loops running side by side in one relay (`RELAY_WORKERS`).
+    public let workers: Int
+    /// How long a claim holds its events before another relay may take them over
+    /// (`RELAY_LEASE_SECONDS`); it must outlast a send's timeout.
+    public let leaseSeconds: Int
 
     /// FIFO queues need a message group and deduplication id on every message.
     public var isFIFOQueue: Bool { queueURL.path.hasSuffix(".fifo") }
@@ -184,5 +198,8 @@ public struct RelayConfiguration: Sendable {
             )
         }
         pollIntervalMilliseconds = try environment.integer("RELAY_POLL_INTERVAL_MS", default: 1000, range: 10...600_000)
+        claimBatchSize = try environment.integer("RELAY_CLAIM_BATCH", default: 250, range: 1...10_000)
+        workers = try environment.integer("RELAY_WORKERS", default: 4, range: 1...64)
+        leaseSeconds = try environment.integer("RELAY_LEASE_SECONDS", default: 60, range: 15...86_400)
     }
 }

@@ -1,24 +1,29 @@
+import AWS
 import AppConfig
+import Foundation
 import Hummingbird
 import Logging
 import Migrator
 import Operations
 import Postgres
+import ServiceLifecycle
 
-/// Builds the `outbox-relay run` process: its connection pool and its operational HTTP
-/// endpoints (`/healthz`, `/readyz`, `/metrics`) on `RELAY_METRICS_PORT`.
+/// Builds the `outbox-relay run` process: the connection pool, the delivery loop and the
+/// operational HTTP endpoints (`/healthz`, `/readyz`, `/metrics`) on `RELAY_METRICS_PORT`.
 public enum OutboxRelayApplication {
-    /// Connections for claiming and retiring events; LISTEN uses one more of its own.
-    public static let defaultPoolSize = 8
+    /// SQS requests in flight at once, across all workers (one libcurl thread each).
+    public static let sendConcurrency = 16
 
     /// Opens the pool and refuses to go on when the schema is behind this build.
     public static func makeApplication(
         configuration: RelayConfiguration,
         logger: Logger
     ) async throws -> some ApplicationProtocol {
+        // Workers claim and retire on the pool; the statistics loop and the readiness probe
+        // need one each. LISTEN has a connection of its own.
         let pool = ConnectionPool(
             settings: configuration.database.settings,
-            maximumConnections: defaultPoolSize,
+            maximumConnections: configuration.workers + 2,
             logger: logger
         )
         do {
@@ -27,6 +32,24 @@ public enum OutboxRelayApplication {
             await pool.shutdown()
             throw error
         }
+        let http = CurlHTTPClient(
+            concurrency: sendConcurrency,
+            timeoutMilliseconds: 10_000,
+            connectTimeoutMilliseconds: 2_000
+        )
+        let relay = OutboxRelayService(
+            pool: pool,
+            listenerSettings: configuration.database.settings,
+            sqs: SQSClient(
+                endpoint: configuration.aws.sqsEndpoint?.absoluteString,
+                queueURL: configuration.queueURL.absoluteString,
+                region: configuration.aws.region,
+                credentials: configuration.aws.credentials,
+                http: http
+            ),
+            settings: .init(configuration),
+            logger: logger
+        )
         let router = Router()
         HealthRoutes.add(to: router, pool: pool)
         return Application(
@@ -35,8 +58,42 @@ public enum OutboxRelayApplication {
                 address: .hostname(configuration.metricsHost, port: configuration.metricsPort),
                 serverName: "outbox-relay"
             ),
-            services: [pool],
+            // Stopped in reverse: the relay finishes its batch before HTTP and the pool close.
+            services: [pool, HTTPClientService(client: http), relay],
             logger: logger
         )
+    }
+}
+
+extension OutboxRelayService.Settings {
+    /// The loop's settings from the relay's configuration.
+    public init(_ configuration: RelayConfiguration) {
+        self.init(
+            relayID: "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)",
+            claimBatchSize: configuration.claimBatchSize,
+            workers: configuration.workers,
+            lease: .seconds(configuration.leaseSeconds),
+            pollInterval: .milliseconds(configuration.pollIntervalMilliseconds),
+            maxAttempts: configuration.maxAttempts,
+            retryPolicy: RetryPolicy(
+                baseMilliseconds: Int64(configuration.backoffBaseMilliseconds),
+                maximumMilliseconds: Int64(configuration.backoffMaxMilliseconds)
+            ),
+            breakerPolicy: RetryPolicy(
+                baseMilliseconds: Int64(min(configuration.backoffBaseMilliseconds, 500)),
+                maximumMilliseconds: Int64(min(configuration.backoffMaxMilliseconds, 30_000))
+            ),
+            isFIFOQueue: configuration.isFIFOQueue
+        )
+    }
+}
+
+/// Shuts the libcurl client's threads down with the rest of the process.
+struct HTTPClientService: Service {
+    let client: CurlHTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await client.shutdown()
     }
 }

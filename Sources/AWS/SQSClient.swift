@@ -1,0 +1,229 @@
+import Foundation
+
+/// SQS `SendMessageBatch` over the JSON protocol (`X-Amz-Target: AmazonSQS.SendMessageBatch`),
+/// signed with SigV4 by libcurl.
+public struct SQSClient: Sendable {
+    /// SQS's limits for one `SendMessageBatch` call.
+    public static let maximumEntriesPerBatch = 10
+    public static let maximumBatchBytes = 262_144
+
+    /// One message of a batch.
+    public struct Entry: Sendable {
+        /// Unique within the batch; results are reported by it.
+        public var id: String
+        public var body: String
+        /// String message attributes.
+        public var attributes: [String: String]
+        /// FIFO queues only.
+        public var messageGroupID: String?
+        /// FIFO queues only.
+        public var deduplicationID: String?
+
+        public init(
+            id: String,
+            body: String,
+            attributes: [String: String] = [:],
+            messageGroupID: String? = nil,
+            deduplicationID: String? = nil
+        ) {
+            self.id = id
+            self.body = body
+            self.attributes = attributes
+            self.messageGroupID = messageGroupID
+            self.deduplicationID = deduplicationID
+        }
+
+        /// The bytes SQS counts against the 256 KiB batch limit: body plus attribute names,
+        /// types and values.
+        public var size: Int {
+            body.utf8.count
+                + attributes.reduce(0) { $0 + $1.key.utf8.count + "String".utf8.count + $1.value.utf8.count }
+        }
+    }
+
+    /// What happened to one entry of a batch that SQS answered.
+    public enum EntryResult: Sendable, Equatable {
+        case sent(messageID: String)
+        /// `senderFault` means the entry itself is wrong (too large, invalid): retrying the
+        /// same entry cannot succeed.
+        case failed(code: String, message: String, senderFault: Bool)
+    }
+
+    /// A batch SQS did not process at all.
+    public struct BatchError: Error, Sendable, CustomStringConvertible {
+        public enum Kind: Sendable, Equatable {
+            /// SQS as a whole is unreachable or refusing service: connection failures, 5xx,
+            /// throttling, bad credentials. Nothing is wrong with the messages; wait and retry.
+            case serviceUnavailable
+            /// SQS refused this request (queue does not exist, invalid batch): the messages
+            /// are affected and count an attempt.
+            case requestRejected
+        }
+
+        public let kind: Kind
+        public let code: String
+        public let message: String
+
+        public init(kind: Kind, code: String, message: String) {
+            self.kind = kind
+            self.code = code
+            self.message = message
+        }
+
+        public var description: String { "SQS \(code): \(message)" }
+    }
+
+    public let endpoint: String
+    public let queueURL: String
+    public let region: String
+    public let credentials: AWSCredentials?
+    private let http: CurlHTTPClient
+
+    /// - Parameters:
+    ///   - endpoint: the SQS endpoint (`AWS_ENDPOINT_URL_SQS`), or `nil` for
+    ///     `https://sqs.REGION.amazonaws.com`.
+    ///   - credentials: `nil` sends unsigned requests (only useful against local emulators).
+    public init(
+        endpoint: String?,
+        queueURL: String,
+        region: String,
+        credentials: AWSCredentials?,
+        http: CurlHTTPClient
+    ) {
+        self.endpoint = endpoint ?? "https://sqs.\(region).amazonaws.com"
+        self.queueURL = queueURL
+        self.region = region
+        self.credentials = credentials
+        self.http = http
+    }
+
+    /// Sends up to 10 entries; returns each entry's result, or throws `BatchError` when SQS
+    /// processed none of them.
+    public func sendMessageBatch(_ entries: [Entry]) async throws -> [String: EntryResult] {
+        let request = SendMessageBatchRequest(
+            QueueUrl: queueURL,
+            Entries: entries.map { entry in
+                .init(
+                    Id: entry.id,
+                    MessageBody: entry.body,
+                    MessageAttributes: entry.attributes.mapValues { .init(DataType: "String", StringValue: $0) },
+                    MessageGroupId: entry.messageGroupID,
+                    MessageDeduplicationId: entry.deduplicationID
+                )
+            }
+        )
+        let body = try JSONEncoder().encode(request)
+        let response: CurlHTTPClient.Response
+        do {
+            response = try await http.execute(
+                .init(
+                    method: "POST",
+                    url: endpoint.hasSuffix("/") ? endpoint : endpoint + "/",
+                    headers: [
+                        ("Content-Type", "application/x-amz-json-1.0"),
+                        ("X-Amz-Target", "AmazonSQS.SendMessageBatch"),
+                    ],
+                    body: Array(body),
+                    signing: credentials.map { .init(region: region, service: "sqs", credentials: $0) }
+                )
+            )
+        } catch let error as CurlHTTPClientError {
+            throw BatchError(kind: .serviceUnavailable, code: "Transport", message: error.description)
+        }
+        guard response.status == 200 else {
+            throw Self.batchError(for: response)
+        }
+        guard let decoded = try? JSONDecoder().decode(SendMessageBatchResponse.self, from: Data(response.body)) else {
+            throw BatchError(
+                kind: .serviceUnavailable,
+                code: "MalformedResponse",
+                message: "unreadable SendMessageBatch response"
+            )
+        }
+        var results: [String: EntryResult] = [:]
+        for success in decoded.Successful ?? [] {
+            results[success.Id] = .sent(messageID: success.MessageId)
+        }
+        for failure in decoded.Failed ?? [] {
+            results[failure.Id] = .failed(
+                code: failure.Code,
+                message: failure.Message ?? failure.Code,
+                senderFault: failure.SenderFault
+            )
+        }
+        return results
+    }
+
+    /// Sorts an error response into "SQS is unavailable" (breaker) and "this request was
+    /// refused" (counts against the events). Error bodies are JSON on AWS and XML on some
+    /// emulators, so the code is looked for in both.
+    static func batchError(for response: CurlHTTPClient.Response) -> BatchError {
+        let text = String(decoding: response.body, as: UTF8.self)
+        let code = errorCode(in: text) ?? "HTTP\(response.status)"
+        let message = String(text.prefix(300))
+        let unavailableCodes: Set<String> = [
+            "ThrottlingException", "RequestThrottled", "AWS.SimpleQueueService.RequestThrottled", "KmsThrottled",
+            "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException", "AccessDenied",
+            "AccessDeniedException", "IncompleteSignature", "MissingAuthenticationToken", "ExpiredToken",
+            "InvalidSecurity", "ServiceUnavailable", "InternalFailure", "InternalError",
+        ]
+        if response.status >= 500 || response.status == 403 || response.status == 429 || unavailableCodes.contains(code)
+        {
+            return BatchError(kind: .serviceUnavailable, code: code, message: message)
+        }
+        return BatchError(kind: .requestRejected, code: code, message: message)
+    }
+
+    /// `"__type": "com.amazonaws.sqs#QueueDoesNotExist"` (JSON) or `<Code>...</Code>` (XML).
+    static func errorCode(in body: String) -> String? {
+        if let data = body.data(using: .utf8),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let type = (object["__type"] ?? object["code"]) as? String
+        {
+            return type.split(separator: "#").last.map(String.init)
+        }
+        if let start = body.range(of: "<Code>"),
+            let end = body.range(of: "</Code>", range: start.upperBound..<body.endIndex)
+        {
+            return String(body[start.upperBound..<end.lowerBound])
+        }
+        return nil
+    }
+}
+
+// The wire shapes, named as SQS names them.
+// swift-format-ignore: AlwaysUseLowerCamelCase
+private struct SendMessageBatchRequest: Encodable {
+    struct Entry: Encodable {
+        let Id: String
+        let MessageBody: String
+        let MessageAttributes: [String: Attribute]
+        let MessageGroupId: String?
+        let MessageDeduplicationId: String?
+    }
+
+    struct Attribute: Encodable {
+        let DataType: String
+        let StringValue: String
+    }
+
+    let QueueUrl: String
+    let Entries: [Entry]
+}
+
+private struct SendMessageBatchResponse: Decodable {
+    struct Success: Decodable {
+        let Id: String
+        let MessageId: String
+    }
+
+    struct Failure: Decodable {
+        let Id: String
+        let SenderFault: Bool
+        let Code: String
+        let Message: String?
+    }
+
+    let Successful: [Success]?
+    let Failed: [Failure]?
+}

@@ -1,0 +1,76 @@
+import Synchronization
+
+/// Stops every worker of a relay from claiming while SQS as a whole is unavailable
+/// (connection refused, 5xx, throttling, bad credentials), so an outage does not burn the
+/// events' attempt budgets or fill the dead-letter table.
+///
+/// Closed: claim normally. Open: claim nothing until `reopensAt`. After that one worker probes
+/// (half-open); its success closes the breaker, its failure opens it for longer.
+public final class CircuitBreaker: Sendable {
+    public enum State: Sendable, Equatable {
+        case closed
+        case open(until: ContinuousClock.Instant)
+        case halfOpen
+    }
+
+    private struct Storage {
+        var state: State = .closed
+        var consecutiveFailures = 0
+    }
+
+    private let policy: RetryPolicy
+    private let storage = Mutex(Storage())
+
+    /// - Parameter policy: the pause after `n` consecutive outages (jittered).
+    public init(policy: RetryPolicy) {
+        self.policy = policy
+    }
+
+    public var state: State { storage.withLock { $0.state } }
+
+    public var isOpen: Bool {
+        if case .open = state { return true }
+        return false
+    }
+
+    /// How long a worker must wait before claiming, or `nil` to go ahead. When an open
+    /// breaker's pause is over, the first caller becomes the probe and the others keep waiting.
+    public func waitBeforeClaiming(now: ContinuousClock.Instant = .now) -> Duration? {
+        storage.withLock { storage in
+            switch storage.state {
+            case .closed:
+                return nil
+            case .open(let until) where now >= until:
+                storage.state = .halfOpen
+                return nil
+            case .open(let until):
+                return until - now
+            case .halfOpen:
+                // Someone is probing; check again shortly.
+                return .milliseconds(50)
+            }
+        }
+    }
+
+    public func recordSuccess() {
+        storage.withLock { storage in
+            storage.state = .closed
+            storage.consecutiveFailures = 0
+        }
+    }
+
+    /// SQS was unavailable: open (again) for a jittered, growing pause. Returns the pause.
+    @discardableResult
+    public func recordOutage(now: ContinuousClock.Instant = .now) -> Duration {
+        storage.withLock { storage in
+            storage.consecutiveFailures += 1
+            // At least a tenth of the ceiling, so a zero draw does not hammer SQS.
+            let ceiling = policy.ceiling(afterAttempts: storage.consecutiveFailures)
+            let pause = Duration.milliseconds(
+                max(policy.delay(afterAttempts: storage.consecutiveFailures), ceiling / 10)
+            )
+            storage.state = .open(until: now + pause)
+            return pause
+        }
+    }
+}

@@ -1,0 +1,311 @@
+import AWS
+import Foundation
+import Logging
+import Postgres
+import ServiceLifecycle
+import Synchronization
+
+/// The relay's delivery loop: claims due outbox events, sends them to SQS with
+/// `SendMessageBatch`, and retires them, in as many workers as configured.
+///
+/// Workers wake on `NOTIFY outbox_events` (sent by a trigger when events commit) and poll as a
+/// fallback. On graceful shutdown (SIGTERM) they stop claiming, finish the batch in hand
+/// (send and retire it) and return; a batch that cannot be retired is left to its lease.
+public final class OutboxRelayService: Service {
+    /// How the loop behaves; see `RelayConfiguration` for the environment variables.
+    public struct Settings: Sendable {
+        /// Written into `claimed_by`: which relay holds a claim.
+        public var relayID: String
+        public var claimBatchSize: Int
+        public var workers: Int
+        public var lease: Duration
+        public var pollInterval: Duration
+        public var maxAttempts: Int
+        public var retryPolicy: RetryPolicy
+        /// Pauses of the circuit breaker; capped lower than event retries so that delivery
+        /// resumes soon after SQS comes back.
+        public var breakerPolicy: RetryPolicy
+        /// FIFO queues get `MessageGroupId` (the photo) and `MessageDeduplicationId` (the event).
+        public var isFIFOQueue: Bool
+        /// How often the outbox depth and age gauges are refreshed.
+        public var statisticsInterval: Duration = .seconds(5)
+
+        public init(
+            relayID: String,
+            claimBatchSize: Int,
+            workers: Int,
+            lease: Duration,
+            pollInterval: Duration,
+            maxAttempts: Int,
+            retryPolicy: RetryPolicy,
+            breakerPolicy: RetryPolicy,
+            isFIFOQueue: Bool
+        ) {
+            self.relayID = relayID
+            self.claimBatchSize = claimBatchSize
+            self.workers = workers
+            self.lease = lease
+            self.pollInterval = pollInterval
+            self.maxAttempts = maxAttempts
+            self.retryPolicy = retryPolicy
+            self.breakerPolicy = breakerPolicy
+            self.isFIFOQueue = isFIFOQueue
+        }
+    }
+
+    public let settings: Settings
+    public let breaker: CircuitBreaker
+    private let pool: ConnectionPool
+    private let listenerSettings: ConnectionSettings
+    private let sqs: SQSClient
+    private let logger: Logger
+    private let wake = WakeSignal()
+    private let stopping = Flag()
+    private let metrics = RelayMetrics()
+
+    public init(
+        pool: ConnectionPool,
+        listenerSettings: ConnectionSettings,
+        sqs: SQSClient,
+        settings: Settings,
+        logger: Logger
+    ) {
+        self.pool = pool
+        self.listenerSettings = listenerSettings
+        self.sqs = sqs
+        self.settings = settings
+        self.breaker = CircuitBreaker(policy: settings.breakerPolicy)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        logger.info(
+            "relay started",
+            metadata: [
+                "relay_id": "\(settings.relayID)", "workers": "\(settings.workers)",
+                "queue_fifo": "\(settings.isFIFOQueue)",
+            ]
+        )
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { background in
+                let listener = NotificationListener(
+                    settings: listenerSettings,
+                    channels: ["outbox_events"],
+                    logger: logger
+                )
+                background.addTask { [wake] in
+                    try? await listener.run { _ in wake.signal() }
+                }
+                background.addTask { await self.refreshStatistics() }
+                await withTaskGroup(of: Void.self) { workers in
+                    for worker in 0..<settings.workers {
+                        workers.addTask { await self.work(worker: worker) }
+                    }
+                }
+                background.cancelAll()
+            }
+        } onGracefulShutdown: { [stopping, wake] in
+            stopping.set()
+            wake.signal()
+        }
+        logger.info("relay stopped", metadata: ["relay_id": "\(settings.relayID)"])
+    }
+
+    /// One claim-send-retire loop.
+    private func work(worker: Int) async {
+        var consecutiveErrors = 0
+        while !stopping.isSet {
+            let seen = wake.generation
+            if let pause = breaker.waitBeforeClaiming() {
+                metrics.record(breaker.state)
+                await wake.wait(after: seen, timeout: pause)
+                continue
+            }
+            do {
+                let claim = try await pool.withConnection { [settings] connection in
+                    try OutboxClaims.claim(
+                        limit: settings.claimBatchSize,
+                        relayID: settings.relayID,
+                        lease: settings.lease,
+                        on: connection
+                    )
+                }
+                consecutiveErrors = 0
+                if claim.events.isEmpty {
+                    await wake.wait(after: seen, timeout: settings.pollInterval)
+                    continue
+                }
+                let outcome = await deliver(claim)
+                await retire(outcome, of: claim)
+            } catch {
+                consecutiveErrors += 1
+                let pause = Duration.milliseconds(min(5000, 100 << min(consecutiveErrors, 6)))
+                logger.warning(
+                    "claiming failed; retrying",
+                    metadata: ["error": "\(error)", "worker": "\(worker)", "retry_in": "\(pause)"]
+                )
+                await wake.wait(after: wake.generation, timeout: pause)
+            }
+        }
+    }
+
+    /// Sends a claim's events in batches of up to 10 entries and 256 KiB, all batches at once,
+    /// and sorts every event into the outcome.
+    func deliver(_ claim: Claim) async -> ClaimOutcome {
+        var outcome = ClaimOutcome()
+        var batches: [[(event: ClaimedEvent, entry: SQSClient.Entry)]] = []
+        var current: [(event: ClaimedEvent, entry: SQSClient.Entry)] = []
+        var currentSize = 0
+        for event in claim.events {
+            let entry = makeEntry(for: event, id: String(current.count))
+            guard entry.size <= SQSClient.maximumBatchBytes else {
+                outcome.deadLetters.append(
+                    (event.id, "message of \(entry.size) bytes exceeds the SQS limit of \(SQSClient.maximumBatchBytes)")
+                )
+                continue
+            }
+            if current.count == SQSClient.maximumEntriesPerBatch
+                || currentSize + entry.size > SQSClient.maximumBatchBytes
+            {
+                batches.append(current)
+                current = []
+                currentSize = 0
+            }
+            current.append((event, makeEntry(for: event, id: String(current.count))))
+            currentSize += entry.size
+        }
+        if !current.isEmpty { batches.append(current) }
+
+        let results = await withTaskGroup(of: (Int, Result<[String: SQSClient.EntryResult], SQSClient.BatchError>).self)
+        {
+            group in
+            for (index, batch) in batches.enumerated() {
+                group.addTask { [sqs] in
+                    do {
+                        return (index, .success(try await sqs.sendMessageBatch(batch.map(\.entry))))
+                    } catch let error as SQSClient.BatchError {
+                        return (index, .failure(error))
+                    } catch {
+                        return (index, .failure(.init(kind: .serviceUnavailable, code: "Unknown", message: "\(error)")))
+                    }
+                }
+            }
+            var results: [Int: Result<[String: SQSClient.EntryResult], SQSClient.BatchError>] = [:]
+            for await (index, result) in group { results[index] = result }
+            return results
+        }
+
+        var sawOutage = false
+        var sawAnswer = false
+        let now = Date()
+        for (index, batch) in batches.enumerated() {
+            switch results[index] {
+            case .success(let entries):
+                sawAnswer = true
+                for (event, entry) in batch {
+                    switch entries[entry.id] {
+                    case .sent:
+                        outcome.delivered.append(event.id)
+                        metrics.recordSent(createdAt: event.createdAt, now: now)
+                    case .failed(let code, let message, let senderFault):
+                        let error = "SQS \(code): \(message)"
+                        if senderFault {
+                            outcome.deadLetters.append((event.id, error))
+                        } else {
+                            retryOrGiveUp(event, error: error, into: &outcome)
+                        }
+                    case nil:
+                        retryOrGiveUp(event, error: "SQS returned no result for the entry", into: &outcome)
+                    }
+                }
+            case .failure(let error) where error.kind == .serviceUnavailable:
+                sawOutage = true
+                outcome.released.append(contentsOf: batch.map(\.event.id))
+                logger.warning("SQS unavailable", metadata: ["error": "\(error)"])
+            case .failure(let error):
+                sawAnswer = true
+                for (event, _) in batch { retryOrGiveUp(event, error: error.description, into: &outcome) }
+            case nil:
+                outcome.released.append(contentsOf: batch.map(\.event.id))
+            }
+        }
+        if sawOutage {
+            let pause = breaker.recordOutage()
+            logger.warning("circuit breaker open: pausing delivery", metadata: ["pause": "\(pause)"])
+        } else if sawAnswer {
+            breaker.recordSuccess()
+        }
+        metrics.record(breaker.state)
+        return outcome
+    }
+
+    private func makeEntry(for event: ClaimedEvent, id: String) -> SQSClient.Entry {
+        let eventID = event.id.uuidString.lowercased()
+        return SQSClient.Entry(
+            id: id,
+            body: event.payload,
+            attributes: ["event_id": eventID, "event_type": event.eventType],
+            messageGroupID: settings.isFIFOQueue ? event.aggregateID.uuidString.lowercased() : nil,
+            deduplicationID: settings.isFIFOQueue ? eventID : nil
+        )
+    }
+
+    private func retryOrGiveUp(_ event: ClaimedEvent, error: String, into outcome: inout ClaimOutcome) {
+        if event.attempts >= settings.maxAttempts {
+            outcome.deadLetters.append((event.id, error))
+        } else {
+            outcome.retries.append((event.id, error, settings.retryPolicy.delay(afterAttempts: event.attempts)))
+        }
+    }
+
+    /// Applies the outcome, retrying while Postgres is unreachable (a restart): giving up
+    /// leaves the events to their lease, which means sending them again later.
+    private func retire(_ outcome: ClaimOutcome, of claim: Claim) async {
+        for attempt in 1...20 {
+            do {
+                let counts = try await pool.withConnection { connection in
+                    try OutboxClaims.retire(outcome, token: claim.token, on: connection)
+                }
+                metrics.record(counts)
+                if counts.delivered < outcome.delivered.count {
+                    logger.warning(
+                        "lease lapsed before retiring: another relay may send these events again",
+                        metadata: ["lost": "\(outcome.delivered.count - counts.delivered)"]
+                    )
+                }
+                for (id, error) in outcome.deadLetters {
+                    logger.error("event dead-lettered", metadata: ["event_id": "\(id)", "error": "\(error)"])
+                }
+                return
+            } catch {
+                logger.warning(
+                    "retiring a batch failed; retrying",
+                    metadata: ["error": "\(error)", "attempt": "\(attempt)"]
+                )
+                try? await Task.sleep(for: .milliseconds(min(2000, 100 * attempt)))
+            }
+        }
+        logger.error(
+            "could not retire a batch; its events will be sent again when the lease lapses",
+            metadata: ["events": "\(claim.events.count)"]
+        )
+    }
+
+    /// Keeps the outbox depth, age and dead-letter gauges current.
+    private func refreshStatistics() async {
+        while !Task.isCancelled {
+            if let statistics = try? await pool.withConnection({ try OutboxStatistics.read(on: $0) }) {
+                metrics.record(statistics)
+            }
+            metrics.record(breaker.state)
+            try? await Task.sleep(for: settings.statisticsInterval)
+        }
+    }
+}
+
+/// Set once by the graceful-shutdown handler, read by the workers.
+private final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .relaxed) }
+    func set() { value.store(true, ordering: .relaxed) }
+}

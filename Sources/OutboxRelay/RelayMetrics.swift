@@ -1,0 +1,40 @@
+import Foundation
+import Metrics
+
+/// The relay's Prometheus metrics (served on `RELAY_METRICS_PORT`).
+struct RelayMetrics: Sendable {
+    let published = Counter(label: "outbox_events_published_total")
+    let failed = Counter(label: "outbox_events_failed_total")
+    let deadLettered = Counter(label: "outbox_events_dead_lettered_total")
+    /// From the event's `created_at` (its transaction's start) to SQS accepting it.
+    let commitToSend = Timer(label: "outbox_commit_to_send_seconds")
+    let pending = Gauge(label: "outbox_pending_events")
+    let oldestPendingAge = Gauge(label: "outbox_oldest_pending_age_seconds")
+    let deadLetterCount = Gauge(label: "outbox_dead_letters")
+    /// 0 closed, 1 open, 0.5 half-open (probing).
+    let circuitBreakerOpen = Gauge(label: "outbox_circuit_breaker_open")
+
+    func recordSent(createdAt: Date, now: Date) {
+        commitToSend.recordNanoseconds(Int64(max(0, now.timeIntervalSince(createdAt)) * 1_000_000_000))
+    }
+
+    func record(_ counts: RetireCounts) {
+        published.increment(by: counts.delivered)
+        failed.increment(by: counts.retried)
+        deadLettered.increment(by: counts.deadLettered)
+    }
+
+    func record(_ statistics: OutboxStatistics) {
+        pending.record(statistics.pending)
+        oldestPendingAge.record(statistics.oldestPendingAgeSeconds ?? 0)
+        deadLetterCount.record(statistics.deadLetters)
+    }
+
+    func record(_ state: CircuitBreaker.State) {
+        switch state {
+        case .closed: circuitBreakerOpen.record(0)
+        case .open: circuitBreakerOpen.record(1)
+        case .halfOpen: circuitBreakerOpen.record(0.5)
+        }
+    }
+}
