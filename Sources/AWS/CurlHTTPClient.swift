@@ -43,6 +43,12 @@ extension CurlHTTPClient {
 
     /// A complete HTTP response.
     public struct Response: Sendable {
+        public init(status: Int, headers: [(name: String, value: String)], body: [UInt8]) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
+
         public let status: Int
         /// Header fields of the final response, names lower-cased.
         public let headers: [(name: String, value: String)]

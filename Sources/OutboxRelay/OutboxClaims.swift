@@ -39,6 +39,8 @@ public struct RetireCounts: Sendable, Equatable {
     public var retried = 0
     public var deadLettered = 0
     public var released = 0
+
+    public init() {}
 }
 
 /// The relay's statements on `outbox_events`. Every one is a short, set-based statement; no
@@ -153,7 +155,9 @@ public enum OutboxClaims {
         on connection: Connection
     ) throws -> Claim {
         let token = UUID()
-        let leaseMilliseconds = Int(lease.components.seconds * 1000)
+        let leaseMilliseconds = Int(
+            lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000
+        )
         let rows = try connection.execute(claimStatement, [limit, relayID, token, leaseMilliseconds]).rows
         let events = try rows.map { row in
             ClaimedEvent(

@@ -1,0 +1,83 @@
+import Testing
+
+@testable import OutboxRelay
+
+@Suite struct RetryPolicyTests {
+    @Test func ceilingDoublesFromTheBaseUpToTheMaximum() {
+        let policy = RetryPolicy(baseMilliseconds: 1000, maximumMilliseconds: 300_000)
+        #expect((1...6).map { policy.ceiling(afterAttempts: $0) } == [1000, 2000, 4000, 8000, 16_000, 32_000])
+        #expect(policy.ceiling(afterAttempts: 20) == 300_000)
+        #expect(policy.ceiling(afterAttempts: 10_000) == 300_000)
+        #expect(policy.ceiling(afterAttempts: 0) == 1000)
+    }
+
+    @Test func delayIsFullJitterBetweenZeroAndTheCeiling() {
+        let policy = RetryPolicy(baseMilliseconds: 100, maximumMilliseconds: 10_000)
+        #expect(policy.delay(afterAttempts: 3) { $0.lowerBound } == 0)
+        #expect(policy.delay(afterAttempts: 3) { $0.upperBound } == 400)
+        let draws = (0..<500).map { _ in policy.delay(afterAttempts: 4) }
+        #expect(draws.allSatisfy { (0...800).contains($0) })
+        // Spread out, not constant: full jitter.
+        #expect(Set(draws).count > 100)
+    }
+}
+
+@Suite struct CircuitBreakerTests {
+    @Test func anOutageOpensThenOneProbeIsLetThrough() {
+        let breaker = CircuitBreaker(policy: RetryPolicy(baseMilliseconds: 1000, maximumMilliseconds: 1000))
+        let start = ContinuousClock.now
+        #expect(breaker.waitBeforeClaiming(now: start) == nil)
+        let pause = breaker.recordOutage(now: start)
+        #expect(pause >= .milliseconds(100) && pause <= .seconds(1))
+        #expect(breaker.isOpen)
+        let wait = breaker.waitBeforeClaiming(now: start)
+        #expect(wait == pause)
+        // After the pause the first caller probes; the others keep waiting.
+        let later = start + pause
+        #expect(breaker.waitBeforeClaiming(now: later) == nil)
+        #expect(breaker.state == .halfOpen)
+        #expect(breaker.waitBeforeClaiming(now: later) != nil)
+        breaker.recordSuccess()
+        #expect(breaker.state == .closed)
+        #expect(breaker.waitBeforeClaiming(now: later) == nil)
+    }
+
+    @Test func repeatedOutagesPauseLonger() {
+        let breaker = CircuitBreaker(policy: RetryPolicy(baseMilliseconds: 100, maximumMilliseconds: 100_000))
+        let now = ContinuousClock.now
+        // Ceilings grow 100, 200, 400, ...; a pause is at least a tenth of its ceiling.
+        var minimums: [Duration] = []
+        for _ in 0..<8 {
+            let pause = breaker.recordOutage(now: now)
+            minimums.append(pause)
+        }
+        #expect(minimums.last.map { $0 >= .milliseconds(1280) } == true)
+    }
+}
+
+@Suite struct WakeSignalTests {
+    @Test func aSignalWakesWaitersAndIsNotLostWhenItCameFirst() async {
+        let signal = WakeSignal()
+        let seen = signal.generation
+        signal.signal()
+        let started = ContinuousClock.now
+        // The signal came between reading the generation and waiting: no wait at all.
+        await signal.wait(after: seen, timeout: .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(1))
+
+        let waiter = Task { await signal.wait(after: signal.generation, timeout: .seconds(10)) }
+        try? await Task.sleep(for: .milliseconds(50))
+        signal.signal()
+        let woke = ContinuousClock.now
+        await waiter.value
+        #expect(ContinuousClock.now - woke < .seconds(1))
+    }
+
+    @Test func waitingEndsAfterTheTimeout() async {
+        let signal = WakeSignal()
+        let started = ContinuousClock.now
+        await signal.wait(after: signal.generation, timeout: .milliseconds(100))
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed >= .milliseconds(100) && elapsed < .seconds(2))
+    }
+}
