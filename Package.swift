@@ -163,7 +163,9 @@ let package = Package(
             name: "OutboxRelayMain",
             dependencies: [
                 "AppConfig",
+                "Operations",
                 "OutboxRelay",
+                "Postgres",
                 "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -225,10 +227,23 @@ let package = Package(
                 "AppConfig",
                 "Migrator",
                 "OutboxRelay",
+                "Postgres",
                 "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Benchmarks/run.sh: a fast local SQS stand-in (SendMessageBatch) for the relay benchmark.
+        .executableTarget(
+            name: "BenchSQSSink",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/SQSSink",
             swiftSettings: swiftSettings
         ),
     ]

@@ -26,19 +26,20 @@ public struct OutboxStatistics: Sendable, Equatable {
 
     /// All figures in one statement, so they come from one snapshot and one round trip.
     ///
-    /// `outbox_events` only holds undelivered events, so a single pass over it with filtered
+    /// `outbox_events` only holds undelivered events, so one pass over it with filtered
     /// aggregates is the cheapest way to get the count, the due/leased split and the oldest
-    /// `created_at` together (separate index scans would each visit the same rows again). A
-    /// live lease also pushes `next_attempt_at` to `lease_until`, so `due` agrees with what the
-    /// claim query (on `outbox_events_due_idx`) would take. The dead-letter count reads only
-    /// an index (the narrow `dead_lettered_at` one) once vacuum has set the visibility map of that
-    /// append-mostly table, so the count becomes an index-only scan.
+    /// `created_at` at once; separate index scans would visit the same rows again, and the
+    /// churn of claims and deletes keeps that table's visibility map too sparse for
+    /// index-only scans. A claim moves `next_attempt_at` to the end of its lease, so `due` is
+    /// what the claim query (on `outbox_events_due_idx`) would take now. `outbox_dead_letters`
+    /// grows until purged, but it is append-mostly: once autovacuum has marked its pages
+    /// all-visible the count is an index-only scan of the narrow `dead_lettered_at` index.
     static let snapshotSQL = """
         SELECT
             count(*) AS pending,
             count(*) FILTER (
                 WHERE next_attempt_at <= now()
-                    AND NOT (claim_token IS NOT NULL AND lease_until > now())
+                    AND (claim_token IS NULL OR lease_until IS NULL OR lease_until <= now())
             ) AS due,
             count(*) FILTER (WHERE claim_token IS NOT NULL AND lease_until > now()) AS leased,
             extract(epoch FROM now() - min(created_at))::float8 AS oldest_pending_age_seconds,
