@@ -157,7 +157,7 @@ public final class OutboxRelayService: Service {
         var current: [(event: ClaimedEvent, entry: SQSClient.Entry)] = []
         var currentSize = 0
         for event in claim.events {
-            let entry = makeEntry(for: event, id: String(current.count))
+            var entry = makeEntry(for: event)
             guard entry.size <= SQSClient.maximumBatchBytes else {
                 outcome.deadLetters.append(
                     (event.id, "message of \(entry.size) bytes exceeds the SQS limit of \(SQSClient.maximumBatchBytes)")
@@ -171,7 +171,9 @@ public final class OutboxRelayService: Service {
                 current = []
                 currentSize = 0
             }
-            current.append((event, makeEntry(for: event, id: String(current.count))))
+            // Entry ids only need to be unique within their batch.
+            entry.id = String(current.count)
+            current.append((event, entry))
             currentSize += entry.size
         }
         if !current.isEmpty { batches.append(current) }
@@ -239,10 +241,10 @@ public final class OutboxRelayService: Service {
         return outcome
     }
 
-    private func makeEntry(for event: ClaimedEvent, id: String) -> SQSClient.Entry {
+    private func makeEntry(for event: ClaimedEvent) -> SQSClient.Entry {
         let eventID = event.id.uuidString.lowercased()
         return SQSClient.Entry(
-            id: id,
+            id: "",
             body: event.payload,
             attributes: ["event_id": eventID, "event_type": event.eventType],
             messageGroupID: settings.isFIFOQueue ? event.aggregateID.uuidString.lowercased() : nil,
