@@ -10,8 +10,13 @@ public final class CircuitBreaker: Sendable {
     public enum State: Sendable, Equatable {
         case closed
         case open(until: ContinuousClock.Instant)
-        case halfOpen
+        /// One worker is probing since the instant given.
+        case halfOpen(since: ContinuousClock.Instant)
     }
+
+    /// A probe that has not reported by then (its worker hit a database error, say) is
+    /// given up, and the next caller probes instead.
+    public static let probeTimeout: Duration = .seconds(15)
 
     private struct Storage {
         var state: State = .closed
@@ -41,14 +46,25 @@ public final class CircuitBreaker: Sendable {
             case .closed:
                 return nil
             case .open(let until) where now >= until:
-                storage.state = .halfOpen
+                storage.state = .halfOpen(since: now)
                 return nil
             case .open(let until):
                 return until - now
+            case .halfOpen(let since) where now - since >= Self.probeTimeout:
+                storage.state = .halfOpen(since: now)
+                return nil
             case .halfOpen:
                 // Someone is probing; check again shortly.
                 return .milliseconds(50)
             }
+        }
+    }
+
+    /// The probe found nothing to send, so it learned nothing: let every worker claim again
+    /// (the next send reopens the breaker if SQS is still down).
+    public func recordNothingToSend() {
+        storage.withLock { storage in
+            if case .halfOpen = storage.state { storage.state = .closed }
         }
     }
 

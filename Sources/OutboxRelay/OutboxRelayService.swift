@@ -132,6 +132,7 @@ public final class OutboxRelayService: Service {
                 }
                 consecutiveErrors = 0
                 if claim.events.isEmpty {
+                    breaker.recordNothingToSend()
                     await wake.wait(after: seen, timeout: settings.pollInterval)
                     continue
                 }

@@ -35,11 +35,27 @@ import Testing
         // After the pause the first caller probes; the others keep waiting.
         let later = start + pause
         #expect(breaker.waitBeforeClaiming(now: later) == nil)
-        #expect(breaker.state == .halfOpen)
+        #expect(breaker.state == .halfOpen(since: later))
         #expect(breaker.waitBeforeClaiming(now: later) != nil)
+        // A probe that never reports is replaced after the probe timeout.
+        let abandoned = later + CircuitBreaker.probeTimeout
+        #expect(breaker.waitBeforeClaiming(now: abandoned) == nil)
+        #expect(breaker.waitBeforeClaiming(now: abandoned) != nil)
         breaker.recordSuccess()
         #expect(breaker.state == .closed)
         #expect(breaker.waitBeforeClaiming(now: later) == nil)
+    }
+
+    @Test func aProbeWithNothingToSendClosesTheBreaker() {
+        let breaker = CircuitBreaker(policy: RetryPolicy(baseMilliseconds: 10, maximumMilliseconds: 10))
+        let start = ContinuousClock.now
+        let pause = breaker.recordOutage(now: start)
+        #expect(breaker.waitBeforeClaiming(now: start + pause) == nil)
+        breaker.recordNothingToSend()
+        #expect(breaker.state == .closed)
+        // Nothing to send while closed changes nothing either.
+        breaker.recordNothingToSend()
+        #expect(breaker.state == .closed)
     }
 
     @Test func repeatedOutagesPauseLonger() {
