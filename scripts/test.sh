@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # README command 2: run all tests, with code coverage and a per-module summary.
 #
-#   scripts/test.sh [--with-localstack] [swift test options, e.g. --filter X]
+#   scripts/test.sh [--without-localstack] [swift test options, e.g. --filter X]
 #
 # Integration tests need real services, so this starts a throwaway Postgres
-# (and, with --with-localstack, LocalStack for S3/SQS) and stops them on exit.
+# and LocalStack for S3/SQS (S3 signature validation on; --without-localstack
+# skips it, and the tests that need it then fail saying so) and stops them on exit.
 # Variables the tests can read:
 #   TEST_DATABASE_URL (and DATABASE_URL)             the throwaway database
 #   TEST_PG_RESTART, TEST_PG_STOP, TEST_PG_START      scripts for Postgres fault tests
 #   MIGRATOR_BIN, PHOTO_API_BIN, OUTBOX_RELAY_BIN     absolute paths of the executables
-#   with --with-localstack: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+#   unless --without-localstack: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 #     AWS_REGION, LOCALSTACK_PORT, PHOTO_VENV_PYTHON (python with boto3/botocore)
 # Exits with swift test's status.
 set -euo pipefail
@@ -23,7 +24,7 @@ usage() {
     sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
-with_localstack=0
+with_localstack=1
 swift_test_args=()
 while (($#)); do
     case $1 in
