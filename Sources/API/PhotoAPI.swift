@@ -29,15 +29,31 @@ public enum PhotoAPI {
             await pool.shutdown()
             throw error
         }
-        let router = Router()
+        // Fetches the JWKS (when configured) before the first request can need it.
+        let authentication: Authentication
+        do {
+            authentication = try await Authentication.start(configuration: configuration.auth, logger: logger)
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+        let router = Router(context: APIRequestContext.self)
+        let routeIndex = RouteMethodIndex()
+        // Middleware first: Hummingbird applies it only to routes added after it.
+        APIRoutes.addMiddleware(to: router, routeIndex: routeIndex)
         HealthRoutes.add(to: router, pool: pool)
+        // `/api/v1` endpoints go on this group, behind bearer-token authentication.
+        let version1 = APIRoutes.addVersion1(to: router, verifier: authentication.verifier)
+        _ = version1  // the photo endpoints are added to this group
+        // Last: the route table used to answer 405 instead of 404 (routes added after it 404).
+        routeIndex.index(router)
         return Application(
             router: router,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "photo-api"
             ),
-            services: [pool],
+            services: [pool] + authentication.services,
             logger: logger
         )
     }

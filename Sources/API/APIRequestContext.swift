@@ -1,0 +1,69 @@
+import Foundation
+import Hummingbird
+import Logging
+import Synchronization
+
+/// The request context of every `photo-api` route.
+///
+/// It carries what the middlewares learn about a request to the handlers: the request id
+/// (`RequestIDMiddleware`) and, on `/api/v1`, the caller's identity (`AuthenticationMiddleware`).
+/// It also caps decoded request bodies at ``maximumBodyBytes``.
+public struct APIRequestContext: RequestContext {
+    /// JSON bodies larger than this are refused with 413 `payload_too_large`: the API's requests
+    /// are small JSON documents (images go straight to S3), so anything bigger is a mistake or abuse.
+    public static let maximumBodyBytes = 64 * 1024
+
+    public var coreContext: CoreRequestContextStorage
+    /// The request's id, as sent back in `X-Request-ID` and in every problem document.
+    public var requestID: String
+    /// The verified caller; `nil` outside `/api/v1` (which refuses requests without one).
+    public var identity: AuthenticatedIdentity?
+    /// Shared by every copy of this context, so the request log line (written by a middleware
+    /// outside the one that authenticates) can name the user.
+    let requestRecord: RequestRecord
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        // Hummingbird's own id until `RequestIDMiddleware` replaces it.
+        requestID = source.logger[metadataKey: "hb.request.id"]?.description ?? ""
+        identity = nil
+        requestRecord = RequestRecord()
+    }
+
+    /// `request.decode(as:context:)` refuses bodies over this limit with a 413.
+    public var maxUploadSize: Int { Self.maximumBodyBytes }
+
+    /// The verified caller, or 401 `unauthorized` when the route is not behind authentication.
+    public func requireIdentity() throws(APIError) -> AuthenticatedIdentity {
+        guard let identity else {
+            throw APIError.unauthorized("authentication is required", challenge: .credentialsRequired)
+        }
+        return identity
+    }
+
+    /// The verified caller when its token carries `scope`; 403 `forbidden` otherwise.
+    ///
+    /// `PATCH /api/v1/photos/{id}/status` needs `photos:status:write` (the detection pipeline).
+    @discardableResult
+    public func requireScope(_ scope: String) throws(APIError) -> AuthenticatedIdentity {
+        let identity = try requireIdentity()
+        guard identity.scopes.contains(scope) else {
+            throw APIError.missingScope(scope)
+        }
+        return identity
+    }
+}
+
+/// Facts about one request that inner middlewares report to outer ones.
+///
+/// Contexts are values, so what an inner middleware sets on its copy never reaches an outer
+/// middleware; this reference, created once per request, does.
+final class RequestRecord: Sendable {
+    private let state = Mutex<UUID?>(nil)
+
+    /// The authenticated user, once `AuthenticationMiddleware` has verified the token.
+    var userID: UUID? {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
+    }
+}

@@ -1,0 +1,34 @@
+import Hummingbird
+
+/// The HTTP plumbing every `photo-api` route shares, usable by the application and by tests
+/// that need a router with extra routes.
+public enum APIRoutes {
+    /// Adds the router-wide middlewares, outermost first:
+    ///
+    /// 1. `RequestIDMiddleware`: assigns the id first, so that everything after it (problem
+    ///    documents, log lines) can name it, and sets `X-Request-ID` on whatever comes back.
+    /// 2. `ProblemMiddleware`: turns every error from below into a problem response, so the
+    ///    request id middleware always receives a response to tag.
+    /// 3. `RequestLogMiddleware`: innermost, so its latency covers the handler and the route is
+    ///    known; it logs the status the problem middleware will send.
+    ///
+    /// Hummingbird applies router middleware only to routes added after it: call this before
+    /// adding any route. Authentication is not here but on the `/api/v1` group (``addVersion1(to:verifier:)``),
+    /// so `/healthz`, `/readyz` and `/metrics` stay open.
+    public static func addMiddleware(to router: Router<APIRequestContext>, routeIndex: RouteMethodIndex) {
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: ProblemMiddleware(routeIndex: routeIndex))
+        router.add(middleware: RequestLogMiddleware(routeIndex: routeIndex))
+    }
+
+    /// The `/api/v1` group, behind bearer-token authentication, with `GET /api/v1/whoami`.
+    /// Every `/api/v1` endpoint is added to the returned group.
+    public static func addVersion1(
+        to router: Router<APIRequestContext>,
+        verifier: TokenVerifier
+    ) -> RouterGroup<APIRequestContext> {
+        let group = router.group("api/v1").add(middleware: AuthenticationMiddleware(verifier: verifier))
+        WhoAmIRoute.add(to: group)
+        return group
+    }
+}

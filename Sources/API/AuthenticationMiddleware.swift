@@ -1,0 +1,69 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Requires `Authorization: Bearer <JWT>` and puts the verified caller into the context
+/// (`APIRequestContext.identity`) for the handlers behind it: every `/api/v1` route.
+///
+/// A missing header, another scheme, an empty or doubled header, and every token
+/// `TokenVerifier` refuses give 401 `unauthorized` with `WWW-Authenticate: Bearer` (plus
+/// `error="invalid_token"` when a token was presented). The token itself is never logged.
+public struct AuthenticationMiddleware: RouterMiddleware {
+    public typealias Context = APIRequestContext
+
+    let verifier: TokenVerifier
+
+    public init(verifier: TokenVerifier) {
+        self.verifier = verifier
+    }
+
+    public func handle(
+        _ request: Request,
+        context: APIRequestContext,
+        next: (Request, APIRequestContext) async throws -> Response
+    ) async throws -> Response {
+        let token = try Self.bearerToken(in: request.headers)
+        let identity = try await verifier.verify(token)
+        var context = context
+        context.identity = identity
+        context.requestRecord.userID = identity.userID
+        context.logger[metadataKey: "user_id"] = .string(identity.userID.uuidString.lowercased())
+        return try await next(request, context)
+    }
+
+    /// The token of the request's single `Authorization: Bearer` header (RFC 6750 section 2.1;
+    /// the scheme is case-insensitive).
+    static func bearerToken(in headers: HTTPFields) throws(APIError) -> String {
+        let values = headers[values: .authorization]
+        guard let value = values.first else {
+            throw APIError.unauthorized(
+                "a bearer token is required",
+                logDetail: "no Authorization header",
+                challenge: .credentialsRequired
+            )
+        }
+        guard values.count == 1 else {
+            throw APIError.unauthorized(
+                "send exactly one Authorization header",
+                logDetail: "several Authorization headers"
+            )
+        }
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard let scheme = parts.first, scheme.lowercased() == "bearer" else {
+            throw APIError.unauthorized(
+                "a bearer token is required",
+                logDetail: "Authorization scheme is not Bearer",
+                challenge: .credentialsRequired
+            )
+        }
+        guard parts.count == 2 else {
+            throw APIError.unauthorized("the bearer token is missing", logDetail: "empty Bearer credentials")
+        }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty, !token.contains(" ") else {
+            throw APIError.unauthorized("the bearer token is not valid", logDetail: "malformed Bearer credentials")
+        }
+        return token
+    }
+}

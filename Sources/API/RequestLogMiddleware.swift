@@ -1,0 +1,80 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// Writes one log line per request: method, route, status, latency, and the user when known.
+///
+/// `route` is the matched route pattern (`/api/v1/photos/:photo_id`), never the raw path, and
+/// neither the query string nor any header is logged: pre-signed URL signatures and bearer
+/// tokens must never reach the logs. An unmatched request logs as route `NotFound`.
+///
+/// It is the innermost of the router's middlewares, so a failed request reaches it as a thrown
+/// error; it logs the status `ProblemMiddleware` will answer with (the same classification)
+/// and rethrows. `reason` carries an error's log-only detail (why a token was refused).
+public struct RequestLogMiddleware: RouterMiddleware {
+    public typealias Context = APIRequestContext
+
+    let routeIndex: RouteMethodIndex?
+    let level: Logger.Level
+
+    /// - Parameters:
+    ///   - routeIndex: the same index `ProblemMiddleware` uses, so 405s log as 405.
+    ///   - level: the level of successful requests' lines; server errors log at `error`.
+    public init(routeIndex: RouteMethodIndex? = nil, level: Logger.Level = .info) {
+        self.routeIndex = routeIndex
+        self.level = level
+    }
+
+    public func handle(
+        _ request: Request,
+        context: APIRequestContext,
+        next: (Request, APIRequestContext) async throws -> Response
+    ) async throws -> Response {
+        let start = ContinuousClock.now
+        do {
+            let response = try await next(request, context)
+            log(request, context, status: Int(response.status.code), code: nil, reason: nil, since: start)
+            return response
+        } catch {
+            let problem = await APIError.classify(error, request: request, context: context, routeIndex: routeIndex)
+            log(
+                request,
+                context,
+                status: Int(problem.status.code),
+                code: problem.code.description,
+                reason: problem.logDetail,
+                since: start
+            )
+            throw error
+        }
+    }
+
+    private func log(
+        _ request: Request,
+        _ context: APIRequestContext,
+        status: Int,
+        code: String?,
+        reason: String?,
+        since start: ContinuousClock.Instant
+    ) {
+        let elapsed = ContinuousClock.now - start
+        let milliseconds =
+            Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        var metadata: Logger.Metadata = [
+            "method": .string(request.method.rawValue),
+            "route": .string(context.endpointPath ?? "unknown"),
+            "status": .stringConvertible(status),
+            "latency_ms": .string(String(format: "%.2f", milliseconds)),
+        ]
+        if let userID = context.requestRecord.userID {
+            metadata["user_id"] = .string(userID.uuidString.lowercased())
+        }
+        if let code {
+            metadata["code"] = .string(code)
+        }
+        if let reason {
+            metadata["reason"] = .string(reason)
+        }
+        context.logger.log(level: status >= 500 ? .error : level, "request", metadata: metadata)
+    }
+}

@@ -1,0 +1,208 @@
+import API
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JWTKit
+import Postgres
+import Testing
+
+/// Every error is an RFC 9457 problem document (contract section 4).
+@Suite struct ProblemDocumentTests {
+    /// An error whose text must never reach a client.
+    private struct LeakyError: Error, CustomStringConvertible {
+        var description: String { "password=hunter2 while running SELECT * FROM photos" }
+    }
+
+    /// The application's middleware and `/api/v1` group, plus routes that fail on purpose.
+    private static func testApplication() async throws -> some ApplicationProtocol {
+        let router = Router(context: APIRequestContext.self)
+        let routeIndex = RouteMethodIndex()
+        APIRoutes.addMiddleware(to: router, routeIndex: routeIndex)
+        router.get("boom") { _, _ -> HTTPResponse.Status in throw LeakyError() }
+        router.get("postgres") { _, _ -> HTTPResponse.Status in
+            throw PostgresError(
+                code: .serverError,
+                message: "relation \"photos\" does not exist",
+                sqlState: "42P01",
+                detail: "Key (id)=(secret-row-value)"
+            )
+        }
+        router.get("jwt") { _, _ -> HTTPResponse.Status in throw JWTError.signatureVerificationFailed }
+        router.get("rate") { _, _ -> HTTPResponse.Status in throw APIError.rateLimited(retryAfterSeconds: 12) }
+        router.get("conflict") { _, _ -> HTTPResponse.Status in
+            throw APIError.invalidStatusTransition("completed cannot become processing")
+        }
+        let version1 = APIRoutes.addVersion1(
+            to: router,
+            verifier: try await TokenVerifier(hs256Secret: AuthFixtures.secret, jwks: nil)
+        )
+        version1.post("echo") { request, context -> HTTPResponse.Status in
+            _ = try await request.decode(as: [String: String].self, context: context)
+            return .ok
+        }
+        version1.patch("status") { _, context -> HTTPResponse.Status in
+            try context.requireScope("photos:status:write")
+            return .ok
+        }
+        routeIndex.index(router)
+        return Application(router: router)
+    }
+
+    /// Asserts the document's shape, headers and request id; returns it for further checks.
+    @discardableResult
+    private static func expectProblem(
+        _ response: TestResponse,
+        status: HTTPResponse.Status,
+        code: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> ProblemDocument {
+        #expect(response.status == status, sourceLocation: sourceLocation)
+        #expect(response.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
+        let object = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+        #expect(
+            object.map { Set($0.keys) } == ["type", "title", "status", "detail", "code", "request_id"],
+            sourceLocation: sourceLocation
+        )
+        let problem = try AuthFixtures.problem(response)
+        #expect(problem.status == Int(status.code), sourceLocation: sourceLocation)
+        #expect(problem.code == code, sourceLocation: sourceLocation)
+        #expect(problem.type == "https://errors.photo-api.example/\(code)", sourceLocation: sourceLocation)
+        #expect(!problem.title.isEmpty && !problem.detail.isEmpty, sourceLocation: sourceLocation)
+        #expect(
+            problem.requestID == response.headers[RequestIDMiddleware.headerName] && !problem.requestID.isEmpty,
+            sourceLocation: sourceLocation
+        )
+        return problem
+    }
+
+    @Test func anUnknownRouteIsANotFoundProblem() async throws {
+        try await AuthFixtures.withApplication { client in
+            for path in ["/nope", "/api/v1/photos/unknown/thing", "/api/v2/whoami"] {
+                let response = try await client.execute(uri: path, method: .get)
+                try Self.expectProblem(response, status: .notFound, code: "not_found")
+            }
+        }
+    }
+
+    @Test func aKnownPathWithAnotherMethodIsAMethodNotAllowedProblem() async throws {
+        try await AuthFixtures.withApplication { client in
+            let health = try await client.execute(uri: "/healthz", method: .post)
+            try Self.expectProblem(health, status: .methodNotAllowed, code: "method_not_allowed")
+            #expect(health.headers[.allow] == "GET")
+
+            let whoami = try await client.execute(uri: "/api/v1/whoami", method: .delete)
+            try Self.expectProblem(whoami, status: .methodNotAllowed, code: "method_not_allowed")
+            #expect(whoami.headers[.allow] == "GET")
+        }
+    }
+
+    @Test func aBodyOverSixtyFourKiBIsAPayloadTooLargeProblem() async throws {
+        let token = try await AuthFixtures.hs256(AuthFixtures.validClaims())
+        let big = #"{"filler":""# + String(repeating: "x", count: 70 * 1024) + #""}"#
+        try await Self.testApplication().test(.router) { client in
+            let response = try await client.execute(
+                uri: "/api/v1/echo",
+                method: .post,
+                headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                body: ByteBuffer(string: big)
+            )
+            try Self.expectProblem(response, status: .contentTooLarge, code: "payload_too_large")
+
+            let small = try await client.execute(
+                uri: "/api/v1/echo",
+                method: .post,
+                headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                body: ByteBuffer(string: #"{"filler":"x"}"#)
+            )
+            #expect(small.status == .ok)
+        }
+    }
+
+    @Test func malformedJSONIsAnInvalidRequestProblem() async throws {
+        let token = try await AuthFixtures.hs256(AuthFixtures.validClaims())
+        try await Self.testApplication().test(.router) { client in
+            for body in ["{not json", #"{"filler": 42}"#, "[]"] {
+                let response = try await client.execute(
+                    uri: "/api/v1/echo",
+                    method: .post,
+                    headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                    body: ByteBuffer(string: body)
+                )
+                try Self.expectProblem(response, status: .badRequest, code: "invalid_request")
+            }
+        }
+    }
+
+    @Test func unexpectedAndDatabaseErrorsAreInternalErrorsThatRevealNothing() async throws {
+        try await Self.testApplication().test(.router) { client in
+            for path in ["/boom", "/postgres"] {
+                let response = try await client.execute(uri: path, method: .get)
+                let problem = try Self.expectProblem(response, status: .internalServerError, code: "internal_error")
+                #expect(problem.detail == "an internal error occurred")
+                let body = String(buffer: response.body)
+                for secret in ["hunter2", "SELECT", "photos", "secret-row-value", "42P01", "LeakyError"] {
+                    #expect(!body.contains(secret), "\(path) leaks \(secret)")
+                }
+            }
+        }
+    }
+
+    @Test func aStrayJWTKitErrorIsUnauthorizedNotInternal() async throws {
+        try await Self.testApplication().test(.router) { client in
+            let response = try await client.execute(uri: "/jwt", method: .get)
+            try Self.expectProblem(response, status: .unauthorized, code: "unauthorized")
+            #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
+        }
+    }
+
+    @Test func rateLimitsCarryRetryAfterAndAPIErrorsKeepTheirCode() async throws {
+        try await Self.testApplication().test(.router) { client in
+            let limited = try await client.execute(uri: "/rate", method: .get)
+            try Self.expectProblem(limited, status: .tooManyRequests, code: "rate_limited")
+            #expect(limited.headers[.retryAfter] == "12")
+
+            let conflict = try await client.execute(uri: "/conflict", method: .get)
+            let problem = try Self.expectProblem(conflict, status: .conflict, code: "invalid_status_transition")
+            #expect(problem.detail == "completed cannot become processing")
+        }
+    }
+
+    @Test func aMissingScopeIsForbidden() async throws {
+        let plain = try await AuthFixtures.hs256(AuthFixtures.validClaims(scope: "photos:read"))
+        let pipeline = try await AuthFixtures.hs256(AuthFixtures.validClaims(scope: "photos:read photos:status:write"))
+        try await Self.testApplication().test(.router) { client in
+            let refused = try await client.execute(
+                uri: "/api/v1/status",
+                method: .patch,
+                headers: AuthFixtures.bearer(plain)
+            )
+            try Self.expectProblem(refused, status: .forbidden, code: "forbidden")
+            #expect(
+                refused.headers[.wwwAuthenticate] == #"Bearer error="insufficient_scope", scope="photos:status:write""#
+            )
+
+            let allowed = try await client.execute(
+                uri: "/api/v1/status",
+                method: .patch,
+                headers: AuthFixtures.bearer(pipeline)
+            )
+            #expect(allowed.status == .ok)
+        }
+    }
+
+    @Test func everyCodeHasTheContractStatus() {
+        let expected: [String: Int] = [
+            "invalid_request": 400, "file_too_small": 400, "unauthorized": 401, "forbidden": 403,
+            "not_found": 404, "method_not_allowed": 405, "invalid_status_transition": 409,
+            "upload_not_found": 409, "file_too_large": 413, "payload_too_large": 413,
+            "invalid_file_type": 415, "invalid_upload": 422, "idempotency_key_reused": 422,
+            "rate_limited": 429, "storage_unavailable": 503, "internal_error": 500,
+        ]
+        let actual = Dictionary(
+            uniqueKeysWithValues: APIError.Code.allCodes.map { ($0.description, Int($0.status.code)) }
+        )
+        #expect(actual == expected)
+        #expect(APIError.Code.allCodes.allSatisfy { !$0.title.isEmpty })
+    }
+}
