@@ -44,7 +44,7 @@ public enum PhotoAPI {
         HealthRoutes.add(to: router, pool: pool)
         // `/api/v1` endpoints go on this group, behind bearer-token authentication.
         let version1 = APIRoutes.addVersion1(to: router, verifier: authentication.verifier)
-        _ = version1  // the photo endpoints are added to this group
+        PhotoRoutes(pool: pool, configuration: configuration, logger: logger).add(to: version1)
         // Last: the route table used to answer 405 instead of 404 (routes added after it 404).
         routeIndex.index(router)
         return Application(
