@@ -11,7 +11,7 @@
 # Debian packages the build, the tests and the local stack need.
 PHOTO_APT_PACKAGES=(
     libpq-dev libcurl4-openssl-dev libssl-dev libexif-dev
-    postgresql libimage-exiftool-perl pkg-config curl
+    postgresql libimage-exiftool-perl pkg-config curl openssl
 )
 
 # LocalStack from PyPI: 4.13.1 is the newest that loads on Python 3.11, and its
@@ -70,8 +70,10 @@ _photo_pkg_installed() {
 
 # ensure_prereqs [--localstack]
 # Installs missing Debian packages (apt only when something is missing, so the
-# common case costs a few dpkg-query calls) and, with --localstack, the LocalStack
-# venv. Exports PHOTO_VENV_PYTHON with --localstack.
+# common case costs a few dpkg-query calls), moto_server (the private SQS of the
+# relay's delivery and fault tests) when it is not on PATH, and, with --localstack,
+# the LocalStack venv. Exports PHOTO_VENV_PYTHON with --localstack, and
+# MOTO_SERVER_BIN when moto had to be installed into its own venv.
 ensure_prereqs() {
     local want_localstack=0 arg
     for arg in "$@"; do
@@ -86,8 +88,18 @@ ensure_prereqs() {
     for pkg in "${PHOTO_APT_PACKAGES[@]}"; do
         _photo_pkg_installed "$pkg" || missing+=("$pkg")
     done
-    # The venv needs python3 with venv/ensurepip (Debian splits it into python3-venv).
-    if ((want_localstack)) && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    # moto_server is looked for on PATH, then in the venv this function makes for it.
+    local moto_spec="moto[server]==5.2.1" moto_venv want_moto=0
+    moto_venv="$(dirname "$(photo_venv_dir)")/moto-venv"
+    if [[ -x ${MOTO_SERVER_BIN:-} ]] || command -v moto_server >/dev/null 2>&1; then
+        :
+    elif [[ -x $moto_venv/bin/moto_server ]]; then
+        export MOTO_SERVER_BIN="$moto_venv/bin/moto_server"
+    else
+        want_moto=1
+    fi
+    # The venvs need python3 with venv/ensurepip (Debian splits it into python3-venv).
+    if ((want_localstack || want_moto)) && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
         missing+=(python3 python3-venv)
     fi
     if ((${#missing[@]})); then
@@ -100,6 +112,20 @@ ensure_prereqs() {
     # The Swift toolchain lives in /opt/swift here; be tolerant of a PATH without it.
     if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
         export PATH="/opt/swift/usr/bin:$PATH"
+    fi
+
+    if ((want_moto)); then
+        # A venv of its own: Debian's python3 refuses a system-wide pip install (PEP 668).
+        # Locked, so that two scripts started together do not install into it at once.
+        mkdir -p "$(dirname "$moto_venv")" || return 1
+        (
+            flock 9 || exit 1
+            [[ -x $moto_venv/bin/moto_server ]] && exit 0
+            photo_log "installing $moto_spec into $moto_venv (one-off)"
+            [[ -x $moto_venv/bin/python ]] || python3 -m venv "$moto_venv" || exit 1
+            "$moto_venv/bin/python" -m pip install --quiet --disable-pip-version-check "$moto_spec"
+        ) 9>"$moto_venv.lock" || { photo_err "could not install $moto_spec into $moto_venv"; return 1; }
+        export MOTO_SERVER_BIN="$moto_venv/bin/moto_server"
     fi
 
     if ((want_localstack)); then

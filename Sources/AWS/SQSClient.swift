@@ -222,6 +222,23 @@ private struct SendMessageBatchResponse: Decodable {
         let SenderFault: Bool
         let Code: String
         let Message: String?
+
+        /// `SenderFault` is a JSON boolean on AWS; some emulators send the string "true".
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            Id = try container.decode(String.self, forKey: .Id)
+            Code = try container.decode(String.self, forKey: .Code)
+            Message = try container.decodeIfPresent(String.self, forKey: .Message)
+            if let flag = try? container.decode(Bool.self, forKey: .SenderFault) {
+                SenderFault = flag
+            } else {
+                SenderFault = (try? container.decode(String.self, forKey: .SenderFault))?.lowercased() == "true"
+            }
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case Id, SenderFault, Code, Message
+        }
     }
 
     let Successful: [Success]?

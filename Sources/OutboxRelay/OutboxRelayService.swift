@@ -114,7 +114,10 @@ public final class OutboxRelayService: Service {
     /// One claim-send-retire loop.
     private func work(worker: Int) async {
         var consecutiveErrors = 0
-        while !stopping.isSet {
+        // Cancellation (the service group tearing down after another service failed) ends the
+        // loop as well as graceful shutdown does: cancelled waits return at once, so a loop
+        // that ignored it would spin.
+        while !stopping.isSet, !Task.isCancelled {
             let seen = wake.generation
             if let pause = breaker.waitBeforeClaiming() {
                 metrics.record(breaker.state)

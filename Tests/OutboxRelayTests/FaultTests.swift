@@ -1,0 +1,528 @@
+import Foundation
+import Logging
+import OutboxRelay
+import Postgres
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// At-least-once delivery through faults (contract section 6): SQS outages, a missing queue,
+/// relays killed mid-stream, lapsed leases, Postgres restarts and SIGTERM. Every test counts
+/// the events it committed and the messages that reached the queue.
+@Suite struct FaultTests {
+    /// While SQS is down the circuit breaker holds the events back: their attempts are not
+    /// spent and nothing is dead-lettered, however long the outage. When SQS is back every
+    /// event is delivered.
+    @Test func sqsDownThenBackLosesNothingAndSpendsNoAttempts() async throws {
+        try await TestDatabase.withFresh { database in
+            try database.migrate()
+            let pool = database.makePool()
+            try await PrivateSQSServer.withServer { sqs in
+                let queueURL = try await sqs.createQueue("detection")
+                let before = TestEvent.many(20)
+                let during = TestEvent.many(30)
+                var received = Received()
+                try await InProcessRelay.run(
+                    database: database.settings,
+                    endpoint: sqs.endpoint,
+                    queueURL: queueURL,
+                    settings: InProcessRelay.settings(claimBatchSize: 10, maxAttempts: 3)
+                ) { relay in
+                    try await Outbox.insert(before, into: pool)
+                    try await waitUntil("the first events left the outbox") { try await Outbox.pending(pool) == 0 }
+                    try await received.drain(sqs, queueURL)
+
+                    await sqs.stop()
+                    try await Outbox.insert(during, into: pool)
+                    try await waitUntil("the breaker opened", timeout: .seconds(10), every: .milliseconds(10)) {
+                        relay.breaker.isOpen
+                    }
+                    // Several pauses and probes (the breaker's pauses are 100-400 ms here), with
+                    // retry backoff of at most 20 ms: without the breaker three attempts go fast.
+                    let outageEnd = ContinuousClock.now + .seconds(3)
+                    var sawOpen = 0
+                    while ContinuousClock.now < outageEnd {
+                        if relay.breaker.isOpen { sawOpen += 1 }
+                        let row = try await pool.query(
+                            """
+                            SELECT coalesce(max(attempts), 0) AS attempts,
+                                count(*) FILTER (WHERE jsonb_array_length(error_history) > 0) AS with_errors
+                            FROM outbox_events
+                            """
+                        ).first
+                        // A probe's claim holds attempt 1 until it gives the events back.
+                        #expect((try row?.decode("attempts", as: Int.self) ?? 99) <= 1)
+                        #expect(try row?.decode("with_errors", as: Int.self) == 0)
+                        #expect(try await Outbox.deadLetters(pool) == 0)
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                    #expect(sawOpen > 0)
+                    #expect(try await Outbox.pending(pool) == during.count)
+
+                    // Back on the same port: moto lost its state, so the queue is made again.
+                    try await sqs.start()
+                    _ = try await sqs.createQueue("detection")
+                    try await waitUntil("the events held back left the outbox") { try await Outbox.pending(pool) == 0 }
+                    #expect(relay.breaker.state == .closed)
+                }
+                var afterOutage = Received()
+                try await afterOutage.drain(sqs, queueURL)
+                #expect(received.messages.count == before.count)
+                #expect(received.distinctEventIDs == Set(before.map(\.id.lowercased)))
+                #expect(afterOutage.messages.count == during.count)
+                #expect(afterOutage.distinctEventIDs == Set(during.map(\.id.lowercased)))
+                #expect(try await Outbox.deadLetters(pool) == 0)
+            }
+            await pool.shutdown()
+        }
+    }
+
+    /// With several relays, the events a relay held back during an outage may be delivered by
+    /// another one: its probe after the outage then claims nothing. It must still close its
+    /// breaker and deliver what comes next.
+    @Test func aRelayWhoseProbeFindsNothingKeepsDelivering() async throws {
+        try await TestDatabase.withFresh { database in
+            try database.migrate()
+            let pool = database.makePool()
+            try await PrivateSQSServer.withServer { sqs in
+                let queueURL = try await sqs.createQueue("detection")
+                let later = TestEvent.many(3)
+                try await InProcessRelay.run(
+                    database: database.settings,
+                    endpoint: sqs.endpoint,
+                    queueURL: queueURL,
+                    settings: InProcessRelay.settings(workers: 2)
+                ) { relay in
+                    await sqs.stop()
+                    try await Outbox.insert(TestEvent.many(5), into: pool)
+                    try await waitUntil("the breaker opened", timeout: .seconds(10), every: .milliseconds(10)) {
+                        relay.breaker.isOpen
+                    }
+                    // Another relay delivered them meanwhile.
+                    try await pool.query("DELETE FROM outbox_events")
+                    try await sqs.start()
+                    _ = try await sqs.createQueue("detection")
+                    // The breaker's pause (at most 400 ms here) is over: a probe has found nothing.
+                    try await Task.sleep(for: .seconds(1.5))
+
+                    // Well within the 15 s after which the breaker gives an unanswered probe up.
+                    try await Outbox.insert(later, into: pool)
+                    try await waitUntil("events committed after the outage left the outbox", timeout: .seconds(5)) {
+                        try await Outbox.pending(pool) == 0
+                    }
+                    #expect(relay.breaker.state == .closed)
+                }
+                var received = Received()
+                try await received.drain(sqs, queueURL)
+                #expect(received.distinctEventIDs == Set(later.map(\.id.lowercased)))
+            }
+            await pool.shutdown()
+        }
+    }
+
+    /// A queue that does not exist is the events' problem, not an outage: each attempt counts,
+    /// and after RELAY_MAX_ATTEMPTS they are dead letters with every error. Requeued once the
+    /// queue exists, they are delivered under their original ids.
+    @Test func aMissingQueueDeadLettersAfterMaxAttemptsAndRequeueDelivers() async throws {
+        try await TestDatabase.withFresh { database in
+            try database.migrate()
+            let pool = database.makePool()
+            try await PrivateSQSServer.withServer { sqs in
+                let queueURL = sqs.queueURL("detection-missing")
+                let events = TestEvent.many(6)
+                try await InProcessRelay.run(
+                    database: database.settings,
+                    endpoint: sqs.endpoint,
+                    queueURL: queueURL,
+                    settings: InProcessRelay.settings(maxAttempts: 3)
+                ) { relay in
+                    try await Outbox.insert(events, into: pool)
+                    try await waitUntil("every event is a dead letter") {
+                        try await Outbox.deadLetters(pool) == events.count
+                    }
+                    #expect(try await Outbox.pending(pool) == 0)
+                    #expect(relay.breaker.state == .closed)
+                    let deadLetters = try await DeadLetterRows.all(pool)
+                    #expect(Set(deadLetters.map(\.eventID)) == Set(events.map(\.id)))
+                    for deadLetter in deadLetters {
+                        #expect(deadLetter.attempts == 3)
+                        #expect(deadLetter.historyCount == 3)
+                        #expect(deadLetter.historyAttempts == "[1, 2, 3]")
+                        #expect(deadLetter.lastError.contains("QueueDoesNotExist"))
+                    }
+
+                    _ = try await sqs.createQueue("detection-missing")
+                    let requeue = try await ChildProcess.run(
+                        try TestPaths.executable("outbox-relay"),
+                        ["dead-letters", "requeue", "--all"],
+                        environment: ["DATABASE_URL": database.connectionString]
+                    )
+                    #expect(requeue.status == 0, "requeue: \(requeue.standardError)")
+                    try await waitUntil("the requeued events were delivered") {
+                        let pending = try await Outbox.pending(pool)
+                        let deadLetters = try await Outbox.deadLetters(pool)
+                        return pending == 0 && deadLetters == 0
+                    }
+                }
+                var received = Received()
+                try await received.drain(sqs, queueURL)
+                #expect(received.messages.count == events.count)
+                #expect(received.distinctEventIDs == Set(events.map(\.id.lowercased)))
+            }
+            await pool.shutdown()
+        }
+    }
+
+    /// Two relay processes share 5,000 events; one is killed with SIGKILL mid-stream and a
+    /// third starts. Every event arrives; the only duplicates are events the killed relay had
+    /// claimed (at most RELAY_CLAIM_BATCH × RELAY_WORKERS), sent again after its lease lapsed.
+    ///
+    /// SQS is the fake here: moto's SendMessageBatch costs O(messages waiting) per message
+    /// (0.6 s per call with 3,000 waiting on this machine), far too slow for 5,000 events.
+    @Test func twoRelaysAndAThirdAfterOneIsKilledDeliverEveryEvent() async throws {
+        let claimBatch = 50
+        let workers = 2
+        try await TestDatabase.withFresh { database in
+            try database.migrate()
+            let pool = database.makePool()
+            try await FakeSQS.withServer(latency: .milliseconds(40)) { fake, endpoint in
+                let relaySettings = ["RELAY_CLAIM_BATCH": String(claimBatch), "RELAY_WORKERS": String(workers)]
+                func startRelay() throws -> RelayProcess {
+                    try RelayProcess(
+                        databaseURL: database.connectionString,
+                        endpoint: endpoint,
+                        queueURL: FakeSQS.queueURL(endpoint),
+                        settings: relaySettings
+                    )
+                }
+                let first = try startRelay()
+                var relays = [first]
+                do {
+                    relays.append(try startRelay())
+                    for relay in relays { try await relay.waitUntilReady() }
+                    let events = TestEvent.many(5000)
+                    try await Outbox.insert(events, into: pool)
+
+                    // Mid-stream: the first relay has delivered some, much is left.
+                    try await waitUntil("the first relay is delivering", every: .milliseconds(10)) {
+                        let published = try await first.metrics()["outbox_events_published_total", default: 0]
+                        let pending = try await Outbox.pending(pool)
+                        return published > 0 && pending <= events.count - 1000
+                    }
+                    first.send(SIGKILL)
+                    #expect(try await first.child.wait(timeout: .seconds(10)) == SIGKILL)
+                    #expect(first.child.process.terminationReason == .uncaughtSignal)
+                    let pendingAtKill = try await Outbox.pending(pool)
+                    #expect(pendingAtKill > 0, "the kill came after the stream ended")
+                    // What the dead relay still holds: sent or not, it will be sent again.
+                    let stranded = try await Outbox.count(
+                        pool,
+                        "SELECT count(*) AS n FROM outbox_events WHERE claimed_by LIKE '%-\(first.pid)'"
+                    )
+                    #expect(stranded <= claimBatch * workers)
+
+                    relays.append(try startRelay())
+                    // The stranded events wait for their 15 s lease.
+                    let everything = "every event left the outbox"
+                    try await waitUntil(everything, timeout: .seconds(60), every: .milliseconds(200)) {
+                        try await Outbox.pending(pool) == 0
+                    }
+                    #expect(try await Outbox.deadLetters(pool) == 0)
+
+                    let received = Received(messages: fake.messages)
+                    #expect(received.distinctEventIDs.count == events.count)
+                    #expect(received.distinctEventIDs == Set(events.map(\.id.lowercased)))
+                    #expect(received.duplicates <= stranded)
+                    #expect(received.duplicates <= claimBatch * workers)
+                    print(
+                        "FaultTests: 5000 events, \(received.messages.count) messages, \(received.duplicates) duplicates, "
+                            + "\(stranded) stranded by the killed relay, \(pendingAtKill) pending at the kill"
+                    )
+
+                    for relay in relays.dropFirst() {
+                        relay.send(SIGTERM)
+                        #expect(try await relay.child.wait(timeout: .seconds(20)) == 0)
+                    }
+                } catch {
+                    for relay in relays { await relay.kill() }
+                    throw error
+                }
+                for relay in relays { await relay.kill() }
+            }
+            await pool.shutdown()
+        }
+    }
+
+    /// A relay that claimed events and died: once the lease lapses a live relay takes them
+    /// over and delivers them, and the dead relay's late retire (its token) changes nothing.
+    @Test func anExpiredLeaseIsReclaimedAndTheLateRetireIsFenced() async throws {
+        try await TestDatabase.withFresh { database in
+            try database.migrate()
+            let pool = database.makePool()
+            try await PrivateSQSServer.withServer { sqs in
+                let queueURL = try await sqs.createQueue("detection")
+                let events = TestEvent.many(15)
+                try await Outbox.insert(events, into: pool)
+                let connection = try database.connect()
+                let dead = try OutboxClaims.claim(limit: 100, relayID: "dead-relay", lease: .seconds(3), on: connection)
+                #expect(dead.events.count == events.count)
+                let claimedAt = ContinuousClock.now
+
+                try await InProcessRelay.run(
+                    database: database.settings,
+                    endpoint: sqs.endpoint,
+                    queueURL: queueURL,
+                    settings: InProcessRelay.settings()
+                ) { _ in
+                    // During the lease nobody touches them.
+                    try await Task.sleep(until: claimedAt + .seconds(1.5))
+                    #expect(try await Outbox.pending(pool) == events.count)
+                    #expect(try await sqs.approximateNumberOfMessages(queueURL: queueURL) == 0)
+                    try await waitUntil("the lapsed claim was taken over and delivered", timeout: .seconds(20)) {
+                        try await Outbox.pending(pool) == 0
+                    }
+                    // (Postgres's clock started the lease a little before `claimedAt`.)
+                    #expect(ContinuousClock.now - claimedAt >= .milliseconds(2500))
+                }
+
+                var late = ClaimOutcome()
+                late.deadLetters = dead.events.map { ($0.id, "late dead letter") }
+                late.retries = dead.events.map { ($0.id, "late retry", 0) }
+                late.released = dead.events.map(\.id)
+                #expect(try OutboxClaims.retire(late, token: dead.token, on: connection) == RetireCounts())
+                #expect(try await Outbox.deadLetters(pool) == 0)
+                #expect(try await Outbox.pending(pool) == 0)
+
+                var received = Received()
+                try await received.drain(sqs, queueURL)
+                #expect(received.messages.count == events.count)
+                #expect(received.distinctEventIDs == Set(events.map(\.id.lowercased)))
+            }
+            await pool.shutdown()
+        }
+    }
+
+    /// Fencing while both claims exist: the relay whose lease lapsed can neither deliver,
+    /// retry, dead-letter nor release events another relay took over.
+    @Test func aLapsedClaimCannotTouchEventsAnotherRelayTookOver() async throws {
+        try await TestDatabase.withFresh { database in
+            try database.migrate()
+            let pool = database.makePool()
+            let events = TestEvent.many(5)
+            try await Outbox.insert(events, into: pool)
+            let connection = try database.connect()
+            let old = try OutboxClaims.claim(limit: 10, relayID: "old", lease: .seconds(1), on: connection)
+            #expect(old.events.count == events.count)
+            #expect(
+                try OutboxClaims.claim(limit: 10, relayID: "early", lease: .seconds(30), on: connection).events.isEmpty
+            )
+            try await Task.sleep(for: .milliseconds(1200))
+            let new = try OutboxClaims.claim(limit: 10, relayID: "new", lease: .seconds(30), on: connection)
+            #expect(Set(new.events.map(\.id)) == Set(events.map(\.id)))
+            #expect(new.events.allSatisfy { $0.attempts == 2 })
+
+            var outcome = ClaimOutcome()
+            outcome.delivered = [events[0].id]
+            outcome.retries = [(events[1].id, "old retry", 0)]
+            outcome.deadLetters = [(events[2].id, "old dead letter")]
+            outcome.released = [events[3].id, events[4].id]
+            #expect(try OutboxClaims.retire(outcome, token: old.token, on: connection) == RetireCounts())
+            let holders = try await Outbox.count(
+                pool,
+                "SELECT count(*) AS n FROM outbox_events WHERE claimed_by = 'new' AND claim_token = '\(new.token.lowercased)'"
+            )
+            #expect(holders == events.count)
+            #expect(try await Outbox.deadLetters(pool) == 0)
+
+            let counts = try OutboxClaims.retire(outcome, token: new.token, on: connection)
+            #expect(counts.delivered == 1)
+            #expect(counts.retried == 1)
+            #expect(counts.deadLettered == 1)
+            #expect(counts.released == 2)
+            await pool.shutdown()
+        }
+    }
+
+    /// Postgres restarts (every session killed) while events stream in and out: every
+    /// committed event is delivered.
+    @Test func aPostgresRestartLosesNothing() async throws {
+        try await PrivatePostgresServer.withServer { server in
+            let settings = try ConnectionSettings(connectionString: server.connectionString, applicationName: "tests")
+            try Outbox.migrate(settings)
+            let pool = ConnectionPool(settings: settings, maximumConnections: 4, logger: .init(label: "test"))
+            try await PrivateSQSServer.withServer { sqs in
+                let queueURL = try await sqs.createQueue("detection")
+                var committed: [TestEvent] = []
+                try await InProcessRelay.run(
+                    database: settings,
+                    endpoint: sqs.endpoint,
+                    queueURL: queueURL,
+                    settings: InProcessRelay.settings(claimBatchSize: 10)
+                ) { _ in
+                    let restart = Task {
+                        try await Task.sleep(for: .milliseconds(700))
+                        try await server.restart()
+                    }
+                    // 10 events every 50 ms for 2.5 s, through the restart.
+                    for _ in 0..<50 {
+                        let events = TestEvent.many(10)
+                        try await insertCommitted(events, pool: pool)
+                        committed += events
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                    try await restart.value
+                    try await waitUntil("every committed event left the outbox", timeout: .seconds(45)) {
+                        (try? await Outbox.pending(pool)) == 0
+                    }
+                }
+                var received = Received()
+                try await received.drain(sqs, queueURL)
+                #expect(received.distinctEventIDs.count == committed.count)
+                #expect(received.distinctEventIDs == Set(committed.map(\.id.lowercased)))
+                #expect(try await Outbox.deadLetters(pool) == 0)
+                print("FaultTests: Postgres restart: \(committed.count) events, \(received.duplicates) duplicates")
+            }
+            await pool.shutdown()
+        }
+    }
+
+    /// SIGTERM: the relay finishes (or gives back) the batch in hand and exits 0. No event is
+    /// left claimed and none is lost: each is either in the queue or due in the outbox.
+    /// (The fake SQS, for the reason given above; its latency keeps batches in flight.)
+    @Test func sigtermFinishesTheBatchAndExitsZero() async throws {
+        try await TestDatabase.withFresh { database in
+            try database.migrate()
+            let pool = database.makePool()
+            try await FakeSQS.withServer(latency: .milliseconds(40)) { fake, endpoint in
+                let relay = try RelayProcess(
+                    databaseURL: database.connectionString,
+                    endpoint: endpoint,
+                    queueURL: FakeSQS.queueURL(endpoint),
+                    settings: ["RELAY_CLAIM_BATCH": "100", "RELAY_WORKERS": "4"]
+                )
+                do {
+                    try await relay.waitUntilReady()
+                    let warmUp = TestEvent.many(100)
+                    try await Outbox.insert(warmUp, into: pool)
+                    try await waitUntil("the first events left the outbox") { try await Outbox.pending(pool) == 0 }
+                    #expect(fake.sent.count == warmUp.count)
+                    let metrics = try await relay.metrics()
+                    #expect(metrics["outbox_events_published_total"] == Double(warmUp.count))
+                    #expect(metrics["outbox_events_failed_total", default: 0] == 0)
+                    #expect(metrics["outbox_events_dead_lettered_total", default: 0] == 0)
+                    #expect(metrics["outbox_circuit_breaker_open"] == 0)
+
+                    let stream = TestEvent.many(3000)
+                    try await Outbox.insert(stream, into: pool)
+                    try await waitUntil("the stream is flowing", every: .milliseconds(5)) {
+                        try await Outbox.pending(pool) <= stream.count - 300
+                    }
+                    relay.send(SIGTERM)
+                    #expect(try await relay.child.wait(timeout: .seconds(20)) == 0)
+                    #expect(relay.child.process.terminationReason == .exit)
+
+                    let claimed = try await Outbox.count(
+                        pool,
+                        "SELECT count(*) AS n FROM outbox_events WHERE claim_token IS NOT NULL OR claimed_by IS NOT NULL"
+                    )
+                    #expect(claimed == 0)
+                    let heldBack = try await Outbox.count(
+                        pool,
+                        "SELECT count(*) AS n FROM outbox_events WHERE next_attempt_at > now()"
+                    )
+                    #expect(heldBack == 0)
+                    let left = Set(
+                        try await pool.query("SELECT id FROM outbox_events").rows.map {
+                            try $0.decode("id", as: UUID.self).lowercased
+                        }
+                    )
+                    let received = Received(messages: fake.messages)
+                    let all = Set((warmUp + stream).map(\.id.lowercased))
+                    #expect(received.duplicates == 0)
+                    #expect(received.distinctEventIDs.isDisjoint(with: left))
+                    #expect(received.distinctEventIDs.union(left) == all)
+                    #expect(try await Outbox.deadLetters(pool) == 0)
+                    print("FaultTests: SIGTERM: \(received.messages.count) sent, \(left.count) left for the next relay")
+                } catch {
+                    await relay.kill()
+                    throw error
+                }
+                await relay.kill()
+            }
+            await pool.shutdown()
+        }
+    }
+
+    /// A relay that cannot serve its metrics port must exit with an error, not keep running
+    /// headless. (The HTTP server's failure cancels the service group; a relay that ignores
+    /// cancellation spins, logging "claiming failed" as fast as it can, and ignores SIGTERM.)
+    @Test(.timeLimit(.minutes(1))) func aRelayWhoseMetricsPortIsTakenExits() async throws {
+        try await TestDatabase.withFresh { database in
+            try database.migrate()
+            try await PrivateSQSServer.withServer { sqs in
+                let queueURL = try await sqs.createQueue("detection")
+                let listener = try PortHolder()
+                defer { listener.close() }
+                let relay = try RelayProcess(
+                    databaseURL: database.connectionString,
+                    endpoint: sqs.endpoint,
+                    queueURL: queueURL,
+                    settings: ["RELAY_METRICS_PORT": String(listener.port), "LOG_LEVEL": "error"]
+                )
+                let status = try? await relay.child.wait(timeout: .seconds(10))
+                #expect(status != nil, "outbox-relay still runs 10 s after its metrics port was found taken")
+                #expect(status.map { $0 != 0 } ?? true)
+                await relay.kill()
+            }
+        }
+    }
+
+    /// Inserts events, retrying through a Postgres restart; an ambiguous failure (the commit
+    /// may have happened) is settled by looking.
+    private func insertCommitted(_ events: [TestEvent], pool: ConnectionPool) async throws {
+        try await waitUntil("events were committed", timeout: .seconds(30), every: .milliseconds(100)) {
+            do {
+                try await Outbox.insert(events, into: pool)
+                return true
+            } catch {
+                let found = try? await pool.query(
+                    "SELECT count(*) AS n FROM outbox_events WHERE id = $1",
+                    [events[0].id]
+                ).first?.decode("n", as: Int.self)
+                // Not found: not committed, or committed and already delivered; inserting again
+                // is harmless either way (the ids are counted once).
+                return found == 1
+            }
+        }
+    }
+}
+
+/// A listening socket on a free port, so that nobody else can bind it.
+private final class PortHolder {
+    let descriptor: Int32
+    let port: Int
+
+    init() throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let descriptor = descriptor
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                bind(descriptor, socketAddress, length) == 0 && listen(descriptor, 1) == 0
+                    && getsockname(descriptor, socketAddress, &length) == 0
+            }
+        }
+        guard bound else { throw TestEnvironmentError("could not hold a port") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() {
+        _ = Glibc.close(descriptor)
+    }
+}

@@ -1,0 +1,417 @@
+import AWS
+import Foundation
+import Hummingbird
+import Logging
+import Migrator
+import NIOCore
+import OutboxRelay
+import Postgres
+import ServiceLifecycle
+import Synchronization
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Helpers of the relay's delivery and fault tests: events written straight into the outbox
+// with SQL, the relay run in-process (a `ServiceGroup`) or as a child process, and a fake SQS
+// for the per-entry failures moto cannot produce.
+
+/// An event as a test writes it into `outbox_events`.
+struct TestEvent: Sendable {
+    var id = UUID()
+    var type = "photo.uploaded"
+    var photoID = UUID()
+    /// The JSON text inserted as `payload`.
+    var payload: String
+
+    init(type: String = "photo.uploaded", photoID: UUID = UUID(), payload: String? = nil) {
+        self.type = type
+        self.photoID = photoID
+        self.payload = payload ?? TestEvent.messageBody(photoID: photoID)
+    }
+
+    /// The contract's message body (section 6).
+    static func messageBody(photoID: UUID, detectionTypes: [String] = ["damage", "material"]) -> String {
+        let photo = photoID.uuidString.lowercased()
+        let types = detectionTypes.map { "\"\($0)\"" }.joined(separator: ", ")
+        return """
+            {"photo_id": "\(photo)", "s3_url": "s3://companycam-photos-test/photos/\(photo).jpg", \
+            "detection_types": [\(types)], "priority": "normal"}
+            """
+    }
+
+    static func many(_ count: Int, type: String = "photo.uploaded") -> [TestEvent] {
+        (0..<count).map { _ in TestEvent(type: type) }
+    }
+}
+
+/// SQL on the outbox and dead-letter tables, through a pool (so the blocking libpq calls stay
+/// off the test's threads).
+enum Outbox {
+    static func insert(_ events: [TestEvent], into pool: ConnectionPool) async throws {
+        try await pool.query(
+            """
+            INSERT INTO outbox_events (id, event_type, aggregate_id, payload)
+            SELECT id, event_type, aggregate_id, payload::jsonb
+            FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[]) AS e(id, event_type, aggregate_id, payload)
+            """,
+            [events.map(\.id), events.map(\.type), events.map(\.photoID), events.map(\.payload)]
+        )
+    }
+
+    static func count(
+        _ pool: ConnectionPool,
+        _ sql: String = "SELECT count(*) AS n FROM outbox_events"
+    ) async throws
+        -> Int
+    {
+        try await pool.query(sql).first?.decode("n", as: Int.self) ?? 0
+    }
+
+    static func pending(_ pool: ConnectionPool) async throws -> Int {
+        try await count(pool)
+    }
+
+    static func deadLetters(_ pool: ConnectionPool) async throws -> Int {
+        try await count(pool, "SELECT count(*) AS n FROM outbox_dead_letters")
+    }
+
+    /// The payloads as the relay reads them (`payload::text`): the exact message bodies.
+    static func storedBodies(_ pool: ConnectionPool) async throws -> [UUID: String] {
+        var bodies: [UUID: String] = [:]
+        for row in try await pool.query("SELECT id, payload::text AS payload FROM outbox_events").rows {
+            bodies[try row.decode("id", as: UUID.self)] = try row.decode("payload", as: String.self)
+        }
+        return bodies
+    }
+
+    /// Applies the repository's migrations to a database given by its settings.
+    static func migrate(_ settings: ConnectionSettings) throws {
+        let directory = TestPaths.repositoryRoot.appendingPathComponent("sql").path
+        try Migrator(directory: MigrationDirectory(path: directory), settings: settings, logger: Logger(label: "test"))
+            .up()
+    }
+}
+
+/// Polls `condition` until it holds; throws (failing the test) after `timeout`.
+func waitUntil(
+    _ what: String,
+    timeout: Duration = .seconds(30),
+    every interval: Duration = .milliseconds(50),
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        if try await condition() { return }
+        if ContinuousClock.now > deadline {
+            throw TestEnvironmentError("timed out after \(timeout) waiting until \(what)")
+        }
+        try await Task.sleep(for: interval)
+    }
+}
+
+/// Messages a test took off a queue, with what it needs to count them.
+struct Received {
+    var messages: [SQSMessage] = []
+
+    var eventIDs: [String] { messages.compactMap { $0.attributes["event_id"] } }
+    var distinctEventIDs: Set<String> { Set(eventIDs) }
+    var duplicates: Int { eventIDs.count - distinctEventIDs.count }
+
+    mutating func drain(_ server: PrivateSQSServer, _ queueURL: String) async throws {
+        messages += try await server.drain(queueURL: queueURL)
+    }
+}
+
+extension UUID {
+    var lowercased: String { uuidString.lowercased() }
+}
+
+/// A value shared with escaping closures.
+final class Box<Value: Sendable>: Sendable {
+    private let storage: Mutex<Value>
+
+    init(_ value: Value) {
+        storage = Mutex(value)
+    }
+
+    var value: Value {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
+    }
+}
+
+// MARK: - The relay in-process
+
+enum InProcessRelay {
+    static func settings(
+        relayID: String = "test-relay-\(UUID().uuidString.prefix(8))",
+        claimBatchSize: Int = 20,
+        workers: Int = 2,
+        lease: Duration = .seconds(30),
+        maxAttempts: Int = 3,
+        fifo: Bool = false
+    ) -> OutboxRelayService.Settings {
+        OutboxRelayService.Settings(
+            relayID: relayID,
+            claimBatchSize: claimBatchSize,
+            workers: workers,
+            lease: lease,
+            pollInterval: .milliseconds(100),
+            maxAttempts: maxAttempts,
+            retryPolicy: RetryPolicy(baseMilliseconds: 5, maximumMilliseconds: 20),
+            breakerPolicy: RetryPolicy(baseMilliseconds: 100, maximumMilliseconds: 400),
+            isFIFOQueue: fifo
+        )
+    }
+
+    /// Runs an `OutboxRelayService` in a `ServiceGroup` while `body` runs, then shuts it down
+    /// gracefully (as SIGTERM would) and checks that it stopped.
+    static func run<Value>(
+        database: ConnectionSettings,
+        endpoint: String,
+        queueURL: String,
+        settings: OutboxRelayService.Settings,
+        _ body: (OutboxRelayService) async throws -> Value
+    ) async throws -> Value {
+        var logger = Logger(label: "relay-under-test")
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["RELAY_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+            ?? .critical
+        let pool = ConnectionPool(settings: database, maximumConnections: settings.workers + 2, logger: logger)
+        let http = CurlHTTPClient(concurrency: 8, timeoutMilliseconds: 5000, connectTimeoutMilliseconds: 1000)
+        let relay = OutboxRelayService(
+            pool: pool,
+            listenerSettings: database,
+            sqs: SQSClient(
+                endpoint: endpoint,
+                queueURL: queueURL,
+                region: PrivateSQSServer.region,
+                credentials: PrivateSQSServer.credentials,
+                http: http
+            ),
+            settings: settings,
+            logger: logger
+        )
+        let group = ServiceGroup(services: [relay], logger: logger)
+        let finished = Box(false)
+        let running = Task {
+            defer { finished.value = true }
+            try await group.run()
+        }
+        func stop() async throws {
+            await group.triggerGracefulShutdown()
+            // Not `await running.value`: a relay that ignores the shutdown must fail the test,
+            // not hang it.
+            try await waitUntil("the in-process relay stopped after graceful shutdown", timeout: .seconds(20)) {
+                finished.value
+            }
+            try await running.value
+            await pool.shutdown()
+            await http.shutdown()
+        }
+        let value: Value
+        do {
+            value = try await body(relay)
+        } catch {
+            try? await stop()
+            throw error
+        }
+        try await stop()
+        return value
+    }
+}
+
+// MARK: - The relay as a child process
+
+/// `outbox-relay run` as a child process, with its metrics on a port of its own.
+final class RelayProcess: Sendable {
+    let child: ChildProcess
+    let metricsPort: Int
+
+    init(databaseURL: String, endpoint: String, queueURL: String, settings: [String: String] = [:]) throws {
+        metricsPort = try PrivateSQSServer.freePort()
+        var environment = [
+            "DATABASE_URL": databaseURL,
+            "DETECTION_QUEUE_URL": queueURL,
+            "AWS_ENDPOINT_URL_SQS": endpoint,
+            "AWS_ACCESS_KEY_ID": PrivateSQSServer.credentials.accessKeyID,
+            "AWS_SECRET_ACCESS_KEY": PrivateSQSServer.credentials.secretAccessKey,
+            "AWS_REGION": PrivateSQSServer.region,
+            "RELAY_METRICS_HOST": "127.0.0.1",
+            "RELAY_METRICS_PORT": String(metricsPort),
+            "LOG_LEVEL": "warning",
+            "RELAY_POLL_INTERVAL_MS": "100",
+            "RELAY_BACKOFF_BASE_MS": "10",
+            "RELAY_BACKOFF_MAX_MS": "100",
+            "RELAY_LEASE_SECONDS": "15",
+        ]
+        environment.merge(settings) { _, new in new }
+        child = try ChildProcess(try TestPaths.executable("outbox-relay"), ["run"], environment: environment)
+        try child.start()
+    }
+
+    var pid: Int32 { child.process.processIdentifier }
+    var isRunning: Bool { child.process.isRunning }
+
+    func send(_ signal: Int32) {
+        if child.process.isRunning { Glibc.kill(pid, signal) }
+    }
+
+    /// Waits until `/readyz` answers 200 (the relay checked the schema and serves HTTP).
+    func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
+        try await waitUntil("outbox-relay \(pid) is ready", timeout: timeout, every: .milliseconds(100)) {
+            guard child.process.isRunning else {
+                throw TestEnvironmentError("outbox-relay exited early: \(child.standardError.suffix(2000))")
+            }
+            return await httpGetStatus(port: metricsPort, path: "/readyz") == 200
+        }
+    }
+
+    /// `/metrics` as name (labels dropped, values summed) to value.
+    func metrics() async throws -> [String: Double] {
+        let client = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 5000)
+        defer { Task { await client.shutdown() } }
+        let response = try await client.execute(.init(method: "GET", url: "http://127.0.0.1:\(metricsPort)/metrics"))
+        var values: [String: Double] = [:]
+        for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            guard parts.count >= 2, let value = Double(parts[1]) else { continue }
+            let name = String(parts[0].prefix { $0 != "{" })
+            values[name, default: 0] += value
+        }
+        return values
+    }
+
+    /// Kills the child if a test left it running.
+    func kill() async {
+        send(SIGKILL)
+        _ = try? await child.wait(timeout: .seconds(10))
+    }
+}
+
+// MARK: - A fake SQS for per-entry failures
+
+/// An SQS `SendMessageBatch` endpoint whose answer for each entry a test decides: moto fails
+/// entries only for a `DelaySeconds` the relay never sends (and then reports `SenderFault` as
+/// the string "true"), so per-entry failures need a fake.
+final class FakeSQS: Sendable {
+    enum Answer: Sendable {
+        case sent
+        case failed(code: String, senderFault: Bool)
+    }
+
+    struct Entry: Sendable {
+        var body: String
+        var attributes: [String: String]
+        var batch: Int
+    }
+
+    /// Decides an entry's fate from its body and how often that body was seen before.
+    typealias Decide = @Sendable (_ body: String, _ previousSends: Int) -> Answer
+
+    private struct State {
+        var sent: [Entry] = []
+        var seen: [String: Int] = [:]
+        var batches = 0
+        var batchSizes: [Int] = []
+    }
+
+    private let state = Mutex(State())
+    private let decide: Decide
+
+    private init(decide: @escaping Decide) {
+        self.decide = decide
+    }
+
+    /// The entries answered as sent, as messages.
+    var messages: [SQSMessage] {
+        sent.map { SQSMessage(messageID: UUID().uuidString, body: $0.body, attributes: $0.attributes) }
+    }
+
+    /// Its queue URL (any queue name is accepted).
+    static func queueURL(_ endpoint: String) -> String {
+        "\(endpoint)/\(PrivateSQSServer.accountID)/detection"
+    }
+
+    /// Entries answered as sent, in order.
+    var sent: [Entry] { state.withLock { $0.sent } }
+    /// How many entries every batch had.
+    var batchSizes: [Int] { state.withLock { $0.batchSizes } }
+    func timesSeen(_ body: String) -> Int { state.withLock { $0.seen[body, default: 0] } }
+
+    /// Serves the fake on a free port of 127.0.0.1 while `body` runs; passes its endpoint.
+    /// - Parameter latency: how long each call takes, as a network would.
+    static func withServer<Value>(
+        latency: Duration = .zero,
+        decide: @escaping Decide = { _, _ in .sent },
+        _ body: (FakeSQS, String) async throws -> Value
+    ) async throws -> Value {
+        let fake = FakeSQS(decide: decide)
+        let router = Router()
+        router.post("/") { request, _ -> Response in
+            let buffer = try await request.body.collect(upTo: 8 << 20)
+            if latency > .zero { try await Task.sleep(for: latency) }
+            let answer = try fake.answer(Data(buffer.readableBytesView))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/x-amz-json-1.0"],
+                body: .init(byteBuffer: ByteBuffer(bytes: answer))
+            )
+        }
+        let port = Box(0)
+        var logger = Logger(label: "fake-sqs")
+        logger.logLevel = .critical
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in port.value = channel.localAddress?.port ?? 0 },
+            logger: logger
+        )
+        let group = ServiceGroup(services: [application], logger: logger)
+        let running = Task { try await group.run() }
+        defer { running.cancel() }
+        do {
+            try await waitUntil("the fake SQS listens", timeout: .seconds(10), every: .milliseconds(10)) {
+                port.value != 0
+            }
+            let value = try await body(fake, "http://127.0.0.1:\(port.value)")
+            await group.triggerGracefulShutdown()
+            return value
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+    }
+
+    private func answer(_ request: Data) throws -> Data {
+        guard let object = try JSONSerialization.jsonObject(with: request) as? [String: Any],
+            let entries = object["Entries"] as? [[String: Any]]
+        else { throw TestEnvironmentError("the fake SQS got a request it does not understand") }
+        var successful: [[String: Any]] = []
+        var failed: [[String: Any]] = []
+        state.withLock { state in
+            state.batches += 1
+            state.batchSizes.append(entries.count)
+            for entry in entries {
+                let id = entry["Id"] as? String ?? ""
+                let body = entry["MessageBody"] as? String ?? ""
+                let attributes = (entry["MessageAttributes"] as? [String: [String: Any]] ?? [:])
+                    .compactMapValues { $0["StringValue"] as? String }
+                let previous = state.seen[body, default: 0]
+                state.seen[body] = previous + 1
+                switch decide(body, previous) {
+                case .sent:
+                    state.sent.append(Entry(body: body, attributes: attributes, batch: state.batches))
+                    successful.append(["Id": id, "MessageId": UUID().uuidString, "MD5OfMessageBody": ""])
+                case .failed(let code, let senderFault):
+                    failed.append(["Id": id, "SenderFault": senderFault, "Code": code, "Message": "fake \(code)"])
+                }
+            }
+        }
+        return try JSONSerialization.data(withJSONObject: ["Successful": successful, "Failed": failed])
+    }
+}
