@@ -243,7 +243,7 @@ let package = Package(
         .executableTarget(
             name: "BenchSQSSink",
             dependencies: [
-                "COpenSSL",
+                "Digest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -87,3 +87,15 @@ private func withContiguousBytes<Bytes: Collection, Result>(
     }
     return Array(bytes).withUnsafeBytes(body)
 }
+
+/// MD5, only because SQS reports `MD5OfMessageBody`: the benchmark's SQS sink answers with it.
+/// Not for anything that needs collision resistance.
+public enum MD5 {
+    public static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 16)
+        var length: UInt32 = 0
+        let succeeded = EVP_Digest(bytes.baseAddress, bytes.count, &digest, &length, EVP_md5(), nil) == 1
+        precondition(succeeded, "EVP_Digest(MD5) failed")
+        return digest
+    }
+}

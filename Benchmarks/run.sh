@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The outbox relay benchmark, in one command (docs/benchmarks.md says what it measures):
+#
+#   Benchmarks/run.sh [options]
+#
+#   --repeat N            drain runs per relay kind (default 3; the table shows medians)
+#   --events N            pending events per drain run (default 100000)
+#   --kinds LIST          relay kinds, comma-separated IMPL:PROCESSES with IMPL reference
+#                         (Benchmarks/reference_relay.py) or ours (outbox-relay)
+#                         (default reference:1,ours:1,ours:2)
+#   --latency-rate R      events/s of the latency run (default 200)
+#   --latency-seconds S   length of each latency run (default 20; 0 skips them)
+#   --timeout S           give up on a drain run after S seconds (default 120)
+#   --idle-wait S         before each drain run, wait up to S seconds for the machine to be
+#                         idle (under 10 % CPU busy without us; default 30)
+#   --retry-noisy N       run a drain or latency run again, up to N times, when other
+#                         processes took over 10 % of the CPU during it (default 2)
+#   --no-sink-ceiling     skip the sink-alone measurement (needs wrk; skipped without it)
+#   --skip-build          use the binaries already built
+#
+# Environment: BENCH_SCRATCH_PATH (default .build) is the swift build scratch path: release
+# binaries come from $BENCH_SCRATCH_PATH/release. KEEP_RUN_DIR=1 keeps the throwaway
+# Postgres, the sink's and the relays' logs.
+#
+# Starts a throwaway Postgres (scripts/lib.sh), migrates it, starts the SQS sink
+# (Benchmarks/SQSSink), runs Benchmarks/bench.py and stops everything on exit. Results:
+# Benchmarks/results/latest.md and latest.json. Exit status 0 when every run succeeded, 3
+# when some relay run failed or timed out (the table says which), other non-zero on errors.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
+
+bench_args=()
+skip_build=0
+sink_ceiling=1
+command_line="Benchmarks/run.sh${*:+ $*}"
+while (($#)); do
+    case $1 in
+        --repeat | --events | --kinds | --latency-rate | --latency-seconds | --timeout | --idle-wait | --retry-noisy)
+            (($# >= 2)) || { photo_err "$1 needs a value"; exit 2; }
+            bench_args+=("$1" "$2")
+            shift
+            ;;
+        --no-sink-ceiling) sink_ceiling=0 ;;
+        --skip-build) skip_build=1 ;;
+        -h | --help)
+            usage
+            exit 0
+            ;;
+        *)
+            photo_err "unknown option $1"
+            usage >&2
+            exit 2
+            ;;
+    esac
+    shift
+done
+
+# shellcheck disable=SC2119 # no options: the Debian packages only
+ensure_prereqs
+
+# Python side: psycopg 3 and boto3 in Benchmarks/.venv (ignored by git through .venv*/).
+venv="$repo_root/Benchmarks/.venv"
+pip_specs=("psycopg[binary]>=3.1,<4" "boto3>=1.34")
+if [[ ! -x $venv/bin/python || ! -f $venv/.bench-pip-specs || $(<"$venv/.bench-pip-specs") != "${pip_specs[*]}" ]]; then
+    photo_log "creating $venv (psycopg, boto3)"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${pip_specs[@]}"
+    printf '%s' "${pip_specs[*]}" >"$venv/.bench-pip-specs"
+fi
+python="$venv/bin/python"
+
+# Release builds are what we benchmark.
+scratch=${BENCH_SCRATCH_PATH:-.build}
+if ((!skip_build)); then
+    build_log=$(mktemp -t bench-build.XXXXXX)
+    for product in BenchSQSSink migrator outbox-relay; do
+        photo_log "swift build -c release --product $product (scratch path $scratch)"
+        if ! swift build -c release --scratch-path "$scratch" --product "$product" >"$build_log" 2>&1; then
+            photo_err "the release build of $product failed"
+            photo_log_tail "$build_log" 60
+            rm -f "$build_log"
+            exit 1
+        fi
+        grep -E '^Build of product' "$build_log" >&2 || true
+    done
+    rm -f "$build_log"
+fi
+bin_dir="$repo_root/$scratch/release"
+for binary in BenchSQSSink migrator outbox-relay; do
+    [[ -x $bin_dir/$binary ]] || { photo_err "no $bin_dir/$binary (build first, or drop --skip-build)"; exit 1; }
+done
+
+make_run_dir
+install_cleanup_traps
+start_postgres "$RUN_DIR"
+photo_log "migrating"
+"$bin_dir/migrator" up --dir sql >"$RUN_DIR/migrator.log" 2>&1 || {
+    photo_err "migrator up failed"
+    photo_log_tail "$RUN_DIR/migrator.log"
+    exit 1
+}
+
+sink_port=$(free_port 1)
+start_background sink "$RUN_DIR/sink.log" "$bin_dir/BenchSQSSink" --host 127.0.0.1 --port "$sink_port"
+sink_pid=$PHOTO_LAST_PID
+wait_http_200 "http://127.0.0.1:$sink_port/stats" 30 "$sink_pid" "$RUN_DIR/sink.log"
+photo_log "sink ready on 127.0.0.1:$sink_port"
+
+ceiling_args=()
+if ((sink_ceiling)); then
+    if command -v wrk >/dev/null 2>&1; then
+        "$python" Benchmarks/bench.py sink-ceiling --sink-port "$sink_port" --sink-pid "$sink_pid" \
+            --out "$RUN_DIR/sink-ceiling.json"
+        ceiling_args=(--sink-ceiling "$RUN_DIR/sink-ceiling.json")
+    else
+        photo_log "wrk is not installed (apt-get install wrk): skipping the sink-alone measurement"
+    fi
+fi
+
+status=0
+"$python" Benchmarks/bench.py run \
+    --sink-port "$sink_port" --sink-pid "$sink_pid" \
+    --relay-bin "$bin_dir/outbox-relay" --python "$python" \
+    --log-dir "$RUN_DIR/logs" --command-line "$command_line" \
+    "${ceiling_args[@]}" "${bench_args[@]}" || status=$?
+if ((status == 3)); then
+    photo_err "some relay runs failed or timed out: see the table above and Benchmarks/results/latest.md"
+fi
+exit "$status"
