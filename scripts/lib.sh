@@ -99,7 +99,10 @@ ensure_prereqs() {
         want_moto=1
     fi
     # The venvs need python3 with venv/ensurepip (Debian splits it into python3-venv).
-    if ((want_localstack || want_moto)) && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    local schemathesis_venv want_schemathesis=0
+    schemathesis_venv="$(dirname "$(photo_venv_dir)")/schemathesis-venv"
+    [[ -x $schemathesis_venv/bin/schemathesis ]] || want_schemathesis=1
+    if ((want_localstack || want_moto || want_schemathesis)) && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
         missing+=(python3 python3-venv)
     fi
     if ((${#missing[@]})); then
@@ -127,6 +130,19 @@ ensure_prereqs() {
         ) 9>"$moto_venv.lock" || { photo_err "could not install $moto_spec into $moto_venv"; return 1; }
         export MOTO_SERVER_BIN="$moto_venv/bin/moto_server"
     fi
+
+    # schemathesis checks the live API against /openapi.yaml (OpenAPISchemathesisTests).
+    if ((want_schemathesis)); then
+        mkdir -p "$(dirname "$schemathesis_venv")" || return 1
+        (
+            flock 9 || exit 1
+            [[ -x $schemathesis_venv/bin/schemathesis ]] && exit 0
+            photo_log "installing schemathesis into $schemathesis_venv (one-off)"
+            [[ -x $schemathesis_venv/bin/python ]] || python3 -m venv "$schemathesis_venv" || exit 1
+            "$schemathesis_venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==4.32.5"
+        ) 9>"$schemathesis_venv.lock" || { photo_err "could not install schemathesis into $schemathesis_venv"; return 1; }
+    fi
+    export SCHEMATHESIS_VENV=$schemathesis_venv
 
     if ((want_localstack)); then
         _photo_ensure_localstack_venv || return 1

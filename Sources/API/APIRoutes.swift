@@ -1,4 +1,5 @@
 import Hummingbird
+import Metrics
 
 /// The HTTP plumbing every `photo-api` route shares, usable by the application and by tests
 /// that need a router with extra routes.
@@ -9,15 +10,22 @@ public enum APIRoutes {
     ///    documents, log lines) can name it, and sets `X-Request-ID` on whatever comes back.
     /// 2. `ProblemMiddleware`: turns every error from below into a problem response, so the
     ///    request id middleware always receives a response to tag.
-    /// 3. `RequestLogMiddleware`: innermost, so its latency covers the handler and the route is
+    /// 3. `RouteMetricsMiddleware`: counts and times each request by route pattern, with the
+    ///    status the problem middleware will send (`metricsFactory`, the global one by default).
+    /// 4. `RequestLogMiddleware`: innermost, so its latency covers the handler and the route is
     ///    known; it logs the status the problem middleware will send.
     ///
     /// Hummingbird applies router middleware only to routes added after it: call this before
     /// adding any route. Authentication is not here but on the `/api/v1` group (``addVersion1(to:verifier:)``),
-    /// so `/healthz`, `/readyz` and `/metrics` stay open.
-    public static func addMiddleware(to router: Router<APIRequestContext>, routeIndex: RouteMethodIndex) {
+    /// so `/healthz`, `/readyz`, `/metrics` and `/openapi.yaml` stay open.
+    public static func addMiddleware(
+        to router: Router<APIRequestContext>,
+        routeIndex: RouteMethodIndex,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: ProblemMiddleware(routeIndex: routeIndex))
+        router.add(middleware: RouteMetricsMiddleware(routeIndex: routeIndex, factory: metricsFactory))
         router.add(middleware: RequestLogMiddleware(routeIndex: routeIndex))
     }
 

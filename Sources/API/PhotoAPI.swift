@@ -37,16 +37,12 @@ public enum PhotoAPI {
             await pool.shutdown()
             throw error
         }
-        let router = Router(context: APIRequestContext.self)
-        let routeIndex = RouteMethodIndex()
-        // Middleware first: Hummingbird applies it only to routes added after it.
-        APIRoutes.addMiddleware(to: router, routeIndex: routeIndex)
-        HealthRoutes.add(to: router, pool: pool)
-        // `/api/v1` endpoints go on this group, behind bearer-token authentication.
-        let version1 = APIRoutes.addVersion1(to: router, verifier: authentication.verifier)
-        PhotoRoutes(pool: pool, configuration: configuration, logger: logger).add(to: version1)
-        // Last: the route table used to answer 405 instead of 404 (routes added after it 404).
-        routeIndex.index(router)
+        let router = makeRouter(
+            pool: pool,
+            configuration: configuration,
+            verifier: authentication.verifier,
+            logger: logger
+        )
         return Application(
             router: router,
             configuration: .init(
@@ -56,5 +52,27 @@ public enum PhotoAPI {
             services: [pool] + authentication.services,
             logger: logger
         )
+    }
+
+    /// Every route and middleware of the API, without opening anything: `pool` is only used by
+    /// handlers. The OpenAPI test reads the route table from it.
+    public static func makeRouter(
+        pool: ConnectionPool,
+        configuration: APIConfiguration,
+        verifier: TokenVerifier,
+        logger: Logger
+    ) -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
+        let routeIndex = RouteMethodIndex()
+        // Middleware first: Hummingbird applies it only to routes added after it.
+        APIRoutes.addMiddleware(to: router, routeIndex: routeIndex)
+        HealthRoutes.add(to: router, pool: pool)
+        OpenAPIDocument.add(to: router)
+        // `/api/v1` endpoints go on this group, behind bearer-token authentication.
+        let version1 = APIRoutes.addVersion1(to: router, verifier: verifier)
+        PhotoRoutes(pool: pool, configuration: configuration, logger: logger).add(to: version1)
+        // Last: the route table used to answer 405 instead of 404 (routes added after it 404).
+        routeIndex.index(router)
+        return router
     }
 }

@@ -1,0 +1,112 @@
+import AWS
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+extension Tag {
+    /// Runs schemathesis (from the venv `scripts/test.sh` installs) against a live `photo-api`.
+    @Tag static var schemathesis: Self
+}
+
+/// The live API against its own `/openapi.yaml`, with schemathesis: every response's status,
+/// content type, headers and body must conform to the document, and no request may cause a
+/// server error.
+///
+/// It starts the real `photo-api` executable on a migrated database, with static AWS
+/// credentials and an S3 endpoint nobody listens on (presigning needs no server), and runs
+/// `scripts/schemathesis.sh` with a token whose organization owns a project. It installs
+/// nothing: without the schemathesis venv it fails, naming `scripts/test.sh`.
+@Suite(.tags(.schemathesis)) struct OpenAPISchemathesisTests {
+    static var venv: URL {
+        if let path = ProcessInfo.processInfo.environment["SCHEMATHESIS_VENV"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        return FileManager.default.homeDirectoryForCurrentUser
+            .appendingPathComponent(".cache/photo-upload/schemathesis-venv")
+    }
+
+    @Test func theLiveAPIConformsToItsDocument() async throws {
+        let schemathesis = Self.venv.appendingPathComponent("bin/schemathesis")
+        guard FileManager.default.isExecutableFile(atPath: schemathesis.path) else {
+            Issue.record(
+                "schemathesis is not installed at \(Self.venv.path): run the tests through scripts/test.sh, which installs it"
+            )
+            return
+        }
+        let executable = try TestPaths.executable("photo-api")
+        try await TestDatabase.withFresh { database in
+            try database.migrate()
+            let project = UUID()
+            try database.connect().query(
+                "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'schemathesis')",
+                [project, AuthFixtures.organizationID]
+            )
+            let port = try PrivateSQSServer.freePort()
+            let api = try ChildProcess(
+                executable,
+                [],
+                environment: [
+                    "DATABASE_URL": database.connectionString,
+                    "HOST": "127.0.0.1",
+                    "PORT": String(port),
+                    "JWT_HS256_SECRET": AuthFixtures.secret,
+                    "AWS_ACCESS_KEY_ID": "test",
+                    "AWS_SECRET_ACCESS_KEY": "test",
+                    "AWS_REGION": "us-east-1",
+                    "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:1",
+                    "PHOTOS_BUCKET": "photos-schemathesis",
+                    "RATE_LIMIT_PER_MINUTE": "100000",
+                    "LOG_LEVEL": "warning",
+                ]
+            )
+            try api.start()
+            defer { if api.process.isRunning { api.process.terminate() } }
+            let baseURL = "http://127.0.0.1:\(port)"
+            try await Self.waitUntilReady(baseURL, api)
+
+            let token = try await PhotoWorld.token()
+            let reports = FileManager.default.temporaryDirectory.appendingPathComponent("schemathesis-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: reports) }
+            let run = try ChildProcess(
+                TestPaths.repositoryRoot.appendingPathComponent("scripts/schemathesis.sh"),
+                [baseURL, token],
+                environment: [
+                    "SCHEMATHESIS_VENV": Self.venv.path,
+                    "SCHEMATHESIS_REPORT_DIR": reports.path,
+                    "SCHEMATHESIS_PROJECT_ID": project.uuidString.lowercased(),
+                ]
+            )
+            try run.start()
+            let status = try await run.wait(timeout: .seconds(300))
+            if status != 0 {
+                // The report on standard output too: long issue messages are hard to read.
+                print(run.standardOutput, run.standardError)
+            }
+            #expect(
+                status == 0,
+                "schemathesis found problems:\n\(run.standardOutput.suffix(12_000))\n\(run.standardError.suffix(4000))"
+            )
+            #expect(api.process.isRunning, "photo-api exited: \(api.standardError.suffix(2000))")
+        }
+    }
+
+    /// Polls `/readyz` until it answers 200.
+    static func waitUntilReady(_ baseURL: String, _ api: ChildProcess) async throws {
+        let client = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 2000)
+        defer { Task { await client.shutdown() } }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            guard api.process.isRunning else {
+                throw TestEnvironmentError("photo-api exited early: \(api.standardError.suffix(2000))")
+            }
+            if let response = try? await client.execute(.init(method: "GET", url: "\(baseURL)/readyz")),
+                response.status == 200
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestEnvironmentError("photo-api did not become ready at \(baseURL)")
+    }
+}
