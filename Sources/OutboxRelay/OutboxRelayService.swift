@@ -106,7 +106,7 @@ public final class OutboxRelayService: Service {
             }
         } onGracefulShutdown: { [stopping, wake] in
             stopping.set()
-            wake.signal()
+            wake.signalAll()
         }
         logger.info("relay stopped", metadata: ["relay_id": "\(settings.relayID)"])
     }
@@ -139,6 +139,8 @@ public final class OutboxRelayService: Service {
                     await wake.wait(after: seen, timeout: settings.pollInterval)
                     continue
                 }
+                // A full claim means more is waiting: recruit another worker.
+                if claim.events.count == settings.claimBatchSize { wake.signal() }
                 let outcome = await deliver(claim)
                 await retire(outcome, of: claim)
             } catch {

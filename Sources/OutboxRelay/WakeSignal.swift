@@ -3,8 +3,11 @@ import Synchronization
 /// Wakes idle relay workers when events commit (a NOTIFY arrived) or the relay stops.
 ///
 /// Each wake-up bumps a generation number. A worker reads the generation before it claims
-/// and, when the claim came back empty, waits for a newer one: a NOTIFY that arrived while it
-/// was claiming is not lost, and a burst of NOTIFYs costs one wake-up per worker.
+/// and, when the claim came back empty, waits for a newer one, so a NOTIFY that arrived while
+/// it was claiming is not lost. `signal()` wakes one waiting worker, not all of them: at a
+/// steady trickle of commits, waking every worker for each NOTIFY would have all but one of
+/// them run an empty claim. A worker whose claim came back full calls `signal()` in turn, so
+/// a burst recruits as many workers as it needs.
 public final class WakeSignal: Sendable {
     private struct State {
         var generation = 0
@@ -18,8 +21,21 @@ public final class WakeSignal: Sendable {
 
     public var generation: Int { state.withLock { $0.generation } }
 
-    /// Wakes every waiting worker.
+    /// Workers currently waiting (for tests and diagnostics).
+    var waitingCount: Int { state.withLock { $0.waiters.count } }
+
+    /// Wakes one waiting worker (the one waiting longest).
     public func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.generation += 1
+            guard let oldest = state.waiters.keys.min() else { return nil }
+            return state.waiters.removeValue(forKey: oldest)
+        }
+        waiter?.resume()
+    }
+
+    /// Wakes every waiting worker (shutdown).
+    public func signalAll() {
         let waiters = state.withLock { state in
             state.generation += 1
             defer { state.waiters = [:] }

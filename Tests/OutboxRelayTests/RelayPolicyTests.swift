@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 
 @testable import OutboxRelay
@@ -90,6 +91,29 @@ import Testing
         #expect(ContinuousClock.now - woke < .seconds(10))
     }
 
+    @Test func signalWakesOneWaiterAndSignalAllWakesEveryone() async {
+        let signal = WakeSignal()
+        let woken = Counter()
+        let seen = signal.generation
+        let waiters = (0..<3).map { _ in
+            Task {
+                await signal.wait(after: seen, timeout: .seconds(30))
+                woken.increment()
+            }
+        }
+        // Waiters that register after a signal return at once (by design), so wait for all three.
+        for _ in 0..<500 where signal.waitingCount < 3 { try? await Task.sleep(for: .milliseconds(10)) }
+        #expect(signal.waitingCount == 3)
+        signal.signal()
+        for _ in 0..<500 where woken.value < 1 { try? await Task.sleep(for: .milliseconds(10)) }
+        try? await Task.sleep(for: .milliseconds(200))
+        #expect(woken.value == 1)
+        #expect(signal.waitingCount == 2)
+        signal.signalAll()
+        for waiter in waiters { await waiter.value }
+        #expect(woken.value == 3)
+    }
+
     @Test func waitingEndsAfterTheTimeout() async {
         let signal = WakeSignal()
         let started = ContinuousClock.now
@@ -97,4 +121,11 @@ import Testing
         let elapsed = ContinuousClock.now - started
         #expect(elapsed >= .milliseconds(100) && elapsed < .seconds(10))
     }
+}
+
+/// Counts wake-ups across tasks.
+private final class Counter: Sendable {
+    private let count = Mutex(0)
+    var value: Int { count.withLock { $0 } }
+    func increment() { count.withLock { $0 += 1 } }
 }
