@@ -250,5 +250,6 @@ let package = Package(
             path: "Benchmarks/SQSSink",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(name: "BenchPresign", dependencies: ["AWS"], path: "Benchmarks/Presign"),
     ]
 )

@@ -1,0 +1,40 @@
+-- wrk script for Benchmarks/api/run.sh: POST /api/v1/photos/upload-url with a Bearer token.
+-- Environment: BENCH_TOKEN (HS256 JWT), BENCH_PROJECT_ID (a project of the token's org_id).
+-- Each request has its own file_name; done() prints the non-2xx count as "non2xx N".
+local token = os.getenv("BENCH_TOKEN")
+local project = os.getenv("BENCH_PROJECT_ID")
+local counter = 0
+local non2xx = 0
+local threads = {}
+
+function setup(thread)
+    table.insert(threads, thread)
+end
+
+function init(args)
+    wrk.method = "POST"
+    wrk.headers["Authorization"] = "Bearer " .. token
+    wrk.headers["Content-Type"] = "application/json"
+end
+
+function request()
+    counter = counter + 1
+    local body = string.format(
+        '{"project_id":"%s","file_name":"bench-%d.jpg","file_size":2048000,"mime_type":"image/jpeg"}',
+        project, counter)
+    return wrk.format(nil, nil, nil, body)
+end
+
+function response(status, headers, body)
+    if status < 200 or status > 299 then
+        non2xx = non2xx + 1
+        if non2xx <= 3 then io.stderr:write("status " .. status .. ": " .. body .. "\n") end
+    end
+end
+
+function done(summary, latency, requests)
+    local total = 0
+    for _, t in ipairs(threads) do total = total + (t:get("non2xx") or 0) end
+    io.write(string.format("non2xx %d\n", total))
+    io.write(string.format("p50_us %d\np99_us %d\n", latency:percentile(50), latency:percentile(99)))
+end
