@@ -82,12 +82,4 @@ public enum TestPaths {
         }
         return found
     }
-
-    /// A script the test script wrote to restart/stop/start the test server.
-    public static func serverControl(_ variable: String) throws -> URL {
-        guard let path = ProcessInfo.processInfo.environment[variable], !path.isEmpty else {
-            throw TestEnvironmentError("\(variable) is not set: run the integration tests through scripts/test.sh")
-        }
-        return URL(fileURLWithPath: path)
-    }
 }
