@@ -101,6 +101,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Uploaded bytes: bounds-checked JPEG/PNG headers, and EXIF through libexif.
+        .target(name: "ImageInspection", swiftSettings: swiftSettings),
+        .target(name: "Exif", dependencies: ["CLibExif"], swiftSettings: swiftSettings),
+
         // MARK: The system's pieces (contract section 1).
         .target(
             name: "Domain",
@@ -121,6 +125,8 @@ let package = Package(
                 "AppConfig",
                 "AWS",
                 "Domain",
+                "Exif",
+                "ImageInspection",
                 "Migrator",
                 "Operations",
                 "Postgres",
@@ -195,6 +201,11 @@ let package = Package(
         ),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .testTarget(name: "DigestTests", dependencies: ["Digest"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ImageInspectionTests",
+            dependencies: ["Exif", "ImageInspection"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "AWSTests",
             dependencies: [
