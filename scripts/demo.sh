@@ -53,44 +53,28 @@ step_migrations() {
     fi
 }
 
-# Commits what photo-api's confirmation will commit (an uploaded photo and its
-# photo.uploaded event, in one transaction; until the upload endpoints exist the
-# demo writes them with psql), then waits for the relay to deliver the event to
-# SQS and move the photo to processing, and reads the message off the queue.
-step_relay_delivery() {
-    : "${DETECTION_QUEUE_URL:?}" "${PHOTO_VENV_PYTHON:?}" "${AWS_ENDPOINT_URL:?}"
-    local photo_id status="" i
-    photo_id=$(psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 <<'SQL'
-BEGIN;
-INSERT INTO projects (id, organization_id, name)
-VALUES ('00000000-0000-4000-8000-00000000de00', gen_random_uuid(), 'demo site')
-ON CONFLICT (id) DO NOTHING;
-WITH photo AS (
-    INSERT INTO photos (id, project_id, user_id, file_name, mime_type, file_size, s3_bucket, s3_key,
-        status, upload_expires_at, uploaded_at)
-    SELECT id, '00000000-0000-4000-8000-00000000de00', gen_random_uuid(), 'roof.jpg', 'image/jpeg',
-        2048, 'companycam-photos-development', 'demo/' || id || '.jpg', 'uploaded', now(), now()
-    FROM (SELECT gen_random_uuid() AS id) AS new
-    RETURNING id, s3_bucket, s3_key
-), event AS (
-    INSERT INTO outbox_events (id, event_type, aggregate_id, payload)
-    SELECT gen_random_uuid(), 'photo.uploaded', id,
-        jsonb_build_object('photo_id', id, 's3_url', 's3://' || s3_bucket || '/' || s3_key,
-            'detection_types', jsonb_build_array('damage', 'material'), 'priority', 'normal')
-    FROM photo
-)
-SELECT id FROM photo;
-COMMIT;
-SQL
-    )
-    printf '  committed photo %s (uploaded) with its photo.uploaded outbox event\n' "$photo_id"
-    for i in $(seq 1 50); do
-        status=$(psql "$DATABASE_URL" -qAt -c "SELECT status FROM photos WHERE id = '$photo_id'")
-        [[ $status == processing ]] && break
-        sleep 0.1
-    done
-    printf '  photo status after delivery: %s\n' "$status"
-    [[ $status == processing ]] || { printf '  the relay did not deliver the event\n' >&2; return 1; }
+# The whole client flow with docs/examples/upload.mjs (Node's fetch): an upload URL, the PUT
+# to S3 with the signed headers, the confirmation with dimensions and EXIF, and the status
+# moving to processing once the relay published the detection request; then the message is
+# read off the queue.
+step_client_flow() {
+    : "${DETECTION_QUEUE_URL:?}" "${PHOTO_VENV_PYTHON:?}" "${AWS_ENDPOINT_URL:?}" "${JWT_HS256_SECRET:?}"
+    local organization=00000000-0000-4000-8000-0000000000a1
+    local project=00000000-0000-4000-8000-00000000de00
+    local sample=Tests/ImageInspectionTests/Fixtures/iphone4s-gps-orientation6.jpg
+    local token output photo_id
+    psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 -c \
+        "INSERT INTO projects (id, organization_id, name) VALUES ('$project', '$organization', 'demo site')
+         ON CONFLICT (id) DO NOTHING" >/dev/null
+    printf '  project %s (organization %s), photo %s\n' "$project" "$organization" "$sample"
+    token=$(node scripts/dev-token.mjs --org "$organization")
+    output=$(PHOTO_API_TOKEN=$token node docs/examples/upload.mjs --api "$PHOTO_API_URL" \
+        --project "$project" --file "$sample" --wait-for processing) || {
+        printf '%s\n' "$output" | sed 's/^/  /'
+        return 1
+    }
+    printf '%s\n' "$output" | sed '$d' | sed 's/^/  /'
+    photo_id=$(printf '%s\n' "$output" | tail -n 1 | "$PHOTO_VENV_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["id"])')
     "$PHOTO_VENV_PYTHON" - "$photo_id" <<'PY'
 import json, os, sys, boto3
 sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ.get("AWS_REGION", "us-east-1"))
@@ -101,8 +85,8 @@ for _ in range(10):
         body = json.loads(message["Body"])
         if body.get("photo_id") == sys.argv[1]:
             attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
-            print("  message on the queue:", json.dumps(body, sort_keys=True))
-            print("  attributes:", json.dumps(attributes, sort_keys=True))
+            print("  5. message on the queue:", json.dumps(body, sort_keys=True))
+            print("     attributes:", json.dumps(attributes, sort_keys=True))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             sys.exit(0)
 print("  the message did not arrive on the queue", file=sys.stderr)
@@ -115,7 +99,7 @@ STEPS=(
     "The API is alive and ready (GET /healthz, /readyz)|step_api_health"
     "The outbox relay is alive and ready (GET /healthz, /readyz)|step_relay_health"
     "Every migration is applied (migrator status)|step_migrations"
-    "The relay delivers a committed outbox event to SQS and the photo moves to processing|step_relay_delivery"
+    "A client uploads a photo: URL, PUT to S3, confirmation with EXIF, detection message on the queue|step_client_flow"
 )
 
 # Steps run as plain commands (not inside `if`), so `set -e` applies within

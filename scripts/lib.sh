@@ -98,6 +98,9 @@ ensure_prereqs() {
     else
         want_moto=1
     fi
+    # docs/examples/upload.mjs and scripts/dev-token.mjs need Node (18+ has fetch); Debian's
+    # nodejs only when no node is on PATH (this machine kind ships Node 20).
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
     # The venvs need python3 with venv/ensurepip (Debian splits it into python3-venv).
     local schemathesis_venv want_schemathesis=0
     schemathesis_venv="$(dirname "$(photo_venv_dir)")/schemathesis-venv"

@@ -49,9 +49,6 @@ public enum OpenAPIDocument {
             metadata. Every `/api/v1` route needs `Authorization: Bearer <JWT>` (claims `sub`,
             `org_id`, `exp`; optional `scope`). Errors are RFC 9457 problem documents
             (`application/problem+json`). Every response carries `X-Request-ID`.
-
-            Operations marked `x-status: planned` are part of the contract but not served yet: they
-            answer 404 today.
         servers:
           - url: /
         tags:
@@ -299,13 +296,18 @@ public enum OpenAPIDocument {
             post:
               operationId: completeUpload
               tags: [photos]
-              x-status: planned
-              summary: "Planned: confirms an upload after the client's PUT succeeded."
+              summary: Confirms an upload after the client's PUT succeeded.
               description: |
-                Planned, not implemented yet (answers 404 today). Checks the object in S3 (size and
-                type must match the declaration), extracts dimensions and EXIF, and in one transaction
-                sets status `uploaded`, appends the status history and inserts a `photo.uploaded`
-                outbox event. Repeating it on a confirmed photo returns 200 with the current photo.
+                Checks the object in S3 (HEAD: size and type must match the declaration), reads only
+                its head (HTTP Range) for the dimensions (JPEG SOFn / PNG IHDR) and EXIF, and in one
+                transaction sets status `uploaded`, appends the status history and inserts a
+                `photo.uploaded` outbox event. Repeating it on a confirmed photo returns 200 with the
+                current photo and writes nothing; concurrent calls produce one event. No object at
+                the key: 409 `upload_not_found` (PUT first). Not the declared image type, a size
+                that differs, truncated before the dimensions or more than 100 megapixels: the photo
+                becomes `failed` and the answer is 422 `invalid_upload`. S3 unreachable after 3
+                retries (1 s, 2 s, 4 s): 503 `storage_unavailable`, the photo unchanged. EXIF that
+                cannot be read never fails the upload (`exif_data` is `{}`).
               parameters:
                 - $ref: "#/components/parameters/PhotoID"
               responses:
@@ -338,10 +340,10 @@ public enum OpenAPIDocument {
             patch:
               operationId: updatePhotoStatus
               tags: [photos]
-              x-status: planned
-              summary: "Planned: the detection pipeline reports progress or the outcome."
+              summary: The detection pipeline reports progress or the outcome.
               description: |
-                Planned, not implemented yet (answers 404 today). Needs scope `photos:status:write`.
+                Needs scope `photos:status:write` (403 `forbidden` without it). `result` (a JSON
+                object) is stored and returned under `detection.result`; `error` only with `failed`.
                 Allowed transitions: `pending_upload -> uploaded | failed`, `uploaded -> processing |
                 failed`, `processing -> completed | failed`; the same status again is a no-op 200;
                 anything else is 409 `invalid_status_transition`.
@@ -690,9 +692,13 @@ public enum OpenAPIDocument {
                   type: string
                   enum: [processing, completed, failed]
                 result:
-                  type: object
+                  type: [object, "null"]
+                  description: The detection result, stored verbatim; omitted or null keeps the stored one.
                 error:
-                  type: string
+                  type: [string, "null"]
+                  minLength: 1
+                  maxLength: 2000
+                  description: Why detection failed; only with status `failed`.
             Timestamp:
               type: [string, "null"]
               format: date-time

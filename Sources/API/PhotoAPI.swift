@@ -1,9 +1,11 @@
+import AWS
 import AppConfig
 import Hummingbird
 import Logging
 import Migrator
 import Operations
 import Postgres
+import ServiceLifecycle
 
 /// Builds the `photo-api` application from its configuration.
 ///
@@ -37,19 +39,67 @@ public enum PhotoAPI {
             await pool.shutdown()
             throw error
         }
+        let storageHTTP = CurlHTTPClient(concurrency: storageConcurrency)
+        let storage = makeStorage(configuration: configuration, http: storageHTTP)
         let router = makeRouter(
             pool: pool,
             configuration: configuration,
             verifier: authentication.verifier,
+            storage: storage,
             logger: logger
         )
+        var services: [any Service] = [pool] + authentication.services + [CurlClientService(client: storageHTTP)]
+        if configuration.confirmation.reconcileEnabled {
+            services.append(makeReconciler(pool: pool, configuration: configuration, storage: storage, logger: logger))
+        }
         return Application(
             router: router,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "photo-api"
             ),
-            services: [pool] + authentication.services,
+            services: services,
+            logger: logger
+        )
+    }
+
+    /// Threads for S3 calls (confirmations and reconciliation); each blocks in libcurl.
+    public static let storageConcurrency = 16
+
+    /// Reads uploaded objects with the configured retries (`STORAGE_RETRY_BASE_MS`: base, 2x, 4x).
+    public static func makeStorage(configuration: APIConfiguration, http: CurlHTTPClient) -> S3ObjectReader {
+        let aws = configuration.aws
+        let presigner = S3Presigner(
+            region: aws.region,
+            credentials: aws.credentials ?? AWSCredentials(accessKeyID: "", secretAccessKey: "", sessionToken: nil),
+            endpoint: aws.s3Endpoint,
+            forcePathStyle: aws.forcePathStyle,
+            bucket: aws.bucket
+        )
+        let base = configuration.confirmation.storageRetryBaseMilliseconds
+        return S3ObjectReader(
+            presigner: presigner,
+            http: http,
+            retryDelays: [1, 2, 4].map { Duration.milliseconds(base * $0) }
+        )
+    }
+
+    /// The background reconciliation of expired pending uploads, as a `Service`.
+    public static func makeReconciler(
+        pool: ConnectionPool,
+        configuration: APIConfiguration,
+        storage: S3ObjectReader,
+        logger: Logger
+    ) -> UploadReconciler {
+        let settings = configuration.confirmation
+        return UploadReconciler(
+            pool: pool,
+            confirmer: UploadConfirmer(pool: pool, objects: storage, bucket: configuration.aws.bucket),
+            settings: .init(
+                graceSeconds: settings.reconcileGraceSeconds,
+                interval: .seconds(settings.reconcileIntervalSeconds),
+                batchSize: settings.reconcileBatchSize
+            ),
             logger: logger
         )
     }
@@ -60,6 +110,7 @@ public enum PhotoAPI {
         pool: ConnectionPool,
         configuration: APIConfiguration,
         verifier: TokenVerifier,
+        storage: S3ObjectReader,
         logger: Logger
     ) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
@@ -70,9 +121,25 @@ public enum PhotoAPI {
         OpenAPIDocument.add(to: router)
         // `/api/v1` endpoints go on this group, behind bearer-token authentication.
         let version1 = APIRoutes.addVersion1(to: router, verifier: verifier)
-        PhotoRoutes(pool: pool, configuration: configuration, logger: logger).add(to: version1)
+        let photoRoutes = PhotoRoutes(pool: pool, configuration: configuration, logger: logger)
+        photoRoutes.add(to: version1)
+        PhotoLifecycleRoutes(
+            photos: photoRoutes,
+            confirmer: UploadConfirmer(pool: pool, objects: storage, bucket: configuration.aws.bucket),
+            pool: pool
+        ).add(to: version1)
         // Last: the route table used to answer 405 instead of 404 (routes added after it 404).
         routeIndex.index(router)
         return router
+    }
+}
+
+/// Keeps the storage client's threads until the application shuts down, then stops them.
+struct CurlClientService: Service {
+    let client: CurlHTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await client.shutdown()
     }
 }

@@ -130,6 +130,36 @@ public struct UploadConfiguration: Sendable {
     }
 }
 
+/// How `photo-api` confirms uploads: S3 retries and the background reconciliation of photos
+/// whose upload URL expired without a confirmation.
+public struct ConfirmationConfiguration: Sendable {
+    /// The first pause before retrying a failed S3 call (`STORAGE_RETRY_BASE_MS`); the next two
+    /// are twice and four times as long (the contract's 1 s, 2 s, 4 s by default).
+    public let storageRetryBaseMilliseconds: Int
+    /// How long after its URL expired a `pending_upload` photo is left alone
+    /// (`RECONCILE_GRACE_SECONDS`), so a client that finished its PUT at the last second can still
+    /// confirm it itself.
+    public let reconcileGraceSeconds: Int
+    /// The pause between reconciliation passes (`RECONCILE_INTERVAL_SECONDS`).
+    public let reconcileIntervalSeconds: Int
+    /// Photos one pass claims at most (`RECONCILE_BATCH`).
+    public let reconcileBatchSize: Int
+    /// Whether this replica runs the reconciler at all (`RECONCILE_ENABLED`); any number may.
+    public let reconcileEnabled: Bool
+
+    public init(environment: EnvironmentReader) throws {
+        storageRetryBaseMilliseconds = try environment.integer(
+            "STORAGE_RETRY_BASE_MS",
+            default: 1000,
+            range: 0...60_000
+        )
+        reconcileGraceSeconds = try environment.integer("RECONCILE_GRACE_SECONDS", default: 300, range: 0...604_800)
+        reconcileIntervalSeconds = try environment.integer("RECONCILE_INTERVAL_SECONDS", default: 60, range: 1...86_400)
+        reconcileBatchSize = try environment.integer("RECONCILE_BATCH", default: 50, range: 1...1000)
+        reconcileEnabled = try environment.boolean("RECONCILE_ENABLED", default: true)
+    }
+}
+
 /// Everything `photo-api` reads at start.
 public struct APIConfiguration: Sendable {
     public let appEnvironment: String
@@ -139,6 +169,7 @@ public struct APIConfiguration: Sendable {
     public let aws: AWSConfiguration
     public let auth: AuthConfiguration
     public let uploads: UploadConfiguration
+    public let confirmation: ConfirmationConfiguration
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         appEnvironment = environment.string("APP_ENV", default: "development")
@@ -148,6 +179,7 @@ public struct APIConfiguration: Sendable {
         aws = try AWSConfiguration(environment: environment, appEnvironment: appEnvironment)
         auth = try AuthConfiguration(environment: environment)
         uploads = try UploadConfiguration(environment: environment)
+        confirmation = try ConfirmationConfiguration(environment: environment)
     }
 }
 

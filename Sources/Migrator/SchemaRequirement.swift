@@ -7,7 +7,7 @@ import Postgres
 public enum SchemaRequirement {
     /// The highest migration in `sql/` that the code of this build relies on. Raise it in the
     /// same change that adds a migration the services use.
-    public static let requiredVersion = 1
+    public static let requiredVersion = 2
 
     /// The schema is older than this build needs.
     public struct SchemaBehind: Error, CustomStringConvertible, Sendable {

@@ -1,4 +1,5 @@
 import API
+import AWS
 import AppConfig
 import Foundation
 import HTTPTypes
@@ -81,10 +82,13 @@ import Testing
         )
         let logger = Logger(label: "test")
         let pool = ConnectionPool(settings: configuration.database.settings, maximumConnections: 1, logger: logger)
+        let http = CurlHTTPClient(concurrency: 1)
+        defer { Task { await http.shutdown() } }
         let router = PhotoAPI.makeRouter(
             pool: pool,
             configuration: configuration,
             verifier: try await TokenVerifier(hs256Secret: AuthFixtures.secret, jwks: nil),
+            storage: PhotoAPI.makeStorage(configuration: configuration, http: http),
             logger: logger
         )
         return Set(
@@ -115,13 +119,8 @@ import Testing
             planned.intersection(registered).isEmpty,
             "served but marked planned: \(planned.intersection(registered))"
         )
-        #expect(
-            planned
-                == [
-                    Operation(path: "/api/v1/photos/{photo_id}/complete", method: "post"),
-                    Operation(path: "/api/v1/photos/{photo_id}/status", method: "patch"),
-                ]
-        )
+        // Every operation of the contract is served now.
+        #expect(planned.isEmpty, "still marked planned: \(planned)")
     }
 
     @Test func theProblemCodeEnumIsEveryAPIErrorCode() async throws {

@@ -57,6 +57,7 @@ extension Tag {
                     "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:1",
                     "PHOTOS_BUCKET": "photos-schemathesis",
                     "RATE_LIMIT_PER_MINUTE": "100000",
+                    "STORAGE_RETRY_BASE_MS": "1",
                     "LOG_LEVEL": "warning",
                 ]
             )

@@ -1,0 +1,192 @@
+import AWS
+import Domain
+import Foundation
+import Hummingbird
+import Logging
+import Postgres
+
+/// The endpoints that move a photo along its lifecycle (contract sections 4 and 5):
+/// `POST /api/v1/photos/{id}/complete` for clients and `PATCH /api/v1/photos/{id}/status` for
+/// the detection pipeline. Both answer with the photo as `GET /api/v1/photos/{id}` shows it.
+struct PhotoLifecycleRoutes: Sendable {
+    /// The scope the detection pipeline's service token carries.
+    static let statusWriteScope = "photos:status:write"
+    /// A photo changed under a PATCH is re-read and the change re-decided this many times.
+    static let statusChangeAttempts = 3
+
+    let photos: PhotoRoutes
+    let confirmer: UploadConfirmer
+    let pool: ConnectionPool
+
+    func add(to group: RouterGroup<APIRequestContext>) {
+        group.post("photos/:photo_id/complete") { request, context in
+            try await self.complete(request: request, context: context)
+        }
+        group.patch("photos/:photo_id/status") { request, context in
+            try await self.changeStatus(request: request, context: context)
+        }
+    }
+
+    // MARK: POST /api/v1/photos/{photo_id}/complete
+
+    /// Confirms the client's upload. Only a `pending_upload` photo is checked in S3; a photo the
+    /// service already confirmed answers 200 with its current state and writes nothing, so a
+    /// client that lost the first response can simply call again.
+    func complete(request: Request, context: APIRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let photoID = try PhotoRoutes.uuidParameter("photo_id", context)
+        let logger = context.logger.with(photoID: photoID)
+        let photo = try await loadAuthorized(photoID, identity: identity)
+        guard let status = PhotoStatus(rawValue: photo.status) else {
+            throw APIError.internalError(logDetail: "photo \(photoID) has unknown status \(photo.status)")
+        }
+        switch status {
+        case .pendingUpload:
+            break
+        case .uploaded, .processing, .completed:
+            return try await respond(with: photoID)
+        case .failed:
+            throw Self.failedPhotoError(photo)
+        }
+        let outcome: UploadConfirmer.Outcome
+        do {
+            outcome = try await confirmer.confirm(photo, changedBy: "api", logger: logger)
+        } catch let error as S3ReadError {
+            logger.warning("storage unavailable while confirming", metadata: ["error": "\(error)"])
+            throw APIError.storageUnavailable()
+        }
+        switch outcome {
+        case .confirmed:
+            return try await respond(with: photoID)
+        case .alreadyChanged:
+            // Another request or the reconciler got there first: answer as if this call repeated it.
+            let current = try await loadAuthorized(photoID, identity: identity)
+            if current.status == PhotoStatus.failed.rawValue { throw Self.failedPhotoError(current) }
+            return try await respond(with: photoID)
+        case .objectMissing:
+            throw APIError.uploadNotFound(
+                "no object was uploaded for photo \(photoID.uuidString.lowercased()); PUT it first"
+            )
+        case .invalid(let reason):
+            throw APIError.invalidUpload(reason)
+        }
+    }
+
+    /// A repeated complete of an upload refused as invalid gets the same 422 again; any other
+    /// failed photo (expired, failed by detection) cannot be confirmed: 409.
+    static func failedPhotoError(_ photo: PhotoRecord) -> APIError {
+        let prefix = "invalid_upload: "
+        if let error = photo.error, error.hasPrefix(prefix) {
+            return .invalidUpload(String(error.dropFirst(prefix.count)))
+        }
+        return .invalidStatusTransition(
+            "the photo has failed (\(photo.error ?? "no reason")); request a new upload URL"
+        )
+    }
+
+    // MARK: PATCH /api/v1/photos/{photo_id}/status
+
+    /// The detection pipeline's status changes, decided by `PhotoStatus`'s transition table.
+    func changeStatus(request: Request, context: APIRequestContext) async throws -> Response {
+        let identity = try context.requireScope(Self.statusWriteScope)
+        let photoID = try PhotoRoutes.uuidParameter("photo_id", context)
+        let change = try await Self.decodeStatusChange(request: request, context: context)
+        for _ in 0..<Self.statusChangeAttempts {
+            let photo = try await loadAuthorized(photoID, identity: identity)
+            guard let current = PhotoStatus(rawValue: photo.status) else {
+                throw APIError.internalError(logDetail: "photo \(photoID) has unknown status \(photo.status)")
+            }
+            switch current.transition(to: change.status) {
+            case .unchanged:
+                return try await respond(with: photoID)
+            case .rejected:
+                throw APIError.invalidStatusTransition(
+                    "a \(current.rawValue) photo cannot become \(change.status.rawValue)"
+                )
+            case .change:
+                let changed = try await pool.withConnection { connection in
+                    try PhotoLifecycleStore.change(
+                        PhotoLifecycleStore.changeStatus,
+                        [
+                            photoID, current.rawValue, change.status.rawValue, change.resultJSON, change.error,
+                            "detection",
+                        ],
+                        on: connection
+                    )
+                }
+                if changed {
+                    context.logger.with(photoID: photoID).info(
+                        "photo status changed",
+                        metadata: ["from": "\(current.rawValue)", "to": "\(change.status.rawValue)"]
+                    )
+                    return try await respond(with: photoID)
+                }
+            // The status moved between the read and the write (the relay, another PATCH): decide again.
+            }
+        }
+        throw APIError.invalidStatusTransition("the photo's status kept changing; retry")
+    }
+
+    /// Decodes the body with `JSONSerialization`, because `result` is any JSON object.
+    static func decodeStatusChange(request: Request, context: APIRequestContext) async throws -> StatusChangeRequest {
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        guard
+            let json = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView), options: []),
+            let object = json as? [String: Any]
+        else { throw APIError.invalidRequest("the body must be a JSON object") }
+        guard object["status"] == nil || object["status"] is String else {
+            throw APIError.invalidRequest("status must be a string")
+        }
+        let errorValue = object["error"].flatMap { $0 is NSNull ? nil : $0 }
+        guard errorValue == nil || errorValue is String else { throw APIError.invalidRequest("error must be a string") }
+        var resultJSON: String?
+        var resultIsObject = false
+        if let result = object["result"], !(result is NSNull) {
+            resultIsObject = result is [String: Any]
+            let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .fragmentsAllowed])
+            resultJSON = String(decoding: data, as: UTF8.self)
+        }
+        do {
+            return try StatusChangeRequest.validate(
+                status: object["status"] as? String,
+                resultJSON: resultJSON,
+                resultIsObject: resultIsObject,
+                error: errorValue as? String
+            )
+        } catch {
+            switch error {
+            case .invalid(let detail): throw APIError.invalidRequest(detail)
+            }
+        }
+    }
+
+    // MARK: Shared
+
+    /// The photo, when it exists (404) and belongs to the caller's organization (403).
+    private func loadAuthorized(_ photoID: UUID, identity: AuthenticatedIdentity) async throws -> PhotoRecord {
+        guard let photo = try await pool.withConnection({ try PhotoStore.loadPhoto(photoID, on: $0) }) else {
+            throw APIError.notFound("photo \(photoID.uuidString.lowercased()) does not exist")
+        }
+        guard photo.organizationID == identity.organizationID else {
+            throw APIError.forbidden("the photo belongs to another organization")
+        }
+        return photo
+    }
+
+    /// The photo as `GET` shows it, read after the change committed.
+    private func respond(with photoID: UUID) async throws -> Response {
+        guard let photo = try await pool.withConnection({ try PhotoStore.loadPhoto(photoID, on: $0) }) else {
+            throw APIError.notFound("photo \(photoID.uuidString.lowercased()) does not exist")
+        }
+        return try PhotoRoutes.jsonResponse(photos.photoJSON(photo, includeHistory: true))
+    }
+}
+
+extension Logger {
+    /// This logger with `photo_id` set, for every line about one photo.
+    func with(photoID: UUID) -> Logger {
+        var logger = self
+        logger[metadataKey: "photo_id"] = "\(photoID.uuidString.lowercased())"
+        return logger
+    }
+}

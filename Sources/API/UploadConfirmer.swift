@@ -1,0 +1,194 @@
+import AWS
+import Domain
+import Exif
+import Foundation
+import ImageInspection
+import Logging
+import Metrics
+import Postgres
+
+/// Confirms an upload: checks the object in S3, reads its head for dimensions and EXIF, and
+/// commits the confirmation with its `photo.uploaded` event (contract sections 4 and 5).
+///
+/// Shared by `POST /api/v1/photos/{id}/complete` and the background ``UploadReconciler``, so a
+/// photo is confirmed the same way whoever notices the upload first.
+struct UploadConfirmer: Sendable {
+    /// What a confirmation attempt found.
+    enum Outcome: Sendable, Equatable {
+        /// This call moved the photo to `uploaded` and wrote its event.
+        case confirmed
+        /// Someone else confirmed (or failed) the photo first; nothing was written.
+        case alreadyChanged
+        /// There is no object at the photo's key.
+        case objectMissing
+        /// The object is not the declared image; the photo is now `failed` with this reason.
+        case invalid(reason: String)
+    }
+
+    /// Enough to follow a head past the first fetch, but bounded: one oversized APP segment
+    /// or chunk per round.
+    static let maximumHeadFetches = 4
+
+    let pool: ConnectionPool
+    let objects: S3ObjectReader
+    let bucket: String
+    let confirmations: Counter
+    let invalidUploads: Counter
+    let exifFailures: Counter
+
+    init(pool: ConnectionPool, objects: S3ObjectReader, bucket: String) {
+        self.pool = pool
+        self.objects = objects
+        self.bucket = bucket
+        confirmations = Counter(label: "photo_confirmations_total")
+        invalidUploads = Counter(label: "photo_invalid_uploads_total")
+        exifFailures = Counter(label: "photo_exif_failures_total")
+    }
+
+    /// Confirms `photo`, which the caller saw `pending_upload`.
+    ///
+    /// - Throws: ``S3ReadError/unavailable(_:)`` when S3 keeps failing (the photo is unchanged,
+    ///   so the caller can retry), or a database error.
+    func confirm(_ photo: PhotoRecord, changedBy: String, logger: Logger) async throws -> Outcome {
+        guard let declared = ImageFormat(mimeType: photo.mimeType) else {
+            return try await fail(
+                photo,
+                reason: "the photo's type \(photo.mimeType) is not an image type",
+                changedBy: changedBy
+            )
+        }
+        guard let object = try await objects.head(key: photo.s3Key) else { return .objectMissing }
+        if object.size != photo.fileSize {
+            return try await fail(
+                photo,
+                reason: "the object has \(object.size) bytes but \(photo.fileSize) were declared",
+                changedBy: changedBy
+            )
+        }
+        if let stored = object.contentType, stored != photo.mimeType {
+            return try await fail(
+                photo,
+                reason: "the object is stored as \(stored) but \(photo.mimeType) was declared",
+                changedBy: changedBy
+            )
+        }
+        let header: ImageHeader
+        do {
+            header = try await inspectHead(of: photo, size: object.size, declared: declared)
+        } catch let error as ImageInspectionError {
+            return try await fail(photo, reason: Self.reason(error), changedBy: changedBy)
+        } catch S3ReadError.notFound {
+            return .objectMissing
+        }
+        let exif = exifJSON(header.exifBlock, photoID: photo.id, logger: logger)
+        let event = PhotoUploadedEvent(
+            photoID: photo.id,
+            projectID: photo.projectID,
+            bucket: bucket,
+            key: photo.s3Key,
+            detectionTypes: Self.detectionTypes(photo.detectionTypesJSON),
+            priority: photo.priority,
+            mimeType: photo.mimeType,
+            width: header.width,
+            height: header.height
+        )
+        let eventID = UUID()
+        let changed = try await pool.withConnection { connection in
+            try PhotoLifecycleStore.change(
+                PhotoLifecycleStore.confirmUpload,
+                [photo.id, header.width, header.height, exif, eventID, event.payloadJSON(), changedBy],
+                on: connection
+            )
+        }
+        guard changed else { return .alreadyChanged }
+        confirmations.increment()
+        logger.info(
+            "upload confirmed",
+            metadata: [
+                "photo_id": "\(photo.id.uuidString.lowercased())", "event_id": "\(eventID.uuidString.lowercased())",
+                "width": "\(header.width)", "height": "\(header.height)", "confirmed_by": "\(changedBy)",
+            ]
+        )
+        return .confirmed
+    }
+
+    /// Fetches the object's first bytes, more only when the image's header needs them.
+    private func inspectHead(of photo: PhotoRecord, size: Int, declared: ImageFormat) async throws -> ImageHeader {
+        var length = min(ImageInspector.initialHeadLength, size)
+        for _ in 0..<Self.maximumHeadFetches {
+            let head = try await objects.readPrefix(key: photo.s3Key, length: max(length, 1))
+            let result = Result { () throws(ImageInspectionError) in
+                try ImageInspector.inspect(head: head, objectSize: size, declared: declared)
+            }
+            switch result {
+            case .success(let header):
+                return header
+            case .failure(.needMoreBytes(let atLeast)) where atLeast > head.count && head.count < size:
+                length = min(atLeast, size)
+            case .failure(let error):
+                throw error
+            }
+        }
+        throw ImageInspectionError.malformed("the image header did not end within \(length) bytes")
+    }
+
+    /// The EXIF JSON to store: `{}` when there is none or it cannot be read (logged; the upload
+    /// still succeeds, as the contract says).
+    private func exifJSON(_ block: [UInt8]?, photoID: UUID, logger: Logger) -> String {
+        guard let block else { return "{}" }
+        do {
+            let metadata = try ExifReader.read(block)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return String(decoding: try encoder.encode(metadata), as: UTF8.self)
+        } catch {
+            exifFailures.increment()
+            logger.warning(
+                "EXIF extraction failed; storing {}",
+                metadata: ["photo_id": "\(photoID.uuidString.lowercased())", "error": "\(error)"]
+            )
+            return "{}"
+        }
+    }
+
+    /// Marks `photo` failed as an invalid upload (422 for the client).
+    private func fail(_ photo: PhotoRecord, reason: String, changedBy: String) async throws -> Outcome {
+        let error = "invalid_upload: \(reason)"
+        let changed = try await pool.withConnection { connection in
+            try PhotoLifecycleStore.change(
+                PhotoLifecycleStore.failUpload,
+                [photo.id, error, changedBy],
+                on: connection
+            )
+        }
+        guard changed else { return .alreadyChanged }
+        invalidUploads.increment()
+        return .invalid(reason: reason)
+    }
+
+    /// Fails a pending photo whose upload never arrived (the reconciler's `upload_expired`).
+    func expire(_ photo: PhotoRecord, changedBy: String) async throws -> Bool {
+        try await pool.withConnection { connection in
+            try PhotoLifecycleStore.change(
+                PhotoLifecycleStore.failUpload,
+                [photo.id, "upload_expired", changedBy],
+                on: connection
+            )
+        }
+    }
+
+    static func reason(_ error: ImageInspectionError) -> String {
+        switch error {
+        case .needMoreBytes(let atLeast): "the image header needs \(atLeast) bytes, more than the object has"
+        case .notDeclaredType(let declared): "the object is not a \(declared == .jpeg ? "JPEG" : "PNG") image"
+        case .truncated: "the image ends before its dimensions"
+        case .malformed(let detail): "the image is malformed: \(detail)"
+        case .tooManyPixels(let width, let height):
+            "\(width)x\(height) is more than \(ImageInspector.maximumPixels / 1_000_000) megapixels"
+        }
+    }
+
+    static func detectionTypes(_ json: String) -> [String] {
+        (try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? UploadRequest.defaultDetectionTypes
+    }
+}

@@ -1,0 +1,140 @@
+import AWS
+import Domain
+import Foundation
+import Logging
+import Metrics
+import Postgres
+import ServiceLifecycle
+
+/// Settles photos whose clients never confirmed them (contract section 5): a `pending_upload`
+/// photo whose URL expired more than a grace period ago is confirmed when its object is in S3
+/// (the same path as `complete`) and otherwise fails with `upload_expired`.
+///
+/// Any number of replicas may run it. A pass claims due photos for a while
+/// (`reconcile_claimed_until`, rows picked with `FOR UPDATE SKIP LOCKED`), then checks S3
+/// without holding a transaction open; a replica that dies mid-pass leaves claims that run out,
+/// and every write is conditional on the photo still being `pending_upload`, so a client's
+/// late `complete` and the reconciler never both confirm.
+public struct UploadReconciler: Service {
+    public struct Settings: Sendable {
+        public var graceSeconds: Int
+        public var interval: Duration
+        public var batchSize: Int
+        /// How long a claim keeps other replicas away; longer than a pass over a batch with S3
+        /// retries needs.
+        public var claimSeconds: Int
+
+        public init(graceSeconds: Int, interval: Duration, batchSize: Int, claimSeconds: Int = 600) {
+            self.graceSeconds = graceSeconds
+            self.interval = interval
+            self.batchSize = batchSize
+            self.claimSeconds = claimSeconds
+        }
+    }
+
+    /// What one pass did, for logs and tests.
+    public struct PassSummary: Sendable, Equatable {
+        public var confirmed = 0
+        public var expired = 0
+        public var invalid = 0
+        /// Left for a later pass: S3 unavailable, or changed meanwhile.
+        public var skipped = 0
+
+        public var total: Int { confirmed + expired + invalid + skipped }
+    }
+
+    let pool: ConnectionPool
+    let confirmer: UploadConfirmer
+    let settings: Settings
+    let logger: Logger
+    let outcomes: Counter
+    let expirations: Counter
+
+    init(pool: ConnectionPool, confirmer: UploadConfirmer, settings: Settings, logger: Logger) {
+        self.pool = pool
+        self.confirmer = confirmer
+        self.settings = settings
+        self.logger = logger
+        outcomes = Counter(label: "photo_reconciled_total", dimensions: [("outcome", "confirmed")])
+        expirations = Counter(label: "photo_reconciled_total", dimensions: [("outcome", "expired")])
+    }
+
+    public func run() async throws {
+        logger.info(
+            "upload reconciler started",
+            metadata: ["grace_seconds": "\(settings.graceSeconds)", "interval": "\(settings.interval)"]
+        )
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            do {
+                // Full batches mean more is due: go on at once.
+                while try await runPass().total >= settings.batchSize, !Task.isShuttingDownGracefully {}
+            } catch {
+                logger.warning("reconciliation pass failed", metadata: ["error": "\(error)"])
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: settings.interval) }
+            } catch {
+                break
+            }
+        }
+        logger.info("upload reconciler stopped")
+    }
+
+    /// Claims one batch of due photos and settles each.
+    @discardableResult
+    public func runPass() async throws -> PassSummary {
+        let settings = self.settings
+        let claimed = try await pool.withConnection { connection in
+            try PhotoLifecycleStore.claimExpiredUploads(
+                graceSeconds: settings.graceSeconds,
+                limit: settings.batchSize,
+                claimSeconds: settings.claimSeconds,
+                on: connection
+            )
+        }
+        var summary = PassSummary()
+        for photoID in claimed {
+            if Task.isShuttingDownGracefully { break }
+            let photoLogger = logger.with(photoID: photoID)
+            do {
+                guard let photo = try await pool.withConnection({ try PhotoStore.loadPhoto(photoID, on: $0) }),
+                    photo.status == PhotoStatus.pendingUpload.rawValue
+                else {
+                    summary.skipped += 1
+                    continue
+                }
+                switch try await confirmer.confirm(photo, changedBy: "reconciler", logger: photoLogger) {
+                case .confirmed:
+                    summary.confirmed += 1
+                    outcomes.increment()
+                case .invalid:
+                    summary.invalid += 1
+                case .alreadyChanged:
+                    summary.skipped += 1
+                case .objectMissing:
+                    if try await confirmer.expire(photo, changedBy: "reconciler") {
+                        summary.expired += 1
+                        expirations.increment()
+                        photoLogger.info("pending upload expired without an object")
+                    } else {
+                        summary.skipped += 1
+                    }
+                }
+            } catch {
+                // The claim runs out and a later pass (here or on another replica) tries again.
+                summary.skipped += 1
+                photoLogger.warning("could not reconcile the photo", metadata: ["error": "\(error)"])
+            }
+        }
+        if summary.total > 0 {
+            logger.info(
+                "reconciliation pass",
+                metadata: [
+                    "confirmed": "\(summary.confirmed)", "expired": "\(summary.expired)",
+                    "invalid": "\(summary.invalid)", "skipped": "\(summary.skipped)",
+                ]
+            )
+        }
+        return summary
+    }
+}

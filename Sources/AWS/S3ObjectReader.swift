@@ -1,0 +1,127 @@
+import Foundation
+
+/// Reads what `photo-api` needs to confirm an upload: an object's size and type (`HEAD`) and its
+/// first bytes (a `Range` `GET`), never the whole object.
+///
+/// Requests are SigV4 query-signed by ``S3Presigner`` (the signer checked against botocore and
+/// enforced by LocalStack) and sent through ``CurlHTTPClient``. libcurl 7.88's own header signing
+/// does not add the `x-amz-content-sha256` header S3 requires, so it is not used for S3.
+///
+/// Transient failures (connection errors, timeouts, 5xx, 429) are retried after each of
+/// `retryDelays`; when they run out the call throws ``S3ReadError/unavailable(_:)``, which the
+/// API answers with `503 storage_unavailable`.
+public struct S3ObjectReader: Sendable {
+    /// What `HEAD` says about an object.
+    public struct ObjectInfo: Sendable, Equatable {
+        public let size: Int
+        /// `Content-Type` without parameters, lowercased; `nil` when S3 sent none.
+        public let contentType: String?
+
+        public init(size: Int, contentType: String?) {
+            self.size = size
+            self.contentType = contentType
+        }
+    }
+
+    /// Signatures live only as long as one call with its retries needs.
+    static let signatureLifetimeSeconds = 300
+
+    public let presigner: S3Presigner
+    public let http: CurlHTTPClient
+    public let retryDelays: [Duration]
+
+    /// - Parameter retryDelays: the pauses before the second, third, ... try; the contract's
+    ///   `[1 s, 2 s, 4 s]` by default.
+    public init(
+        presigner: S3Presigner,
+        http: CurlHTTPClient,
+        retryDelays: [Duration] = [.seconds(1), .seconds(2), .seconds(4)]
+    ) {
+        self.presigner = presigner
+        self.http = http
+        self.retryDelays = retryDelays
+    }
+
+    /// The object's size and type, or `nil` when there is no object at `key`.
+    public func head(key: String) async throws(S3ReadError) -> ObjectInfo? {
+        let response = try await send(method: "HEAD", key: key, headers: [])
+        switch response.status {
+        case 200:
+            guard let lengthText = response.header("Content-Length"), let size = Int(lengthText), size >= 0 else {
+                throw .unavailable("HEAD \(key) answered without a usable Content-Length")
+            }
+            return ObjectInfo(size: size, contentType: response.header("Content-Type").map(Self.mediaType))
+        case 404:
+            return nil
+        default:
+            throw .unavailable("HEAD \(key) answered \(response.status)")
+        }
+    }
+
+    /// The first `length` bytes of the object at `key` (fewer when the object is shorter).
+    public func readPrefix(key: String, length: Int) async throws(S3ReadError) -> [UInt8] {
+        precondition(length > 0, "a range needs at least one byte")
+        let response = try await send(method: "GET", key: key, headers: [("Range", "bytes=0-\(length - 1)")])
+        switch response.status {
+        case 200, 206:
+            return Array(response.body.prefix(length))
+        case 404:
+            throw .notFound
+        default:
+            throw .unavailable("GET \(key) answered \(response.status)")
+        }
+    }
+
+    /// Sends one signed request, retrying transient failures.
+    private func send(
+        method: String,
+        key: String,
+        headers: [(name: String, value: String)]
+    ) async throws(S3ReadError) -> CurlHTTPClient.Response {
+        var lastProblem = ""
+        for attempt in 0...retryDelays.count {
+            if attempt > 0 {
+                do {
+                    try await Task.sleep(for: retryDelays[attempt - 1])
+                } catch {
+                    throw .unavailable("cancelled while waiting to retry: \(lastProblem)")
+                }
+            }
+            // Signed afresh for each try: a retry after a long pause must not carry an old date.
+            let signed = presigner.presign(
+                method: method,
+                key: key,
+                expiresIn: Self.signatureLifetimeSeconds,
+                now: Date()
+            )
+            do {
+                let response = try await http.execute(.init(method: method, url: signed.url, headers: headers))
+                guard Self.isTransient(status: response.status) else { return response }
+                lastProblem = "\(method) answered \(response.status)"
+            } catch let error as CurlHTTPClientError {
+                lastProblem = error.description
+            } catch {
+                lastProblem = "\(error)"
+            }
+        }
+        throw .unavailable("\(method) \(key) failed \(retryDelays.count + 1) times; last: \(lastProblem)")
+    }
+
+    static func isTransient(status: Int) -> Bool {
+        status == 429 || status >= 500
+    }
+
+    /// `image/jpeg; charset=binary` → `image/jpeg`.
+    static func mediaType(_ contentType: String) -> String {
+        let type = contentType.split(separator: ";", maxSplits: 1).first ?? ""
+        return type.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+}
+
+/// Why an S3 read failed.
+public enum S3ReadError: Error, Sendable, Equatable {
+    /// The object disappeared between `HEAD` and `GET`.
+    case notFound
+    /// S3 could not be reached or kept failing; retry later.
+    case unavailable(String)
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// The `photo.uploaded` outbox event: its payload is the SQS message body the detection pipeline
+/// receives (contract section 6), written in the same transaction that confirms the upload.
+///
+/// The contract names four fields; the others are additive, so the pipeline need not read the
+/// photo back for what it already knows at confirmation time.
+public struct PhotoUploadedEvent: Sendable, Equatable, Encodable {
+    /// The `event_type` column and the `event_type` message attribute.
+    public static let eventType = "photo.uploaded"
+
+    public let photoID: UUID
+    public let projectID: UUID
+    /// `s3://bucket/key`.
+    public let s3URL: String
+    public let detectionTypes: [String]
+    public let priority: String
+    public let mimeType: String
+    public let width: Int
+    public let height: Int
+
+    public init(
+        photoID: UUID,
+        projectID: UUID,
+        bucket: String,
+        key: String,
+        detectionTypes: [String],
+        priority: String,
+        mimeType: String,
+        width: Int,
+        height: Int
+    ) {
+        self.photoID = photoID
+        self.projectID = projectID
+        s3URL = "s3://\(bucket)/\(key)"
+        self.detectionTypes = detectionTypes
+        self.priority = priority
+        self.mimeType = mimeType
+        self.width = width
+        self.height = height
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case photoID = "photo_id"
+        case projectID = "project_id"
+        case s3URL = "s3_url"
+        case detectionTypes = "detection_types"
+        case priority
+        case mimeType = "mime_type"
+        case width
+        case height
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(photoID.uuidString.lowercased(), forKey: .photoID)
+        try container.encode(projectID.uuidString.lowercased(), forKey: .projectID)
+        try container.encode(s3URL, forKey: .s3URL)
+        try container.encode(detectionTypes, forKey: .detectionTypes)
+        try container.encode(priority, forKey: .priority)
+        try container.encode(mimeType, forKey: .mimeType)
+        try container.encode(width, forKey: .width)
+        try container.encode(height, forKey: .height)
+    }
+
+    /// The JSON text stored in `outbox_events.payload`, keys sorted so equal events are equal text.
+    public func payloadJSON() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Strings, numbers and arrays of strings always encode.
+        guard let data = try? encoder.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,90 @@
+import API
+import AWS
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Postgres
+import TestSupport
+import Testing
+
+extension Tag {
+    /// Runs Node 20 (`node` on PATH) against a live `photo-api`.
+    @Tag static var node: Self
+}
+
+/// `docs/examples/upload.mjs`, the documented client, against the real `photo-api` executable,
+/// a migrated database and moto's S3: the example must keep working as the API changes.
+@Suite(.tags(.node)) struct ExampleClientTests {
+    static func nodeExecutable() -> URL? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":")
+            .map { URL(fileURLWithPath: String($0)).appendingPathComponent("node") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }
+
+    @Test func theDocumentedClientUploadsAndConfirmsAPhoto() async throws {
+        let node = try #require(Self.nodeExecutable(), "node is not on PATH: scripts/lib.sh ensure_prereqs installs it")
+        let executable = try TestPaths.executable("photo-api")
+        try await PrivateSQSServer.withServer { s3 in
+            let http = CurlHTTPClient(concurrency: 1)
+            defer { Task { await http.shutdown() } }
+            let bucket = "photos-example"
+            let created = try await http.execute(.init(method: "PUT", url: "\(s3.endpoint)/\(bucket)"))
+            #expect(created.status == 200)
+            try await TestDatabase.withFresh { database in
+                try database.migrate()
+                let project = UUID()
+                try database.connect().query(
+                    "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'example')",
+                    [project, AuthFixtures.organizationID]
+                )
+                let port = try PrivateSQSServer.freePort()
+                let api = try ChildProcess(
+                    executable,
+                    [],
+                    environment: [
+                        "DATABASE_URL": database.connectionString,
+                        "HOST": "127.0.0.1",
+                        "PORT": String(port),
+                        "JWT_HS256_SECRET": AuthFixtures.secret,
+                        "AWS_ACCESS_KEY_ID": "test",
+                        "AWS_SECRET_ACCESS_KEY": "test",
+                        "AWS_REGION": "us-east-1",
+                        "AWS_ENDPOINT_URL": s3.endpoint,
+                        "AWS_ENDPOINT_URL_S3": s3.endpoint,
+                        "PHOTOS_BUCKET": bucket,
+                        "LOG_LEVEL": "warning",
+                    ]
+                )
+                try api.start()
+                defer { if api.process.isRunning { api.process.terminate() } }
+                let baseURL = "http://127.0.0.1:\(port)"
+                try await OpenAPISchemathesisTests.waitUntilReady(baseURL, api)
+
+                let run = try ChildProcess(
+                    node,
+                    [
+                        TestPaths.repositoryRoot.appendingPathComponent("docs/examples/upload.mjs").path,
+                        "--api", baseURL, "--project", project.uuidString.lowercased(),
+                        "--file", ImageFixtures.directory.appendingPathComponent("iphone4s-gps-orientation6.jpg").path,
+                        // No relay here: the photo stops at uploaded.
+                        "--wait-for", "uploaded",
+                    ],
+                    environment: ["PHOTO_API_TOKEN": try await PhotoWorld.token()]
+                )
+                try run.start()
+                let status = try await run.wait(timeout: .seconds(60))
+                #expect(status == 0, "upload.mjs failed:\n\(run.standardOutput)\n\(run.standardError)")
+                let lines = run.standardOutput.split(separator: "\n")
+                #expect(lines.contains { $0.hasPrefix("1. upload URL issued") })
+                #expect(lines.contains { $0.hasPrefix("2. PUT done") })
+                #expect(lines.contains { $0.hasPrefix("3. confirmed: uploaded, 205x102") && $0.contains("iPhone 4S") })
+                let photo = try #require(
+                    lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                )
+                #expect(photo["status"] as? String == "uploaded")
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Domain
+import Foundation
+import Testing
+
+@Suite struct StatusChangeRequestTests {
+    @Test(arguments: ["processing", "completed", "failed"])
+    func thePipelinesStatusesAreAccepted(_ status: String) throws {
+        let request = try StatusChangeRequest.validate(
+            status: status,
+            resultJSON: nil,
+            resultIsObject: false,
+            error: nil
+        )
+        #expect(request.status.rawValue == status)
+    }
+
+    @Test(arguments: [nil, "uploaded", "pending_upload", "PROCESSING", ""])
+    func otherStatusesAreRefused(_ status: String?) {
+        #expect(throws: StatusChangeValidationError.self) {
+            try StatusChangeRequest.validate(status: status, resultJSON: nil, resultIsObject: false, error: nil)
+        }
+    }
+
+    @Test func aResultMustBeAnObject() throws {
+        #expect(throws: StatusChangeValidationError.invalid("result must be a JSON object")) {
+            try StatusChangeRequest.validate(status: "completed", resultJSON: "[1]", resultIsObject: false, error: nil)
+        }
+        let accepted = try StatusChangeRequest.validate(
+            status: "completed",
+            resultJSON: #"{"a":1}"#,
+            resultIsObject: true,
+            error: nil
+        )
+        #expect(accepted.resultJSON == #"{"a":1}"#)
+    }
+
+    @Test func anErrorGoesOnlyWithFailedAndIsBounded() throws {
+        let failed = try StatusChangeRequest.validate(
+            status: "failed",
+            resultJSON: nil,
+            resultIsObject: false,
+            error: "timeout"
+        )
+        #expect(failed.error == "timeout")
+        for (status, error) in [
+            ("completed", "x"), ("failed", ""), ("failed", String(repeating: "e", count: 2001)), ("failed", "a\u{0}b"),
+        ] {
+            #expect(throws: StatusChangeValidationError.self) {
+                try StatusChangeRequest.validate(status: status, resultJSON: nil, resultIsObject: false, error: error)
+            }
+        }
+    }
+}
+
+@Suite struct PhotoUploadedEventTests {
+    @Test func thePayloadIsTheContractsMessageBody() throws {
+        let photo = try #require(UUID(uuidString: "6F1C2B1E-8C9A-4E0B-9D55-0C1A2B3C4D5E"))
+        let project = try #require(UUID(uuidString: "0A0B0C0D-0000-4000-8000-000000000001"))
+        let event = PhotoUploadedEvent(
+            photoID: photo,
+            projectID: project,
+            bucket: "companycam-photos-development",
+            key: "k/2026/12/01/p.jpg",
+            detectionTypes: ["damage"],
+            priority: "high",
+            mimeType: "image/jpeg",
+            width: 4032,
+            height: 3024
+        )
+        #expect(
+            event.payloadJSON()
+                == #"{"detection_types":["damage"],"height":3024,"mime_type":"image/jpeg","#
+                + #""photo_id":"6f1c2b1e-8c9a-4e0b-9d55-0c1a2b3c4d5e","priority":"high","#
+                + #""project_id":"0a0b0c0d-0000-4000-8000-000000000001","#
+                + #""s3_url":"s3://companycam-photos-development/k/2026/12/01/p.jpg","width":4032}"#
+        )
+        #expect(PhotoUploadedEvent.eventType == "photo.uploaded")
+    }
+}
