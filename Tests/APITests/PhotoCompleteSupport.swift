@@ -23,6 +23,64 @@ struct StorageWorld: Sendable {
 
     static let bucket = "photos-complete-test"
 
+    /// The same world on the LocalStack of `scripts/test.sh` (`AWS_ENDPOINT_URL`, S3 signature
+    /// validation on), with a bucket of its own: S3 there checks every signature we send.
+    static func runOnLocalStack(
+        environment extra: [String: String] = [:],
+        _ body: @escaping @Sendable (StorageWorld) async throws -> Void
+    ) async throws {
+        let processEnvironment = ProcessInfo.processInfo.environment
+        guard let endpoint = processEnvironment["AWS_ENDPOINT_URL_S3"] ?? processEnvironment["AWS_ENDPOINT_URL"],
+            !endpoint.isEmpty
+        else {
+            throw TestEnvironmentError(
+                "AWS_ENDPOINT_URL is not set: this .localstack test needs LocalStack (scripts/test.sh starts it)"
+            )
+        }
+        let bucket = "complete-\(UUID().uuidString.lowercased().prefix(13))"
+        let http = CurlHTTPClient(concurrency: 4, timeoutMilliseconds: 15_000)
+        do {
+            let created = try await http.execute(
+                .init(
+                    method: "PUT",
+                    url: "\(endpoint)/\(bucket)",
+                    signing: .init(
+                        region: "us-east-1",
+                        service: "s3",
+                        credentials: AWSCredentials(accessKeyID: "test", secretAccessKey: "test")
+                    )
+                )
+            )
+            guard created.status == 200 else {
+                throw TestEnvironmentError("creating bucket \(bucket) on LocalStack: HTTP \(created.status)")
+            }
+            let environment = [
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ENDPOINT_URL_S3": endpoint,
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "PHOTOS_BUCKET": bucket,
+                "STORAGE_RETRY_BASE_MS": "1",
+                "RATE_LIMIT_PER_MINUTE": "1000",
+            ].merging(extra) { _, new in new }
+            try await PhotoWorld.run(environment: environment) { photos in
+                try await body(
+                    StorageWorld(
+                        photos: photos,
+                        s3Endpoint: endpoint,
+                        bucket: bucket,
+                        http: http,
+                        environment: PhotoWorld.environment.merging(environment) { _, new in new }
+                    )
+                )
+            }
+        } catch {
+            await http.shutdown()
+            throw error
+        }
+        await http.shutdown()
+    }
+
     static func run(
         environment extra: [String: String] = [:],
         _ body: @escaping @Sendable (StorageWorld) async throws -> Void
