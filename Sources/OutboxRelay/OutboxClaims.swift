@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import Postgres
 
@@ -73,6 +74,10 @@ public enum OutboxClaims {
             """
     )
 
+    /// The move the relay makes, an allowed move of `Domain`'s transition table
+    /// (`PhotoStatus.allowedTransitions`), spelled into the statement from the same constants.
+    static let deliveredPhotoMove = (from: PhotoStatus.uploaded, to: PhotoStatus.processing)
+
     /// Deletes delivered events and, in the same statement, moves their photos
     /// `uploaded → processing` with a history row (contract section 5).
     static let deliverStatement = PreparedStatement(
@@ -84,13 +89,14 @@ public enum OutboxClaims {
                 RETURNING id, event_type, aggregate_id
             ), moved AS (
                 UPDATE photos AS p
-                SET status = 'processing', processing_at = now(), updated_at = now()
+                SET status = '\(deliveredPhotoMove.to.rawValue)', processing_at = now(), updated_at = now()
                 FROM delivered AS d
-                WHERE d.event_type = 'photo.uploaded' AND p.id = d.aggregate_id AND p.status = 'uploaded'
+                WHERE d.event_type = '\(PhotoUploadedEvent.eventType)' AND p.id = d.aggregate_id
+                  AND p.status = '\(deliveredPhotoMove.from.rawValue)'
                 RETURNING p.id
             ), history AS (
                 INSERT INTO photo_status_history (photo_id, status, previous_status, changed_by)
-                SELECT id, 'processing', 'uploaded', 'relay' FROM moved
+                SELECT id, '\(deliveredPhotoMove.to.rawValue)', '\(deliveredPhotoMove.from.rawValue)', 'relay' FROM moved
                 RETURNING 1
             )
             SELECT (SELECT count(*) FROM delivered) AS delivered, (SELECT count(*) FROM history) AS moved
