@@ -699,6 +699,16 @@ public enum OpenAPIDocument {
                   minLength: 1
                   maxLength: 2000
                   description: Why detection failed; only with status `failed`.
+              # A non-null `error` is only allowed with status `failed` (400 otherwise).
+              if:
+                required: [error]
+                properties:
+                  error:
+                    type: string
+              then:
+                properties:
+                  status:
+                    const: failed
             Timestamp:
               type: [string, "null"]
               format: date-time

@@ -42,6 +42,20 @@ extension Tag {
                 "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'schemathesis')",
                 [project, AuthFixtures.organizationID]
             )
+            // A photo of that project: reads, confirmations (S3 is down: 503) and status changes
+            // reach a real row. Uploaded, so the first valid status changes succeed.
+            let photo = UUID()
+            try database.connect().query(
+                """
+                INSERT INTO photos (id, project_id, user_id, file_name, mime_type, file_size, s3_bucket, s3_key,
+                                    status, upload_expires_at, uploaded_at)
+                VALUES ($1, $2, $3, 'roof.jpg', 'image/jpeg', 2048, 'photos-schemathesis', $4, 'uploaded', now(), now())
+                """,
+                [
+                    photo, project, AuthFixtures.userID,
+                    "\(project.uuidString.lowercased())/\(photo.uuidString.lowercased()).jpg",
+                ]
+            )
             let port = try PrivateSQSServer.freePort()
             let api = try ChildProcess(
                 executable,
@@ -66,7 +80,7 @@ extension Tag {
             let baseURL = "http://127.0.0.1:\(port)"
             try await Self.waitUntilReady(baseURL, api)
 
-            let token = try await PhotoWorld.token()
+            let token = try await AuthFixtures.hs256(AuthFixtures.validClaims(scope: "photos:status:write"))
             let reports = FileManager.default.temporaryDirectory.appendingPathComponent("schemathesis-\(UUID())")
             defer { try? FileManager.default.removeItem(at: reports) }
             let run = try ChildProcess(
@@ -76,6 +90,7 @@ extension Tag {
                     "SCHEMATHESIS_VENV": Self.venv.path,
                     "SCHEMATHESIS_REPORT_DIR": reports.path,
                     "SCHEMATHESIS_PROJECT_ID": project.uuidString.lowercased(),
+                    "SCHEMATHESIS_PHOTO_ID": photo.uuidString.lowercased(),
                 ]
             )
             try run.start()
