@@ -106,6 +106,27 @@ import Testing
         }
     }
 
+    /// As a service: the first pass runs at start, and cancellation ends the loop.
+    @Test func theServiceSettlesDuePhotosAndStopsWhenCancelled() async throws {
+        let token = try await PhotoWorld.token()
+        try await StorageWorld.run { world in
+            let project = try world.photos.makeProject()
+            let abandoned = try await world.requestUpload(project: project, size: 4096, token: token).photoID
+            try expire(world, abandoned, secondsAgo: 3600)
+            try await Self.withReconcilers(world, count: 1) { reconcilers in
+                let reconciler = reconcilers[0]
+                let running = Task { try await reconciler.run() }
+                let deadline = ContinuousClock.now + .seconds(30)
+                while try world.status(abandoned) == "pending_upload", ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                running.cancel()
+                try await running.value
+            }
+            #expect(try world.status(abandoned) == "failed")
+        }
+    }
+
     @Test func aPhotoIsLeftPendingWhileS3IsDown() async throws {
         let token = try await PhotoWorld.token()
         let closedPort = try PrivateSQSServer.freePort()
