@@ -174,7 +174,9 @@ import Testing
 
     @Test func notAnExifBlock() {
         let prefix: [UInt8] = Array("Exif".utf8) + [0, 0]
-        for block: [UInt8] in [[], prefix, Array("JFIF\0\0II*\0\u{8}\0\0\0".utf8), prefix + Array("XX*\0\u{8}\0\0\0".utf8)] {
+        for block: [UInt8] in [
+            [], prefix, Array("JFIF\0\0II*\0\u{8}\0\0\0".utf8), prefix + Array("XX*\0\u{8}\0\0\0".utf8),
+        ] {
             #expect(throws: ExifReadError.self) { try ExifReader.read(block) }
         }
     }
