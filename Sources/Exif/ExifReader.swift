@@ -74,7 +74,7 @@ public enum ExifReader {
             throw .unreadable("the TIFF header is neither II*\\0 nor MM\\0*")
         }
         guard exifBlock.count <= Int(UInt32.max) else { throw .unreadable("the block is too large") }
-        guard let data = ExifDataHandle(loading: exifBlock) else {
+        guard let data = ExifDataHandle(loading: MakerNoteRemover.removingMakerNotes(from: exifBlock)) else {
             throw .unreadable("libexif could not allocate its data")
         }
 
