@@ -317,6 +317,17 @@ import Testing
         #expect(throws: ImageInspectionError.malformed("PNG: chunk CRC mismatch")) {
             try ImageInspector.inspect(head: badExif, objectSize: badExif.count, declared: .png)
         }
+        // Any chunk before IDAT is checked, not only the ones whose data is used.
+        let badText = Self.png(width: 4, height: 4, chunks: [Self.chunk("tEXt", Array("a\0b".utf8), corruptCRC: true)])
+        #expect(throws: ImageInspectionError.malformed("PNG: chunk CRC mismatch")) {
+            try ImageInspector.inspect(head: badText, objectSize: badText.count, declared: .png)
+        }
+        // IDAT is never read, so its CRC is not checked.
+        var badData = Self.png(width: 4, height: 4)
+        badData[badData.count - 13] ^= 0xFF
+        #expect(throws: Never.self) {
+            try ImageInspector.inspect(head: badData, objectSize: badData.count, declared: .png)
+        }
     }
 
     @Test func zeroDimensionsPNG() {
