@@ -34,6 +34,9 @@ done
 cd "$fuzz_dir"
 # -parse-as-library: libFuzzer supplies main(); the Swift file only exports LLVMFuzzerTestOneInput.
 build_flags=(-c debug --scratch-path "$fuzz_dir/.build" -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
+# SwiftPM may keep a stale build plan for a path dependency (a source file added to ../Sources is
+# then missed); dropping the plan makes it re-plan, which costs a second or two.
+rm -f "$fuzz_dir/.build/debug.yaml"
 swift build "${build_flags[@]}" --product FuzzImageHeader
 binary="$(swift build "${build_flags[@]}" --show-bin-path)/FuzzImageHeader"
 
