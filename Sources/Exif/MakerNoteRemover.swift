@@ -1,10 +1,12 @@
 /// Hides MakerNote entries from libexif.
 ///
 /// libexif 0.6.24 parses any MakerNote it finds (Canon, Olympus, Fuji, Pentax, ...) right after
-/// loading, whatever the options say, and those vendor parsers are where its known memory-safety
-/// bugs are (fixed upstream in 0.6.26, not in Debian 12's package). The service reads nothing from
-/// maker notes, so before libexif sees the block every MakerNote entry (tag 0x927C) in the IFDs
-/// libexif would load gets an unknown tag id, which `EXIF_DATA_OPTION_IGNORE_UNKNOWN_TAGS` drops.
+/// loading, whatever the options say, and those vendor parsers are where its 2026 memory-safety
+/// bugs were (fixed upstream in 0.6.26; Debian 12's 0.6.24-1+deb12u1 carries backported fixes, an
+/// older build of the library does not, and the next bug will likely be there too). The service
+/// reads nothing from maker notes, so before libexif sees the block every MakerNote entry (tag
+/// 0x927C) in the IFDs libexif would load gets an unknown tag id, which
+/// `EXIF_DATA_OPTION_IGNORE_UNKNOWN_TAGS` then drops: defence in depth, at no cost to the result.
 enum MakerNoteRemover {
     static let makerNoteTag = 0x927C
     /// Not a tag in any IFD, so libexif skips the entry when ignoring unknown tags.
