@@ -13,6 +13,9 @@ let package = Package(
         .executable(name: "photo-api", targets: ["PhotoAPIMain"]),
         .executable(name: "outbox-relay", targets: ["OutboxRelayMain"]),
         .executable(name: "migrator", targets: ["MigratorMain"]),
+        // For the nested fuzzing package Fuzz/ (scripts/fuzz.sh).
+        .library(name: "ImageInspection", targets: ["ImageInspection"]),
+        .library(name: "Exif", targets: ["Exif"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

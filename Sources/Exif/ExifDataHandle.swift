@@ -30,6 +30,11 @@ final class ExifDataHandle {
         exif_data_unref(data)
     }
 
+    /// Whether libexif found and parsed a maker note (``MakerNoteRemover`` should prevent it).
+    var hasMakerNoteData: Bool {
+        exif_data_get_mnote_data(data) != nil
+    }
+
     /// The entry for `tag` in `ifd` only (GPS tag ids clash with Interoperability ones).
     func entry(_ tag: ExifTag, in ifd: IFD) -> ExifEntryView? {
         let content: UnsafeMutablePointer<ExifContent>? =

@@ -67,12 +67,14 @@ public enum ExifReader {
             throw .unreadable("the block is not Exif\\0\\0 followed by a TIFF header")
         }
         let byteOrderMark = exifBlock[exifPrefix.count..<exifPrefix.count + 4]
-        guard byteOrderMark.elementsEqual([0x49, 0x49, 0x2A, 0x00]) || byteOrderMark.elementsEqual([0x4D, 0x4D, 0x00, 0x2A])
+        guard
+            byteOrderMark.elementsEqual([0x49, 0x49, 0x2A, 0x00])
+                || byteOrderMark.elementsEqual([0x4D, 0x4D, 0x00, 0x2A])
         else {
             throw .unreadable("the TIFF header is neither II*\\0 nor MM\\0*")
         }
         guard exifBlock.count <= Int(UInt32.max) else { throw .unreadable("the block is too large") }
-        guard let data = ExifDataHandle(loading: exifBlock) else {
+        guard let data = ExifDataHandle(loading: MakerNoteRemover.removingMakerNotes(from: exifBlock)) else {
             throw .unreadable("libexif could not allocate its data")
         }
 

@@ -25,11 +25,15 @@ enum PNGHeaderParser {
             let dataStart = offset + 8
             let dataEnd = dataStart + length
             let chunkEnd = dataEnd + 4
-            if isFirst {
-                guard type == ihdr, length == 13 else {
-                    throw .malformed("PNG: the first chunk is not a 13-byte IHDR")
-                }
+            if isFirst, type != ihdr || length != 13 {
+                throw .malformed("PNG: the first chunk is not a 13-byte IHDR")
+            }
+            // Every chunk before IDAT is checked whole: a damaged header is a damaged upload.
+            // IDAT itself is never read (nor its CRC), so the walk stops before it.
+            if type != idat {
                 try verifyCRC(reader, offset: offset, length: length)
+            }
+            if isFirst {
                 width = try reader.uint32BE(at: dataStart)
                 height = try reader.uint32BE(at: dataStart + 4)
                 guard width > 0, height > 0 else { throw .malformed("PNG: zero width or height") }
@@ -44,13 +48,10 @@ enum PNGHeaderParser {
             } else if type == iend {
                 throw .malformed("PNG: IEND before any IDAT")
             } else if type == exif, exifBlock == nil {
-                try verifyCRC(reader, offset: offset, length: length)
                 let data = reader.bytes[dataStart..<dataEnd]
                 // Some writers put the JPEG-style prefix inside eXIf too; never double it.
                 exifBlock = data.starts(with: exifPrefix) ? Array(data) : exifPrefix + data
             }
-            // Other chunks are skipped by length: their data is never read, so their CRC
-            // protects nothing we use, and checking it would mean fetching large iCCP/text chunks.
             offset = chunkEnd
         }
     }

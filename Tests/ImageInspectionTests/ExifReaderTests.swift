@@ -172,9 +172,43 @@ import Testing
         }
     }
 
+    /// canon.jpg carries a Canon MakerNote that libexif would parse; after MakerNoteRemover it
+    /// does not, and the fields we read are unchanged.
+    @Test func makerNotesAreHiddenFromLibexif() throws {
+        let bytes = try Fixture.bytes("canon.jpg")
+        let header = try ImageInspector.inspect(head: bytes, objectSize: bytes.count, declared: .jpeg)
+        let block = try #require(header.exifBlock)
+        let raw = try #require(ExifDataHandle(loading: block))
+        #expect(raw.hasMakerNoteData)
+        let cleaned = MakerNoteRemover.removingMakerNotes(from: block)
+        #expect(cleaned.count == block.count)
+        #expect(cleaned != block)
+        let handle = try #require(ExifDataHandle(loading: cleaned))
+        #expect(!handle.hasMakerNoteData)
+        #expect(try ExifReader.read(block).cameraModel == "Canon PowerShot G1 X Mark II")
+    }
+
+    /// Pointer loops and absurd counts end the walk without touching anything else.
+    @Test func makerNoteRemoverOnHostileTIFF() {
+        let prefix: [UInt8] = Array("Exif".utf8) + [0, 0]
+        // IFD0 at 8 with one Exif pointer back to itself and a next-IFD link to itself.
+        let loop =
+            prefix + [0x49, 0x49, 0x2A, 0x00, 0x08, 0, 0, 0, 0x01, 0x00]
+            + [0x69, 0x87, 0x04, 0x00, 0x01, 0, 0, 0, 0x08, 0, 0, 0] + [0x08, 0, 0, 0]
+        #expect(MakerNoteRemover.removingMakerNotes(from: loop) == loop)
+        let hugeCount = prefix + [0x4D, 0x4D, 0x00, 0x2A, 0, 0, 0, 8, 0xFF, 0xFF, 0x92, 0x7C]
+        #expect(MakerNoteRemover.removingMakerNotes(from: hugeCount) == hugeCount)
+        for cut in 0..<loop.count {
+            let short = Array(loop.prefix(cut))
+            #expect(MakerNoteRemover.removingMakerNotes(from: short) == short)
+        }
+    }
+
     @Test func notAnExifBlock() {
         let prefix: [UInt8] = Array("Exif".utf8) + [0, 0]
-        for block: [UInt8] in [[], prefix, Array("JFIF\0\0II*\0\u{8}\0\0\0".utf8), prefix + Array("XX*\0\u{8}\0\0\0".utf8)] {
+        for block: [UInt8] in [
+            [], prefix, Array("JFIF\0\0II*\0\u{8}\0\0\0".utf8), prefix + Array("XX*\0\u{8}\0\0\0".utf8),
+        ] {
             #expect(throws: ExifReadError.self) { try ExifReader.read(block) }
         }
     }

@@ -73,7 +73,11 @@ import Testing
         let bytes = try Fixture.bytes(expected.file)
         let full = try ImageInspector.inspect(head: bytes, objectSize: bytes.count, declared: expected.format)
         for initialLength in [0, 1, 2, 5, 16, 100] {
-            let (header, _) = try Fixture.inspectLikeCaller(bytes, declared: expected.format, initialLength: initialLength)
+            let (header, _) = try Fixture.inspectLikeCaller(
+                bytes,
+                declared: expected.format,
+                initialLength: initialLength
+            )
             #expect(header == full)
         }
     }
@@ -234,7 +238,11 @@ import Testing
             let header = try ImageInspector.inspect(head: bytes, objectSize: bytes.count, declared: .jpeg)
             #expect(header.width == 3 && header.height == 4)
         }
-        let dhtThenFrame = Self.jpeg(width: 3, height: 4, before: [0xFF, 0xC4, 0x00, 0x0B] + [UInt8](repeating: 9, count: 9))
+        let dhtThenFrame = Self.jpeg(
+            width: 3,
+            height: 4,
+            before: [0xFF, 0xC4, 0x00, 0x0B] + [UInt8](repeating: 9, count: 9)
+        )
         let header = try ImageInspector.inspect(head: dhtThenFrame, objectSize: dhtThenFrame.count, declared: .jpeg)
         #expect(header.width == 3 && header.height == 4)
         // Fill bytes, RSTn and TEM before the frame are skipped.
@@ -243,16 +251,18 @@ import Testing
         #expect(filled.width == 5 && filled.height == 6)
     }
 
-    @Test(arguments: [
-        ("scan before frame", [0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0xFF, 0xD9]),
-        ("end before frame", [0xFF, 0xD8, 0xFF, 0xD9, 0x00, 0x00]),
-        ("second SOI", [0xFF, 0xD8, 0xFF, 0xD8, 0x00, 0x00]),
-        ("segment length 1", [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x01, 0x00, 0x00]),
-        ("segment length 0", [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x00, 0x00, 0x00]),
-        ("garbage between segments", [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x02, 0x12, 0xC0]),
-        ("stuffed zero as marker", [0xFF, 0xD8, 0xFF, 0x00, 0x00, 0x00]),
-        ("short frame header", [0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x07, 8, 0, 1, 0, 1, 1, 0xFF, 0xD9]),
-    ] as [(String, [UInt8])])
+    @Test(
+        arguments: [
+            ("scan before frame", [0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0xFF, 0xD9]),
+            ("end before frame", [0xFF, 0xD8, 0xFF, 0xD9, 0x00, 0x00]),
+            ("second SOI", [0xFF, 0xD8, 0xFF, 0xD8, 0x00, 0x00]),
+            ("segment length 1", [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x01, 0x00, 0x00]),
+            ("segment length 0", [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x00, 0x00, 0x00]),
+            ("garbage between segments", [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x02, 0x12, 0xC0]),
+            ("stuffed zero as marker", [0xFF, 0xD8, 0xFF, 0x00, 0x00, 0x00]),
+            ("short frame header", [0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x07, 8, 0, 1, 0, 1, 1, 0xFF, 0xD9]),
+        ] as [(String, [UInt8])]
+    )
     func malformedJPEG(_ name: String, _ bytes: [UInt8]) {
         let error = #expect(throws: ImageInspectionError.self, "\(name)") {
             try ImageInspector.inspect(head: bytes, objectSize: bytes.count, declared: .jpeg)
@@ -299,9 +309,24 @@ import Testing
         #expect(throws: ImageInspectionError.malformed("PNG: chunk CRC mismatch")) {
             try ImageInspector.inspect(head: bytes, objectSize: bytes.count, declared: .png)
         }
-        let badExif = Self.png(width: 4, height: 4, chunks: [Self.chunk("eXIf", [0x4D, 0x4D, 0, 0x2A], corruptCRC: true)])
+        let badExif = Self.png(
+            width: 4,
+            height: 4,
+            chunks: [Self.chunk("eXIf", [0x4D, 0x4D, 0, 0x2A], corruptCRC: true)]
+        )
         #expect(throws: ImageInspectionError.malformed("PNG: chunk CRC mismatch")) {
             try ImageInspector.inspect(head: badExif, objectSize: badExif.count, declared: .png)
+        }
+        // Any chunk before IDAT is checked, not only the ones whose data is used.
+        let badText = Self.png(width: 4, height: 4, chunks: [Self.chunk("tEXt", Array("a\0b".utf8), corruptCRC: true)])
+        #expect(throws: ImageInspectionError.malformed("PNG: chunk CRC mismatch")) {
+            try ImageInspector.inspect(head: badText, objectSize: badText.count, declared: .png)
+        }
+        // IDAT is never read, so its CRC is not checked.
+        var badData = Self.png(width: 4, height: 4)
+        badData[badData.count - 13] ^= 0xFF
+        #expect(throws: Never.self) {
+            try ImageInspector.inspect(head: badData, objectSize: badData.count, declared: .png)
         }
     }
 
@@ -331,7 +356,11 @@ import Testing
 
     @Test func pngExifChunk() throws {
         let tiff: [UInt8] = [0x4D, 0x4D, 0x00, 0x2A, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0]
-        let bytes = Self.png(width: 2, height: 3, chunks: [Self.chunk("tEXt", Array("a\0b".utf8)), Self.chunk("eXIf", tiff)])
+        let bytes = Self.png(
+            width: 2,
+            height: 3,
+            chunks: [Self.chunk("tEXt", Array("a\0b".utf8)), Self.chunk("eXIf", tiff)]
+        )
         let header = try ImageInspector.inspect(head: bytes, objectSize: bytes.count, declared: .png)
         #expect(header.exifBlock == Array("Exif".utf8) + [0, 0] + tiff)
         // An eXIf that already carries the prefix does not get it twice.
