@@ -13,7 +13,7 @@ extension Tag {
 
 /// Confirmation against an S3 that checks signatures: LocalStack accepts the PUT only with the
 /// signed headers, and our query-signed `HEAD` and `Range` `GET` only when they are signed right.
-@Suite(.tags(.localstack)) struct PhotoCompleteLocalStackTests {
+@Suite(.tags(.localstack), .serialized) struct PhotoCompleteLocalStackTests {
     @Test func theSignedFlowConfirmsAPhotoWithItsExif() async throws {
         let token = try await PhotoWorld.token()
         try await StorageWorld.runOnLocalStack { world in

@@ -11,7 +11,7 @@ import TestSupport
 import Testing
 
 /// The background reconciliation of pending uploads whose URL expired.
-@Suite struct UploadReconcilerTests {
+@Suite(.serialized) struct UploadReconcilerTests {
     /// Runs `body` with `count` reconcilers of the world's configuration, each with its own pool,
     /// as separate API replicas would have.
     static func withReconcilers(
