@@ -143,7 +143,7 @@ struct PhotoRoutes: Sendable {
             idempotencyKey: idempotencyKey,
             requestHash: SHA256.hash(upload.canonicalText).hexString
         )
-        let record: PhotoRecord
+        let record: PhotoStore.IssuedPhoto
         switch try await PhotoStore.createUpload(values, newPhoto, pool: pool) {
         case .created(let created):
             record = created
