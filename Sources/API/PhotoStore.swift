@@ -143,6 +143,12 @@ enum PhotoStore {
     ///
     /// The foreign keys from the key and the history row to the photo are checked at the end
     /// of the statement, when the photo row exists, so the order of the CTEs does not matter.
+    ///
+    /// `replay` compares `status` with a sub-select on purpose: with the literal the planner can
+    /// prove the predicate of `photos_pending_expiry_idx` and, in the generic plan Postgres
+    /// caches after five executions (made while the table may hold a handful of rows), it chose
+    /// a scan of that whole index over the primary key, which then read every pending photo on
+    /// every request. Now the primary key is the only index that fits.
     static let createUploadStatement = PreparedStatement(
         name: "photo_api_create_upload",
         sql: """
@@ -183,7 +189,7 @@ enum PhotoStore {
             replay AS (
                 UPDATE photos SET upload_expires_at = greatest(upload_expires_at, $12::timestamptz), updated_at = now()
                 WHERE id = (SELECT photo_id FROM existing WHERE request_hash = $15::text)
-                  AND status = 'pending_upload'
+                  AND status = (SELECT 'pending_upload'::text)
             )
             SELECT 'created' AS outcome, id, s3_key, mime_type, file_size, checksum_sha256, status FROM new_photo
             UNION ALL
