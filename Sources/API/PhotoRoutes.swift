@@ -143,7 +143,7 @@ struct PhotoRoutes: Sendable {
             idempotencyKey: idempotencyKey,
             requestHash: SHA256.hash(upload.canonicalText).hexString
         )
-        let record: PhotoRecord
+        let record: PhotoStore.IssuedPhoto
         switch try await PhotoStore.createUpload(values, newPhoto, pool: pool) {
         case .created(let created):
             record = created
@@ -166,21 +166,21 @@ struct PhotoRoutes: Sendable {
             expiresIn: uploads.urlLifetimeSeconds,
             now: now
         )
-        let photoText = record.id.uuidString.lowercased()
-        let json: [String: Any] = [
-            "upload_id": photoText,
-            "photo_id": photoText,
-            "upload_url": presigned.url,
-            "s3_url": presigner.s3URL(key: record.s3Key),
-            "method": presigned.method,
-            "expires_in_seconds": uploads.urlLifetimeSeconds,
-            "expires_at": Self.timestamp(presigned.expiresAt),
-            "headers": presigned.headerDictionary,
-            "status": record.status,
-            "status_url": "/api/v1/photos/\(photoText)",
-            "complete_url": "/api/v1/photos/\(photoText)/complete",
-        ]
-        return try Self.jsonResponse(json)
+        let response = UploadURLResponse(
+            photoID: record.id.uuidString.lowercased(),
+            uploadURL: presigned.url,
+            s3URL: presigner.s3URL(key: record.s3Key),
+            method: presigned.method,
+            expiresInSeconds: uploads.urlLifetimeSeconds,
+            expiresAt: presigned.expiresAt,
+            headers: presigned.headers,
+            status: record.status
+        )
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: response.bytes))
+        )
     }
 
     /// The `Idempotency-Key` header: 1-255 printable ASCII characters, or absent.

@@ -118,60 +118,121 @@ enum PhotoStore {
     private static let firstPageTimestamp = "infinity"
     private static let firstPageID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
-    /// Expired keys are dead: removing one first lets the key start over.
-    static let deleteExpiredIdempotencyKey = PreparedStatement(
-        name: "photo_api_delete_expired_idempotency_key",
-        sql: "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND expires_at <= now()"
-    )
-
-    static let selectIdempotencyKey = PreparedStatement(
-        name: "photo_api_select_idempotency_key",
-        sql: "SELECT request_hash, photo_id FROM idempotency_keys WHERE user_id = $1 AND key = $2"
-    )
-
-    /// `DO NOTHING` makes the loser of two concurrent first requests wait for the winner's
-    /// commit and then return no row, instead of aborting its transaction with an error.
-    static let insertIdempotencyKey = PreparedStatement(
-        name: "photo_api_insert_idempotency_key",
+    /// The whole upload-url write as one statement: one round trip and one implicit transaction
+    /// instead of `BEGIN`, five statements and `COMMIT`, which roughly halves the Postgres work
+    /// per request and the libpq calls and thread hops in the API (docs/benchmarks.md).
+    ///
+    /// Parameters: `$1` photo id, `$2` project, `$3` user, `$4` file name, `$5` MIME type,
+    /// `$6` size, `$7` checksum or NULL, `$8` bucket, `$9` S3 key, `$10` detection types,
+    /// `$11` priority, `$12` upload expiry, `$13` the caller's organization, `$14` the
+    /// Idempotency-Key or NULL, `$15` the request hash.
+    ///
+    /// How each case comes out (one row, `outcome` first):
+    /// - no project row: `project_not_found`; another organization's: `project_forbidden`.
+    ///   Nothing is written in either case, and the key is not looked at.
+    /// - a live key of this user (`expires_at > now()`) that this statement's snapshot sees:
+    ///   `key_reused` when its hash differs; otherwise `replayed` with the stored photo, whose
+    ///   pending upload expiry is pushed out to the fresh URL's (`replay`).
+    /// - otherwise the key is claimed by `INSERT ... ON CONFLICT DO UPDATE ... WHERE expired`:
+    ///   an expired key is taken over (as deleting it first did), a live one is left alone. The
+    ///   photo and its `pending_upload` history row are inserted only when the claim returned a
+    ///   row (or no key was sent): `created`.
+    /// - `race`: the key was claimed by a concurrent first request that this snapshot could not
+    ///   see. The insert waited for that transaction to commit and then found its live row, so
+    ///   nothing was written; running the statement again (a new snapshot) replays it.
+    ///
+    /// The foreign keys from the key and the history row to the photo are checked at the end
+    /// of the statement, when the photo row exists, so the order of the CTEs does not matter.
+    ///
+    /// `replay` compares `status` with a sub-select on purpose: with the literal the planner can
+    /// prove the predicate of `photos_pending_expiry_idx` and, in the generic plan Postgres
+    /// caches after five executions (made while the table may hold a handful of rows), it chose
+    /// a scan of that whole index over the primary key, which then read every pending photo on
+    /// every request. Now the primary key is the only index that fits.
+    static let createUploadStatement = PreparedStatement(
+        name: "photo_api_create_upload",
         sql: """
-            INSERT INTO idempotency_keys (user_id, key, request_hash, photo_id)
-            VALUES ($1, $2, $3, $4)
-            ON CONFLICT (user_id, key) DO NOTHING
-            RETURNING photo_id
+            WITH project AS (
+                SELECT organization_id FROM projects WHERE id = $2::uuid
+            ),
+            allowed AS (
+                SELECT 1 AS ok FROM project WHERE organization_id = $13::uuid
+            ),
+            existing AS (
+                SELECT k.request_hash, k.photo_id FROM idempotency_keys k
+                WHERE $14::text IS NOT NULL AND k.user_id = $3::uuid AND k.key = $14::text
+                  AND k.expires_at > now() AND EXISTS (SELECT 1 FROM allowed)
+            ),
+            claimed_key AS (
+                INSERT INTO idempotency_keys (user_id, key, request_hash, photo_id)
+                SELECT $3::uuid, $14::text, $15::text, $1::uuid FROM allowed
+                WHERE $14::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM existing)
+                ON CONFLICT (user_id, key) DO UPDATE
+                    SET request_hash = EXCLUDED.request_hash, photo_id = EXCLUDED.photo_id,
+                        created_at = DEFAULT, expires_at = DEFAULT
+                    WHERE idempotency_keys.expires_at <= now()
+                RETURNING photo_id
+            ),
+            new_photo AS (
+                INSERT INTO photos (id, project_id, user_id, file_name, mime_type, file_size, checksum_sha256,
+                                    s3_bucket, s3_key, status, detection_types, priority, upload_expires_at)
+                SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::text, $6::bigint, $7::text, $8::text, $9::text,
+                       'pending_upload', $10::text[], $11::text, $12::timestamptz
+                FROM allowed
+                WHERE $14::text IS NULL OR EXISTS (SELECT 1 FROM claimed_key)
+                RETURNING id, s3_key, mime_type, file_size, checksum_sha256, status
+            ),
+            history AS (
+                INSERT INTO photo_status_history (photo_id, status, previous_status, changed_by)
+                SELECT id, 'pending_upload', NULL, 'api' FROM new_photo
+            ),
+            replay AS (
+                UPDATE photos SET upload_expires_at = greatest(upload_expires_at, $12::timestamptz), updated_at = now()
+                WHERE id = (SELECT photo_id FROM existing WHERE request_hash = $15::text)
+                  AND status = (SELECT 'pending_upload'::text)
+            )
+            SELECT 'created' AS outcome, id, s3_key, mime_type, file_size, checksum_sha256, status FROM new_photo
+            UNION ALL
+            SELECT 'replayed', p.id, p.s3_key, p.mime_type, p.file_size, p.checksum_sha256, p.status
+            FROM existing e JOIN photos p ON p.id = e.photo_id
+            WHERE e.request_hash = $15::text
+            UNION ALL
+            SELECT 'key_reused', NULL, NULL, NULL, NULL, NULL, NULL FROM existing WHERE request_hash <> $15::text
+            UNION ALL
+            SELECT CASE
+                       WHEN NOT EXISTS (SELECT 1 FROM project) THEN 'project_not_found'
+                       WHEN NOT EXISTS (SELECT 1 FROM allowed) THEN 'project_forbidden'
+                       ELSE 'race'
+                   END,
+                   NULL, NULL, NULL, NULL, NULL, NULL
+            WHERE NOT EXISTS (SELECT 1 FROM new_photo) AND NOT EXISTS (SELECT 1 FROM existing)
             """
     )
 
-    static let insertPhoto = PreparedStatement(
-        name: "photo_api_insert_photo",
-        sql: """
-            INSERT INTO photos (id, project_id, user_id, file_name, mime_type, file_size, checksum_sha256,
-                                s3_bucket, s3_key, status, detection_types, priority, upload_expires_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending_upload', $10::text[], $11, $12)
-            """
-    )
+    /// What the upload-url response needs of the photo: the stored values, so that a replay
+    /// signs exactly what was first declared.
+    struct IssuedPhoto: Sendable {
+        let id: UUID
+        let s3Key: String
+        let mimeType: String
+        let fileSize: Int
+        let checksumSHA256: String?
+        let status: String
 
-    static let insertInitialHistory = PreparedStatement(
-        name: "photo_api_insert_initial_history",
-        sql: """
-            INSERT INTO photo_status_history (photo_id, status, previous_status, changed_by)
-            VALUES ($1, 'pending_upload', NULL, 'api')
-            """
-    )
-
-    /// A replayed request hands out a fresh URL; a still pending photo must not be reconciled
-    /// as expired while that URL is valid.
-    static let extendUploadExpiry = PreparedStatement(
-        name: "photo_api_extend_upload_expiry",
-        sql: """
-            UPDATE photos SET upload_expires_at = greatest(upload_expires_at, $2), updated_at = now()
-            WHERE id = $1 AND status = 'pending_upload'
-            """
-    )
+        init(row: Row) throws {
+            id = try row.decode("id")
+            s3Key = try row.decode("s3_key")
+            mimeType = try row.decode("mime_type")
+            fileSize = try row.decode("file_size")
+            checksumSHA256 = try row.decodeIfPresent("checksum_sha256")
+            status = try row.decode("status")
+        }
+    }
 
     /// What happened to an upload-URL request.
     enum CreateOutcome: Sendable {
-        case created(PhotoRecord)
-        case replayed(PhotoRecord)
+        case created(IssuedPhoto)
+        case replayed(IssuedPhoto)
         case projectNotFound
         case projectForbidden
         case keyReusedWithAnotherBody
@@ -189,69 +250,44 @@ enum PhotoStore {
         let requestHash: String
     }
 
-    /// Lost the race for the idempotency key: roll back and look again.
-    private struct IdempotencyRace: Error {}
-
     /// Checks the project, honours the idempotency key, and inserts the photo, its first
-    /// history row and the key, all in one transaction.
+    /// history row and the key, all in one statement (``createUploadStatement``).
     static func createUpload(
         _ upload: UploadRequestValues,
         _ photo: NewPhoto,
         pool: ConnectionPool
     ) async throws -> CreateOutcome {
-        do {
-            return try await pool.withTransaction { try createUpload(upload, photo, on: $0) }
-        } catch is IdempotencyRace {
-            // The winner has committed by now (the insert waited for it): this run finds its key.
-            return try await pool.withTransaction { try createUpload(upload, photo, on: $0) }
-        }
+        let parameters: [(any PostgresEncodable)?] = [
+            photo.id, upload.projectID, photo.userID, upload.fileName, upload.mimeType, upload.fileSize,
+            upload.checksumSHA256, photo.bucket, photo.key, upload.detectionTypes, upload.priority,
+            photo.expiresAt, photo.organizationID, photo.idempotencyKey, photo.requestHash,
+        ]
+        // Lost the race for the key: the winner has committed by now (the claim waited for
+        // it), so the second run replays its photo.
+        if let outcome = try await runCreateUpload(parameters, pool: pool) { return outcome }
+        if let outcome = try await runCreateUpload(parameters, pool: pool) { return outcome }
+        throw PostgresError(code: .decodingFailed, message: "the idempotency key race did not settle")
     }
 
-    private static func createUpload(
-        _ upload: UploadRequestValues,
-        _ photo: NewPhoto,
-        on connection: Connection
-    ) throws -> CreateOutcome {
-        guard let project = try connection.execute(selectProjectOrganization, [upload.projectID]).first else {
-            return .projectNotFound
+    /// One run of ``createUploadStatement``; `nil` for `race`.
+    private static func runCreateUpload(
+        _ parameters: [(any PostgresEncodable)?],
+        pool: ConnectionPool
+    ) async throws -> CreateOutcome? {
+        let result = try await pool.withConnection { try $0.execute(createUploadStatement, parameters) }
+        guard let row = result.first else {
+            throw PostgresError(code: .decodingFailed, message: "the idempotency key has no photo")
         }
-        guard try project.decode("organization_id", as: UUID.self) == photo.organizationID else {
-            return .projectForbidden
+        switch try row.decode("outcome", as: String.self) {
+        case "created": return .created(try IssuedPhoto(row: row))
+        case "replayed": return .replayed(try IssuedPhoto(row: row))
+        case "key_reused": return .keyReusedWithAnotherBody
+        case "project_not_found": return .projectNotFound
+        case "project_forbidden": return .projectForbidden
+        case "race": return nil
+        case let other:
+            throw PostgresError(code: .decodingFailed, message: "unknown upload outcome \(other)")
         }
-        if let key = photo.idempotencyKey {
-            try connection.execute(deleteExpiredIdempotencyKey, [photo.userID, key])
-            if let existing = try connection.execute(selectIdempotencyKey, [photo.userID, key]).first {
-                guard try existing.decode("request_hash", as: String.self) == photo.requestHash else {
-                    return .keyReusedWithAnotherBody
-                }
-                let photoID = try existing.decode("photo_id", as: UUID.self)
-                try connection.execute(extendUploadExpiry, [photoID, photo.expiresAt])
-                guard let record = try loadPhoto(photoID, on: connection) else {
-                    throw PostgresError(code: .decodingFailed, message: "idempotency key without its photo")
-                }
-                return .replayed(record)
-            }
-        }
-        try connection.execute(
-            insertPhoto,
-            [
-                photo.id, upload.projectID, photo.userID, upload.fileName, upload.mimeType, upload.fileSize,
-                upload.checksumSHA256, photo.bucket, photo.key, upload.detectionTypes, upload.priority,
-                photo.expiresAt,
-            ]
-        )
-        try connection.execute(insertInitialHistory, [photo.id])
-        if let key = photo.idempotencyKey {
-            let inserted = try connection.execute(
-                insertIdempotencyKey,
-                [photo.userID, key, photo.requestHash, photo.id]
-            )
-            if inserted.rows.isEmpty { throw IdempotencyRace() }
-        }
-        guard let record = try loadPhoto(photo.id, on: connection) else {
-            throw PostgresError(code: .decodingFailed, message: "the inserted photo is missing")
-        }
-        return .created(record)
     }
 
     /// The photo with its status history, or `nil`.

@@ -1,5 +1,6 @@
 import Hummingbird
 import Metrics
+import Synchronization
 
 /// Records `http_requests_total` (counter) and `http_request_duration_seconds` (timer, a
 /// histogram in Prometheus) for every request, with the dimensions `method`, `route` and
@@ -22,6 +23,8 @@ public struct RouteMetricsMiddleware: RouterMiddleware {
 
     let routeIndex: RouteMethodIndex?
     let factory: any MetricsFactory
+    /// The counter and timer of each (method, route, status) seen so far.
+    private let handles = MetricHandles()
 
     /// - Parameters:
     ///   - routeIndex: the same index `ProblemMiddleware` uses, so 405s are counted as 405.
@@ -63,13 +66,48 @@ public struct RouteMetricsMiddleware: RouterMiddleware {
         since start: ContinuousClock.Instant
     ) {
         let elapsed = ContinuousClock.now - start
-        let dimensions = [
-            ("method", request.method.rawValue),
-            ("route", Self.routeLabel(context.endpointPath)),
-            ("status", String(status)),
-        ]
-        Counter(label: Self.requestsLabel, dimensions: dimensions, factory: factory).increment()
+        let (counter, timer) = handles.handles(
+            method: request.method.rawValue,
+            route: Self.routeLabel(context.endpointPath),
+            status: status,
+            factory: factory
+        )
+        counter.increment()
         let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-        Timer(label: Self.durationLabel, dimensions: dimensions, factory: factory).recordNanoseconds(nanoseconds)
+        timer.recordNanoseconds(nanoseconds)
+    }
+}
+
+/// `Counter` and `Timer` objects by their dimensions, made once each.
+///
+/// Making them per request asked the factory every time, and Prometheus's factory sanitises
+/// the names and looks the series up in its registry under a lock each time. The set of keys
+/// is bounded like the series themselves (route patterns, not paths); past ``capacity`` keys
+/// (only odd methods could get there) the handles are made per request as before, without
+/// being kept.
+private final class MetricHandles: Sendable {
+    static let capacity = 512
+
+    private struct Key: Hashable {
+        let method: String
+        let route: String
+        let status: Int
+    }
+
+    private let table = Mutex<[Key: (Counter, Timer)]>([:])
+
+    func handles(method: String, route: String, status: Int, factory: any MetricsFactory) -> (Counter, Timer) {
+        let key = Key(method: method, route: route, status: status)
+        if let found = table.withLock({ $0[key] }) { return found }
+        let dimensions = [("method", method), ("route", route), ("status", String(status))]
+        let made = (
+            Counter(label: RouteMetricsMiddleware.requestsLabel, dimensions: dimensions, factory: factory),
+            Timer(label: RouteMetricsMiddleware.durationLabel, dimensions: dimensions, factory: factory)
+        )
+        return table.withLock { table in
+            if let found = table[key] { return found }
+            if table.count < Self.capacity { table[key] = made }
+            return made
+        }
     }
 }

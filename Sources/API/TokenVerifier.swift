@@ -25,6 +25,8 @@ public struct TokenVerifier: Sendable {
     private let issuer: String?
     private let audience: String?
     private let now: @Sendable () -> Date
+    /// Tokens verified in the last minute: a hit skips only the signature check.
+    private let verified = VerifiedTokenCache()
 
     /// - Parameters:
     ///   - hs256Secret: at least `AuthConfiguration.minimumSecretBytes`: jwt-kit asserts
@@ -56,7 +58,13 @@ public struct TokenVerifier: Sendable {
     }
 
     /// The caller named by `token`, or 401 `unauthorized`.
+    ///
+    /// A token whose signature was proven within the last minute is not proven again
+    /// (``VerifiedTokenCache`` says why that is safe); its claims are checked every time.
     public func verify(_ token: String) async throws(APIError) -> AuthenticatedIdentity {
+        if let claims = verified.claims(for: token, now: now()) {
+            return try identity(from: claims)
+        }
         let claims: AccessTokenClaims
         do {
             claims = try await verifySignature(token)
@@ -70,7 +78,9 @@ public struct TokenVerifier: Sendable {
                 because: "verification failed: \(String("\(error)".prefix(300)))"
             )
         }
-        return try identity(from: claims)
+        let identity = try identity(from: claims)
+        verified.insert(token, claims: claims, now: now(), leeway: Self.leeway)
+        return identity
     }
 
     /// The token's claims once its signature is proven with a key we chose.

@@ -108,16 +108,25 @@ extension Date: PostgresEncodable, PostgresDecodable {
         let fraction = Int64(microseconds) - seconds * 1_000_000
         let (year, month, day) = civilDate(fromDaysSinceEpoch: floorDivide(seconds, 86_400))
         let secondOfDay = seconds - floorDivide(seconds, 86_400) * 86_400
-        return String(
-            format: "%04lld-%02lld-%02lld %02lld:%02lld:%02lld.%06lld+00",
-            year,
-            month,
-            day,
-            secondOfDay / 3600,
-            secondOfDay / 60 % 60,
-            secondOfDay % 60,
-            fraction
-        )
+        // By hand: `String(format:)` goes through CoreFoundation's locale-aware formatter,
+        // several times the cost of the rest of this (the upload-url statement sends a date).
+        var text = [UInt8]()
+        text.reserveCapacity(29)
+        appendDigits(year, width: 4, to: &text)
+        text.append(UInt8(ascii: "-"))
+        appendDigits(month, width: 2, to: &text)
+        text.append(UInt8(ascii: "-"))
+        appendDigits(day, width: 2, to: &text)
+        text.append(UInt8(ascii: " "))
+        appendDigits(secondOfDay / 3600, width: 2, to: &text)
+        text.append(UInt8(ascii: ":"))
+        appendDigits(secondOfDay / 60 % 60, width: 2, to: &text)
+        text.append(UInt8(ascii: ":"))
+        appendDigits(secondOfDay % 60, width: 2, to: &text)
+        text.append(UInt8(ascii: "."))
+        appendDigits(fraction, width: 6, to: &text)
+        text.append(contentsOf: "+00".utf8)
+        return String(decoding: text, as: UTF8.self)
     }
 
     public init?(postgresText text: String) {
@@ -153,6 +162,22 @@ extension Date: PostgresEncodable, PostgresDecodable {
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second
         self.init(timeIntervalSince1970: Double(seconds) + Double(microseconds) / 1_000_000)
     }
+}
+
+/// `value` in decimal, zero-padded to at least `width` digits, as `%0*lld` would print it
+/// (a minus sign first, then the padded magnitude).
+private func appendDigits(_ value: Int64, width: Int, to text: inout [UInt8]) {
+    if value < 0 { text.append(UInt8(ascii: "-")) }
+    let magnitude = value.magnitude
+    var digits = [UInt8]()
+    var rest = magnitude
+    repeat {
+        digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+        rest /= 10
+    } while rest > 0
+    let padding = max(0, width - (value < 0 ? 1 : 0) - digits.count)
+    text.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: padding))
+    text.append(contentsOf: digits.reversed())
 }
 
 private func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {

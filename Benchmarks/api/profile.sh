@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The cost of one POST /api/v1/photos/upload-url, for comparing changes on a shared machine:
+#
+#   Benchmarks/api/profile.sh [--duration S] [--connections N]
+#
+# Wall-clock requests/s swing with whatever else runs on the cores; CPU time per request swings
+# less, so changes are compared with this and the headline figures come from
+# Benchmarks/api/run.sh. (No instruction counts: this VM exposes no hardware counters to perf,
+# and valgrind 3.19 fails on Swift 6.3 binaries: a DWARF 5 reader error, and with the debug
+# information stripped an internal crash.)
+#
+# wrk -t2 -cN (N = 64) for S seconds (10, after a 3 s warm-up) against photo-api and a throwaway
+# Postgres (scripts/lib.sh), then CPU milliseconds per request of photo-api, of every Postgres
+# process (postmaster and backends, from /proc/PID/stat) and of wrk (getrusage).
+# With PERF_RECORD=FILE, `perf record -e cpu-clock -g` samples photo-api during that run into
+# FILE (`perf report -i FILE`); cpu-clock, because this VM exposes no hardware counters.
+#
+# Uses the release binaries in $BENCH_SCRATCH_PATH/release (default .build-bench), built by
+# Benchmarks/api/run.sh or `swift build -c release --scratch-path ... --product photo-api`;
+# PHOTO_API_BIN names another photo-api binary (e.g. a saved copy of an older build).
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$repo_root"
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+duration=10
+connections=64
+while (($#)); do
+    case $1 in
+        --duration) duration=${2:?}; shift ;;
+        --connections) connections=${2:?}; shift ;;
+        -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) photo_err "unknown option $1"; exit 2 ;;
+    esac
+    shift
+done
+
+command -v wrk >/dev/null || { photo_err "wrk is required (apt-get install wrk)"; exit 1; }
+scratch=${BENCH_SCRATCH_PATH:-.build-bench}
+bin_dir="$repo_root/$scratch/release"
+api_bin=${PHOTO_API_BIN:-$bin_dir/photo-api}
+[[ -x $api_bin ]] || { photo_err "no $api_bin (build it first)"; exit 1; }
+[[ -x $bin_dir/migrator ]] || { photo_err "no $bin_dir/migrator (build it first)"; exit 1; }
+
+make_run_dir
+install_cleanup_traps
+start_postgres "$RUN_DIR"
+"$bin_dir/migrator" up --dir sql >"$RUN_DIR/migrator.log" 2>&1 || { photo_err "migrator up failed"; photo_log_tail "$RUN_DIR/migrator.log"; exit 1; }
+
+org_id=$(python3 -c 'import uuid; print(uuid.uuid4())')
+user_id=$(python3 -c 'import uuid; print(uuid.uuid4())')
+project_id=$(python3 -c 'import uuid; print(uuid.uuid4())')
+secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q -c \
+    "INSERT INTO projects (id, organization_id, name) VALUES ('$project_id', '$org_id', 'bench')" >/dev/null
+token=$(python3 - "$secret" "$user_id" "$org_id" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+secret, sub, org = sys.argv[1:4]
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+claims = b64(json.dumps({"sub": sub, "org_id": org, "exp": int(time.time()) + 3600}, separators=(",", ":")).encode())
+signature = b64(hmac.new(secret.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest())
+print(f"{header}.{claims}.{signature}")
+PY
+)
+
+api_port=$(free_port 1)
+export HOST=127.0.0.1 PORT=$api_port JWT_HS256_SECRET=$secret RATE_LIMIT_PER_MINUTE=1000000 LOG_LEVEL=warning \
+    AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY AWS_REGION=us-east-1 \
+    PHOTOS_BUCKET=photos-bench
+unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_SQS
+start_background photo-api "$RUN_DIR/api.log" "$api_bin"
+api_pid=$PHOTO_LAST_PID
+wait_http_200 "http://127.0.0.1:$api_port/readyz" 60 "$api_pid" "$RUN_DIR/api.log"
+url="http://127.0.0.1:$api_port/api/v1/photos/upload-url"
+export BENCH_TOKEN=$token BENCH_PROJECT_ID=$project_id
+postmaster_pid=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
+
+timeout 60 wrk -t2 -c"$connections" -d3s -s Benchmarks/api/upload_url.lua "$url" >"$RUN_DIR/wrk-warmup.txt" 2>&1
+python3 - "$api_pid" "$postmaster_pid" "$connections" "$duration" "$url" "$RUN_DIR" <<'PY'
+import os, re, resource, subprocess, sys
+api, postmaster, connections, duration, url, run_dir = sys.argv[1:7]
+tick = os.sysconf("SC_CLK_TCK")
+
+def cpu(pid):
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+    except FileNotFoundError:
+        return 0.0
+
+def postgres_cpu():
+    total = cpu(postmaster)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parent = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if parent == postmaster:
+                total += cpu(entry)
+    return total
+
+def busy():
+    v = list(map(int, open("/proc/stat").readline().split()[1:]))
+    return sum(v), v[3] + v[4]
+
+api0, pg0, (t0, i0) = cpu(api), postgres_cpu(), busy()
+perf_file = os.environ.get("PERF_RECORD")
+recorder = None
+if perf_file:
+    recorder = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-p", api, "-o", perf_file],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+out = subprocess.run(
+    ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", "Benchmarks/api/upload_url.lua", url],
+    capture_output=True, text=True, timeout=int(duration) + 60,
+).stdout
+wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+if recorder:
+    recorder.send_signal(2)
+    recorder.wait(timeout=60)
+api1, pg1, (t1, i1) = cpu(api), postgres_cpu(), busy()
+open(f"{run_dir}/wrk.txt", "w").write(out)
+requests = int(re.search(r"(\d+) requests in", out).group(1))
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+p50 = int(re.search(r"p50_us (\d+)", out).group(1)) / 1000
+p99 = int(re.search(r"p99_us (\d+)", out).group(1)) / 1000
+non2xx = int(re.search(r"non2xx (\d+)", out).group(1))
+wrk_cpu = (wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime)
+per = lambda seconds: 1000 * seconds / requests
+machine = 100 * (1 - (i1 - i0) / max(1, t1 - t0))
+print(f"requests {requests} (non-2xx {non2xx}), {rps:,.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, machine busy {machine:.0f}%")
+print(f"CPU ms/request: photo-api {per(api1 - api0):.3f}, postgres {per(pg1 - pg0):.3f}, wrk {per(wrk_cpu):.3f}, "
+      f"total {per(api1 - api0 + pg1 - pg0 + wrk_cpu):.3f}")
+print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
+PY

@@ -1,0 +1,154 @@
+import Foundation
+import Hummingbird
+
+/// The upload-url response body, written straight into bytes.
+///
+/// `JSONSerialization` over a `[String: Any]` (boxing every value, sorting the keys, then
+/// encoding) was a visible share of the handler's CPU under load (docs/benchmarks.md). The
+/// document has a fixed shape, so it is written here in the order `JSONSerialization` with
+/// `.sortedKeys` used (keys by code point), with the same escaping and unescaped `/`, so the
+/// bytes are unchanged.
+struct UploadURLResponse {
+    let photoID: String
+    let uploadURL: String
+    let s3URL: String
+    let method: String
+    let expiresInSeconds: Int
+    /// Written as ISO 8601 UTC to the second (``iso8601(_:)``).
+    let expiresAt: Date
+    /// Sorted by name when written.
+    let headers: [(name: String, value: String)]
+    let status: String
+
+    /// The body bytes.
+    var bytes: [UInt8] {
+        var writer = JSONObjectWriter()
+        writer.string("complete_url", "/api/v1/photos/\(photoID)/complete")
+        writer.string("expires_at", Self.iso8601(expiresAt))
+        writer.number("expires_in_seconds", expiresInSeconds)
+        writer.object("headers", headers.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) })
+        writer.string("method", method)
+        writer.string("photo_id", photoID)
+        writer.string("s3_url", s3URL)
+        writer.string("status", status)
+        writer.string("status_url", "/api/v1/photos/\(photoID)")
+        writer.string("upload_id", photoID)
+        writer.string("upload_url", uploadURL)
+        return writer.finish()
+    }
+}
+
+extension UploadURLResponse {
+    /// `2026-11-25T10:45:00Z`: what `PhotoRoutes.timestamp(_:)` writes (whole seconds, the
+    /// fraction dropped), by arithmetic instead of a `Date.ISO8601FormatStyle`, which costs a
+    /// calendar computation per call.
+    static func iso8601(_ date: Date) -> String {
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        // Howard Hinnant's civil_from_days.
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        var text = [UInt8]()
+        text.reserveCapacity(20)
+        func digits(_ value: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                text.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(year, 4)
+        text.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        text.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        text.append(UInt8(ascii: "T"))
+        digits(secondOfDay / 3600, 2)
+        text.append(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2)
+        text.append(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2)
+        text.append(UInt8(ascii: "Z"))
+        return String(decoding: text, as: UTF8.self)
+    }
+}
+
+/// A JSON object written member by member; the caller supplies keys in the order wanted.
+struct JSONObjectWriter {
+    private var buffer: [UInt8] = [UInt8(ascii: "{")]
+
+    init() {
+        buffer.reserveCapacity(1024)
+    }
+
+    mutating func string(_ key: String, _ value: String) {
+        member(key)
+        Self.append(string: value, to: &buffer)
+    }
+
+    mutating func number(_ key: String, _ value: Int) {
+        member(key)
+        buffer.append(contentsOf: String(value).utf8)
+    }
+
+    /// A nested object of string members, in the order given.
+    mutating func object(_ key: String, _ members: [(name: String, value: String)]) {
+        member(key)
+        buffer.append(UInt8(ascii: "{"))
+        for (index, field) in members.enumerated() {
+            if index > 0 { buffer.append(UInt8(ascii: ",")) }
+            Self.append(string: field.name, to: &buffer)
+            buffer.append(UInt8(ascii: ":"))
+            Self.append(string: field.value, to: &buffer)
+        }
+        buffer.append(UInt8(ascii: "}"))
+    }
+
+    mutating func finish() -> [UInt8] {
+        buffer.append(UInt8(ascii: "}"))
+        return buffer
+    }
+
+    private mutating func member(_ key: String) {
+        if buffer.count > 1 { buffer.append(UInt8(ascii: ",")) }
+        Self.append(string: key, to: &buffer)
+        buffer.append(UInt8(ascii: ":"))
+    }
+
+    /// A JSON string: `"` and `\` escaped, control characters as `\b \f \n \r \t` or `\u00XX`,
+    /// everything else (including `/` and non-ASCII UTF-8) as is.
+    static func append(string: String, to buffer: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        buffer.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                buffer.append(UInt8(ascii: "\\"))
+                buffer.append(byte)
+            case 0x08: buffer.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: buffer.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0x0A: buffer.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: buffer.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: buffer.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x00..<0x20:
+                buffer.append(contentsOf: Array("\\u00".utf8))
+                buffer.append(hex[Int(byte >> 4)])
+                buffer.append(hex[Int(byte & 0x0F)])
+            default:
+                buffer.append(byte)
+            }
+        }
+        buffer.append(UInt8(ascii: "\""))
+    }
+}

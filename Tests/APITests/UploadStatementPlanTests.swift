@@ -1,0 +1,52 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@testable import API
+
+/// The plan Postgres caches for the upload-url statement stays a primary-key plan.
+@Suite struct UploadStatementPlanTests {
+    /// After five executions Postgres switches a prepared statement to its generic plan, made
+    /// while the table holds only those rows; with a literal `status = 'pending_upload'` that
+    /// plan scanned all of `photos_pending_expiry_idx` on every request (docs/benchmarks.md).
+    @Test func theCachedPlanNeverScansThePendingExpiryIndex() async throws {
+        try await TestDatabase.withFresh { database in
+            try database.migrate()
+            let connection = try database.connect()
+            let project = UUID()
+            let organization = UUID()
+            try connection.query(
+                "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'site')",
+                [project, organization]
+            )
+            func parameters(key: String?) -> [(any PostgresEncodable)?] {
+                let photo = UUID()
+                return [
+                    photo, project, UUID(), "a.jpg", "image/jpeg", 2048, nil, "bucket", "k/\(photo).jpg",
+                    ["damage"], "normal", Date().addingTimeInterval(900), organization, key, "hash",
+                ]
+            }
+            for round in 0..<8 {
+                let result = try connection.execute(
+                    PhotoStore.createUploadStatement,
+                    parameters(key: round.isMultiple(of: 2) ? nil : "key-\(round)")
+                )
+                #expect(result.first?["outcome"] == "created")
+            }
+            // EXPLAIN takes no bound parameters: the values are written out (all made here).
+            let plan = try connection.query(
+                """
+                EXPLAIN (COSTS OFF) EXECUTE \(PhotoStore.createUploadStatement.name) (
+                    gen_random_uuid(), '\(project.postgresText)', gen_random_uuid(), 'a.jpg', 'image/jpeg', 2048,
+                    NULL, 'bucket', gen_random_uuid()::text, '{damage}', 'normal', now() + interval '15 minutes',
+                    '\(organization.postgresText)', 'key-x', 'hash')
+                """
+            )
+            let text = plan.rows.compactMap { $0.values.first ?? nil }.joined(separator: "\n")
+            #expect(text.contains("photos_pkey"), "\(text)")
+            #expect(!text.contains("photos_pending_expiry_idx"), "\(text)")
+            #expect(!text.contains("Seq Scan"), "\(text)")
+        }
+    }
+}

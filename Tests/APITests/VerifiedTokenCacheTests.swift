@@ -1,0 +1,43 @@
+import API
+import Foundation
+import Synchronization
+import Testing
+
+/// `TokenVerifier`'s memory of verified tokens skips only the signature check.
+@Suite struct VerifiedTokenCacheTests {
+    /// A clock the test moves.
+    final class Clock: Sendable {
+        private let offset = Mutex<TimeInterval>(0)
+        func advance(by seconds: TimeInterval) { offset.withLock { $0 += seconds } }
+        var now: Date { Date().addingTimeInterval(offset.withLock { $0 }) }
+    }
+
+    @Test func aRememberedTokenStillExpiresOnTime() async throws {
+        let clock = Clock()
+        let verifier = try await TokenVerifier(hs256Secret: AuthFixtures.secret, jwks: nil, now: { clock.now })
+        var claims = AuthFixtures.validClaims()
+        claims["exp"] = .number(Date().timeIntervalSince1970 + 30)
+        let token = try await AuthFixtures.hs256(claims)
+        #expect(try await verifier.verify(token).userID == AuthFixtures.userID)
+        #expect(try await verifier.verify(token).userID == AuthFixtures.userID)
+        // Past exp plus the leeway: refused although it verified a moment ago.
+        clock.advance(by: 30 + TokenVerifier.leeway + 1)
+        await #expect(throws: APIError.self) { try await verifier.verify(token) }
+    }
+
+    @Test func onlyTheExactVerifiedTextIsRemembered() async throws {
+        let verifier = try await TokenVerifier(hs256Secret: AuthFixtures.secret, jwks: nil)
+        let token = try await AuthFixtures.hs256(AuthFixtures.validClaims())
+        #expect(try await verifier.verify(token).organizationID == AuthFixtures.organizationID)
+        // The same header and claims with another signature, and another key's token: refused.
+        let parts = token.split(separator: ".")
+        let forged = "\(parts[0]).\(parts[1]).\(AuthFixtures.base64URL(Array(repeating: 7, count: 32)))"
+        await #expect(throws: APIError.self) { try await verifier.verify(forged) }
+        let otherKey = try await AuthFixtures.hs256(
+            AuthFixtures.validClaims(),
+            secret: "another-secret-of-at-least-32-bytes!!!"
+        )
+        await #expect(throws: APIError.self) { try await verifier.verify(otherKey) }
+        #expect(try await verifier.verify(token).organizationID == AuthFixtures.organizationID)
+    }
+}
