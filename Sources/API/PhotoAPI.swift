@@ -12,15 +12,6 @@ import ServiceLifecycle
 /// The returned application owns every long-running piece as a `Service` (the connection
 /// pool first, so it closes last), and `runService()` shuts them down on SIGTERM.
 public enum PhotoAPI {
-    /// Connections in the pool; each runs on a thread of its own, see `ConnectionPool`.
-    ///
-    /// Four, about twice the cores of the machines this runs on: enough to overlap one
-    /// statement's round trip with another's execution, while requests beyond that wait in the
-    /// pool's queue. With 16, up to 16 pool threads and 16 busy Postgres backends competed for
-    /// two cores and the upload-url p99 under wrk -c64 was 170-290 ms against 35 ms with 4, at
-    /// the same throughput (docs/benchmarks.md).
-    public static let defaultPoolSize = 4
-
     /// Opens the pool and refuses to go on when the schema is behind this build.
     public static func makeApplication(
         configuration: APIConfiguration,
@@ -28,7 +19,7 @@ public enum PhotoAPI {
     ) async throws -> some ApplicationProtocol {
         let pool = ConnectionPool(
             settings: configuration.database.settings,
-            maximumConnections: defaultPoolSize,
+            maximumConnections: configuration.databasePoolSize,
             logger: logger
         )
         do {

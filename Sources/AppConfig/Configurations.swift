@@ -170,6 +170,15 @@ public struct APIConfiguration: Sendable {
     public let auth: AuthConfiguration
     public let uploads: UploadConfiguration
     public let confirmation: ConfirmationConfiguration
+    /// Postgres connections in photo-api's pool (`DATABASE_POOL_SIZE`); each runs on a thread
+    /// of its own (see `ConnectionPool`).
+    ///
+    /// Four by default, about twice the cores of the machines this runs on: enough to overlap one
+    /// statement's round trip with another's execution, while requests beyond that wait in the
+    /// pool's queue. With 16, up to 16 pool threads and 16 busy Postgres backends competed for
+    /// two cores and the upload-url p99 under wrk -c64 was 170-290 ms against 35 ms with 4, at
+    /// the same throughput (docs/benchmarks.md).
+    public let databasePoolSize: Int
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         appEnvironment = environment.string("APP_ENV", default: "development")
@@ -180,6 +189,7 @@ public struct APIConfiguration: Sendable {
         auth = try AuthConfiguration(environment: environment)
         uploads = try UploadConfiguration(environment: environment)
         confirmation = try ConfirmationConfiguration(environment: environment)
+        databasePoolSize = try environment.integer("DATABASE_POOL_SIZE", default: 4, range: 1...500)
     }
 }
 

@@ -33,6 +33,12 @@ import Testing
         #expect(configuration.uploads.minimumBytes == 1024)
         #expect(configuration.uploads.urlLifetimeSeconds == 900)
         #expect(configuration.uploads.rateLimitPerMinute == 100)
+        #expect(configuration.databasePoolSize == 4)
+        #expect(configuration.confirmation.storageRetryBaseMilliseconds == 1000)
+        #expect(configuration.confirmation.reconcileGraceSeconds == 300)
+        #expect(configuration.confirmation.reconcileIntervalSeconds == 60)
+        #expect(configuration.confirmation.reconcileBatchSize == 50)
+        #expect(configuration.confirmation.reconcileEnabled)
     }
 
     @Test func emptyValuesCountAsUnset() throws {
@@ -199,6 +205,12 @@ import Testing
         InvalidCase("PHOTOS_BUCKET", ["PHOTOS_BUCKET": "-starts-with-dash"]),
         InvalidCase("PHOTOS_BUCKET", ["PHOTOS_BUCKET": String(repeating: "a", count: 64)]),
         InvalidCase("AWS_REGION", ["AWS_REGION": "US East 1"]),
+        InvalidCase("DATABASE_POOL_SIZE", ["DATABASE_POOL_SIZE": "0"]),
+        InvalidCase("STORAGE_RETRY_BASE_MS", ["STORAGE_RETRY_BASE_MS": "-1"]),
+        InvalidCase("RECONCILE_GRACE_SECONDS", ["RECONCILE_GRACE_SECONDS": "soon"]),
+        InvalidCase("RECONCILE_INTERVAL_SECONDS", ["RECONCILE_INTERVAL_SECONDS": "0"]),
+        InvalidCase("RECONCILE_BATCH", ["RECONCILE_BATCH": "1001"]),
+        InvalidCase("RECONCILE_ENABLED", ["RECONCILE_ENABLED": "sometimes"]),
         // The missing half of the key pair is the variable at fault; the present half is a secret
         // or an identifier, never echoed.
         InvalidCase("AWS_SECRET_ACCESS_KEY", ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE"]),
