@@ -3,9 +3,10 @@ import Foundation
 /// Reads what `photo-api` needs to confirm an upload: an object's size and type (`HEAD`) and its
 /// first bytes (a `Range` `GET`), never the whole object.
 ///
-/// Requests are SigV4 query-signed by ``S3Presigner`` (the signer checked against botocore and
-/// enforced by LocalStack) and sent through ``CurlHTTPClient``. libcurl 7.88's own header signing
-/// does not add the `x-amz-content-sha256` header S3 requires, so it is not used for S3.
+/// Requests are SigV4 header-signed by ``S3Presigner/signHeaders(method:key:headers:now:)``
+/// (equal to botocore's `S3SigV4Auth`) and sent through ``CurlHTTPClient``. libcurl 7.88's own
+/// `CURLOPT_AWS_SIGV4` does not send or sign the `x-amz-content-sha256` header S3 requires, so
+/// it is not used for S3.
 ///
 /// Transient failures (connection errors, timeouts, 5xx, 429) are retried after each of
 /// `retryDelays`; when they run out the call throws ``S3ReadError/unavailable(_:)``, which the
@@ -22,9 +23,6 @@ public struct S3ObjectReader: Sendable {
             self.contentType = contentType
         }
     }
-
-    /// Signatures live only as long as one call with its retries needs.
-    static let signatureLifetimeSeconds = 300
 
     public let presigner: S3Presigner
     public let http: CurlHTTPClient
@@ -88,14 +86,9 @@ public struct S3ObjectReader: Sendable {
                 }
             }
             // Signed afresh for each try: a retry after a long pause must not carry an old date.
-            let signed = presigner.presign(
-                method: method,
-                key: key,
-                expiresIn: Self.signatureLifetimeSeconds,
-                now: Date()
-            )
+            let signed = presigner.signHeaders(method: method, key: key, headers: headers, now: Date())
             do {
-                let response = try await http.execute(.init(method: method, url: signed.url, headers: headers))
+                let response = try await http.execute(.init(method: method, url: signed.url, headers: signed.headers))
                 guard Self.isTransient(status: response.status) else { return response }
                 lastProblem = "\(method) answered \(response.status)"
             } catch let error as CurlHTTPClientError {
