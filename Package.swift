@@ -51,6 +51,7 @@ let package = Package(
         ),
 
         // MARK: Infrastructure libraries.
+        .target(name: "CivilTime", swiftSettings: swiftSettings),
         .target(
             name: "Digest",
             dependencies: ["COpenSSL"],
@@ -60,6 +61,7 @@ let package = Package(
             name: "Postgres",
             dependencies: [
                 "CLibPQ",
+                "CivilTime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -71,6 +73,7 @@ let package = Package(
             name: "AWS",
             dependencies: [
                 "CCurl",
+                "CivilTime",
                 "Digest",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -111,6 +114,7 @@ let package = Package(
         // MARK: The system's pieces (contract section 1).
         .target(
             name: "Domain",
+            dependencies: ["CivilTime"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -127,6 +131,7 @@ let package = Package(
             dependencies: [
                 "AppConfig",
                 "AWS",
+                "CivilTime",
                 "Domain",
                 "Exif",
                 "ImageInspection",
@@ -203,6 +208,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
+        .testTarget(name: "CivilTimeTests", dependencies: ["CivilTime"], swiftSettings: swiftSettings),
         .testTarget(name: "DigestTests", dependencies: ["Digest"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ImageInspectionTests",

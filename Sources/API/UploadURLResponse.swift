@@ -1,3 +1,4 @@
+import CivilTime
 import Foundation
 import Hummingbird
 
@@ -43,42 +44,20 @@ extension UploadURLResponse {
     /// fraction dropped), by arithmetic instead of a `Date.ISO8601FormatStyle`, which costs a
     /// calendar computation per call.
     static func iso8601(_ date: Date) -> String {
-        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        // Howard Hinnant's civil_from_days.
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let fields = UTCDateTime(secondsSince1970: Int(date.timeIntervalSince1970.rounded(.down)))
         var text = [UInt8]()
         text.reserveCapacity(20)
-        func digits(_ value: Int64, _ width: Int) {
-            var divisor: Int64 = 1
-            for _ in 1..<width { divisor *= 10 }
-            var rest = value
-            while divisor > 0 {
-                text.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
-                rest %= divisor
-                divisor /= 10
-            }
-        }
-        digits(year, 4)
+        UTCDateTime.appendDigits(fields.year, width: 4, to: &text)
         text.append(UInt8(ascii: "-"))
-        digits(month, 2)
+        UTCDateTime.appendDigits(fields.month, width: 2, to: &text)
         text.append(UInt8(ascii: "-"))
-        digits(day, 2)
+        UTCDateTime.appendDigits(fields.day, width: 2, to: &text)
         text.append(UInt8(ascii: "T"))
-        digits(secondOfDay / 3600, 2)
+        UTCDateTime.appendDigits(fields.hour, width: 2, to: &text)
         text.append(UInt8(ascii: ":"))
-        digits(secondOfDay / 60 % 60, 2)
+        UTCDateTime.appendDigits(fields.minute, width: 2, to: &text)
         text.append(UInt8(ascii: ":"))
-        digits(secondOfDay % 60, 2)
+        UTCDateTime.appendDigits(fields.second, width: 2, to: &text)
         text.append(UInt8(ascii: "Z"))
         return String(decoding: text, as: UTF8.self)
     }

@@ -1,3 +1,5 @@
+import CivilTime
+
 /// Byte-level building blocks of SigV4 (percent-encoding, timestamps, decimal numbers).
 ///
 /// They append to a `[UInt8]` buffer so that a whole canonical request, string to sign or URL
@@ -105,27 +107,14 @@ enum SigV4Encoding {
 
         init(secondsSince1970 seconds: Int) {
             secondsSince1970 = seconds
-            // Floor division: an instant before 1970 still belongs to the right day.
-            var days = seconds / 86_400
-            var secondOfDay = seconds % 86_400
-            if secondOfDay < 0 {
-                secondOfDay += 86_400
-                days -= 1
-            }
-            dayNumber = days
-            hour = secondOfDay / 3600
-            minute = secondOfDay % 3600 / 60
-            second = secondOfDay % 60
-            // Howard Hinnant's civil_from_days.
-            let shifted = days + 719_468
-            let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-            let dayOfEra = shifted - era * 146_097
-            let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-            let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-            let monthIndex = (5 * dayOfYear + 2) / 153
-            day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-            month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-            year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+            let fields = UTCDateTime(secondsSince1970: seconds)
+            dayNumber = fields.daysSince1970
+            year = fields.year
+            month = fields.month
+            day = fields.day
+            hour = fields.hour
+            minute = fields.minute
+            second = fields.second
         }
 
         /// `YYYYMMDD`, the date stamp of the credential scope.

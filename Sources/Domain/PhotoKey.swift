@@ -1,3 +1,4 @@
+import CivilTime
 import Foundation
 
 /// The S3 object key of a photo: `{project_id}/{yyyy}/{mm}/{dd}/{photo_id}.{jpg|png}`.
@@ -19,13 +20,14 @@ public enum PhotoKey {
     /// The key, or `nil` when `mimeType` is not one the API accepts.
     public static func make(projectID: UUID, photoID: UUID, mimeType: String, date: Date) -> String? {
         guard let fileExtension = fileExtension(forMimeType: mimeType) else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC") ?? TimeZone(secondsFromGMT: 0) ?? calendar.timeZone
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        let year = parts.year ?? 1970
-        let month = parts.month ?? 1
-        let day = parts.day ?? 1
-        let datePath = String(format: "%04d/%02d/%02d", year, month, day)
+        let fields = UTCDateTime(secondsSince1970: Int(date.timeIntervalSince1970.rounded(.down)))
+        var path: [UInt8] = []
+        UTCDateTime.appendDigits(fields.year, width: 4, to: &path)
+        path.append(UInt8(ascii: "/"))
+        UTCDateTime.appendDigits(fields.month, width: 2, to: &path)
+        path.append(UInt8(ascii: "/"))
+        UTCDateTime.appendDigits(fields.day, width: 2, to: &path)
+        let datePath = String(decoding: path, as: UTF8.self)
         return "\(projectID.uuidString.lowercased())/\(datePath)/\(photoID.uuidString.lowercased()).\(fileExtension)"
     }
 }

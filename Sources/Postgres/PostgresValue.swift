@@ -1,3 +1,4 @@
+import CivilTime
 import Foundation
 
 /// A Swift value that can be sent as a query parameter, in Postgres text format.
@@ -106,25 +107,24 @@ extension Date: PostgresEncodable, PostgresDecodable {
         let microseconds = (timeIntervalSince1970 * 1_000_000).rounded()
         let seconds = Int64((microseconds / 1_000_000).rounded(.down))
         let fraction = Int64(microseconds) - seconds * 1_000_000
-        let (year, month, day) = civilDate(fromDaysSinceEpoch: floorDivide(seconds, 86_400))
-        let secondOfDay = seconds - floorDivide(seconds, 86_400) * 86_400
+        let fields = UTCDateTime(secondsSince1970: Int(seconds))
         // By hand: `String(format:)` goes through CoreFoundation's locale-aware formatter,
         // several times the cost of the rest of this (the upload-url statement sends a date).
         var text = [UInt8]()
         text.reserveCapacity(29)
-        appendDigits(year, width: 4, to: &text)
+        UTCDateTime.appendDigits(fields.year, width: 4, to: &text)
         text.append(UInt8(ascii: "-"))
-        appendDigits(month, width: 2, to: &text)
+        UTCDateTime.appendDigits(fields.month, width: 2, to: &text)
         text.append(UInt8(ascii: "-"))
-        appendDigits(day, width: 2, to: &text)
+        UTCDateTime.appendDigits(fields.day, width: 2, to: &text)
         text.append(UInt8(ascii: " "))
-        appendDigits(secondOfDay / 3600, width: 2, to: &text)
+        UTCDateTime.appendDigits(fields.hour, width: 2, to: &text)
         text.append(UInt8(ascii: ":"))
-        appendDigits(secondOfDay / 60 % 60, width: 2, to: &text)
+        UTCDateTime.appendDigits(fields.minute, width: 2, to: &text)
         text.append(UInt8(ascii: ":"))
-        appendDigits(secondOfDay % 60, width: 2, to: &text)
+        UTCDateTime.appendDigits(fields.second, width: 2, to: &text)
         text.append(UInt8(ascii: "."))
-        appendDigits(fraction, width: 6, to: &text)
+        UTCDateTime.appendDigits(Int(fraction), width: 6, to: &text)
         text.append(contentsOf: "+00".utf8)
         return String(decoding: text, as: UTF8.self)
     }
@@ -158,53 +158,10 @@ extension Date: PostgresEncodable, PostgresDecodable {
             }
         }
         guard text.utf8.count - index == 3, text.hasSuffix("+00") else { return nil }
-        let days = daysSinceEpoch(year: year, month: month, day: day)
+        let days = Int64(UTCDateTime.daysSince1970(year: Int(year), month: Int(month), day: Int(day)))
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second
         self.init(timeIntervalSince1970: Double(seconds) + Double(microseconds) / 1_000_000)
     }
-}
-
-/// `value` in decimal, zero-padded to at least `width` digits, as `%0*lld` would print it
-/// (a minus sign first, then the padded magnitude).
-private func appendDigits(_ value: Int64, width: Int, to text: inout [UInt8]) {
-    if value < 0 { text.append(UInt8(ascii: "-")) }
-    let magnitude = value.magnitude
-    var digits = [UInt8]()
-    var rest = magnitude
-    repeat {
-        digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
-        rest /= 10
-    } while rest > 0
-    let padding = max(0, width - (value < 0 ? 1 : 0) - digits.count)
-    text.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: padding))
-    text.append(contentsOf: digits.reversed())
-}
-
-private func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
-    value >= 0 ? value / divisor : (value - divisor + 1) / divisor
-}
-
-/// Howard Hinnant's `days_from_civil`: proleptic Gregorian date to days since 1970-01-01.
-private func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
-    let shiftedYear = month <= 2 ? year - 1 : year
-    let era = floorDivide(shiftedYear, 400)
-    let yearOfEra = shiftedYear - era * 400
-    let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-    return era * 146_097 + dayOfEra - 719_468
-}
-
-/// Howard Hinnant's `civil_from_days`, the inverse of `daysSinceEpoch`.
-private func civilDate(fromDaysSinceEpoch days: Int64) -> (Int64, Int64, Int64) {
-    let shifted = days + 719_468
-    let era = floorDivide(shifted, 146_097)
-    let dayOfEra = shifted - era * 146_097
-    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let monthIndex = (5 * dayOfYear + 2) / 153
-    let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-    let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-    return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
 }
 
 /// A one-dimensional array parameter (`$1::uuid[]`, `$2::text[]`, `$3::bigint[]`), the way
