@@ -47,6 +47,25 @@ public struct UTCDateTime: Sendable, Equatable {
         return era * 146_097 + dayOfEra - 719_468
     }
 
+    /// Appends `YYYY-MM-DD` (with `separator` instead of `-` when given): the date of ISO 8601,
+    /// Postgres' text and, with `/`, the S3 key's date path.
+    public func appendDate(separator: UInt8 = UInt8(ascii: "-"), to text: inout [UInt8]) {
+        Self.appendDigits(year, width: 4, to: &text)
+        text.append(separator)
+        Self.appendDigits(month, width: 2, to: &text)
+        text.append(separator)
+        Self.appendDigits(day, width: 2, to: &text)
+    }
+
+    /// Appends `HH:MM:SS`.
+    public func appendTime(to text: inout [UInt8]) {
+        Self.appendDigits(hour, width: 2, to: &text)
+        text.append(UInt8(ascii: ":"))
+        Self.appendDigits(minute, width: 2, to: &text)
+        text.append(UInt8(ascii: ":"))
+        Self.appendDigits(second, width: 2, to: &text)
+    }
+
     /// Appends `value` in decimal, zero-padded to at least `width` digits (a minus sign first for
     /// negative values), as `%0*d` prints it, without `String(format:)`.
     public static func appendDigits(_ value: Int, width: Int, to text: inout [UInt8]) {

@@ -22,11 +22,7 @@ public enum PhotoKey {
         guard let fileExtension = fileExtension(forMimeType: mimeType) else { return nil }
         let fields = UTCDateTime(secondsSince1970: Int(date.timeIntervalSince1970.rounded(.down)))
         var path: [UInt8] = []
-        UTCDateTime.appendDigits(fields.year, width: 4, to: &path)
-        path.append(UInt8(ascii: "/"))
-        UTCDateTime.appendDigits(fields.month, width: 2, to: &path)
-        path.append(UInt8(ascii: "/"))
-        UTCDateTime.appendDigits(fields.day, width: 2, to: &path)
+        fields.appendDate(separator: UInt8(ascii: "/"), to: &path)
         let datePath = String(decoding: path, as: UTF8.self)
         return "\(projectID.uuidString.lowercased())/\(datePath)/\(photoID.uuidString.lowercased()).\(fileExtension)"
     }

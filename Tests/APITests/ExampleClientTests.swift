@@ -25,7 +25,6 @@ extension Tag {
 
     @Test func theDocumentedClientUploadsAndConfirmsAPhoto() async throws {
         let node = try #require(Self.nodeExecutable(), "node is not on PATH: scripts/lib.sh ensure_prereqs installs it")
-        let executable = try TestPaths.executable("photo-api")
         try await PrivateSQSServer.withServer { s3 in
             let http = CurlHTTPClient(concurrency: 1)
             defer { Task { await http.shutdown() } }
@@ -39,34 +38,19 @@ extension Tag {
                     "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'example')",
                     [project, AuthFixtures.organizationID]
                 )
-                let port = try PrivateSQSServer.freePort()
-                let api = try ChildProcess(
-                    executable,
-                    [],
+                let api = try await LiveAPI.start(
+                    databaseURL: database.connectionString,
                     environment: [
-                        "DATABASE_URL": database.connectionString,
-                        "HOST": "127.0.0.1",
-                        "PORT": String(port),
-                        "JWT_HS256_SECRET": AuthFixtures.secret,
-                        "AWS_ACCESS_KEY_ID": "test",
-                        "AWS_SECRET_ACCESS_KEY": "test",
-                        "AWS_REGION": "us-east-1",
-                        "AWS_ENDPOINT_URL": s3.endpoint,
-                        "AWS_ENDPOINT_URL_S3": s3.endpoint,
-                        "PHOTOS_BUCKET": bucket,
-                        "LOG_LEVEL": "warning",
+                        "AWS_ENDPOINT_URL": s3.endpoint, "AWS_ENDPOINT_URL_S3": s3.endpoint, "PHOTOS_BUCKET": bucket,
                     ]
                 )
-                try api.start()
-                defer { if api.process.isRunning { api.process.terminate() } }
-                let baseURL = "http://127.0.0.1:\(port)"
-                try await OpenAPISchemathesisTests.waitUntilReady(baseURL, api)
+                defer { api.stop() }
 
                 let run = try ChildProcess(
                     node,
                     [
                         TestPaths.repositoryRoot.appendingPathComponent("docs/examples/upload.mjs").path,
-                        "--api", baseURL, "--project", project.uuidString.lowercased(),
+                        "--api", api.baseURL, "--project", project.uuidString.lowercased(),
                         "--file", ImageFixtures.directory.appendingPathComponent("iphone4s-gps-orientation6.jpg").path,
                         // No relay here: the photo stops at uploaded.
                         "--wait-for", "uploaded",

@@ -34,7 +34,6 @@ extension Tag {
             )
             return
         }
-        let executable = try TestPaths.executable("photo-api")
         try await TestDatabase.withFresh { database in
             try database.migrate()
             let project = UUID()
@@ -56,29 +55,18 @@ extension Tag {
                     "\(project.uuidString.lowercased())/\(photo.uuidString.lowercased()).jpg",
                 ]
             )
-            let port = try PrivateSQSServer.freePort()
-            let api = try ChildProcess(
-                executable,
-                [],
+            // S3 nobody listens on: pre-signing needs no server, and confirmations answer 503.
+            let api = try await LiveAPI.start(
+                databaseURL: database.connectionString,
                 environment: [
-                    "DATABASE_URL": database.connectionString,
-                    "HOST": "127.0.0.1",
-                    "PORT": String(port),
-                    "JWT_HS256_SECRET": AuthFixtures.secret,
-                    "AWS_ACCESS_KEY_ID": "test",
-                    "AWS_SECRET_ACCESS_KEY": "test",
-                    "AWS_REGION": "us-east-1",
                     "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:1",
                     "PHOTOS_BUCKET": "photos-schemathesis",
                     "RATE_LIMIT_PER_MINUTE": "100000",
                     "STORAGE_RETRY_BASE_MS": "1",
-                    "LOG_LEVEL": "warning",
                 ]
             )
-            try api.start()
-            defer { if api.process.isRunning { api.process.terminate() } }
-            let baseURL = "http://127.0.0.1:\(port)"
-            try await Self.waitUntilReady(baseURL, api)
+            defer { api.stop() }
+            let baseURL = api.baseURL
 
             let token = try await AuthFixtures.hs256(AuthFixtures.validClaims(scope: "photos:status:write"))
             let reports = FileManager.default.temporaryDirectory.appendingPathComponent("schemathesis-\(UUID())")
@@ -103,26 +91,7 @@ extension Tag {
                 status == 0,
                 "schemathesis found problems:\n\(run.standardOutput.suffix(12_000))\n\(run.standardError.suffix(4000))"
             )
-            #expect(api.process.isRunning, "photo-api exited: \(api.standardError.suffix(2000))")
+            #expect(api.process.process.isRunning, "photo-api exited: \(api.process.standardError.suffix(2000))")
         }
-    }
-
-    /// Polls `/readyz` until it answers 200.
-    static func waitUntilReady(_ baseURL: String, _ api: ChildProcess) async throws {
-        let client = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 2000)
-        defer { Task { await client.shutdown() } }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            guard api.process.isRunning else {
-                throw TestEnvironmentError("photo-api exited early: \(api.standardError.suffix(2000))")
-            }
-            if let response = try? await client.execute(.init(method: "GET", url: "\(baseURL)/readyz")),
-                response.status == 200
-            {
-                return
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw TestEnvironmentError("photo-api did not become ready at \(baseURL)")
     }
 }

@@ -24,7 +24,7 @@ struct StorageWorld: Sendable {
     static let bucket = "photos-complete-test"
 
     /// The same world on the LocalStack of `scripts/test.sh` (`AWS_ENDPOINT_URL`, S3 signature
-    /// validation on), with a bucket of its own: S3 there checks every signature we send.
+    /// validation on), with a bucket of its own.
     static func runOnLocalStack(
         environment extra: [String: String] = [:],
         _ body: @escaping @Sendable (StorageWorld) async throws -> Void
@@ -37,7 +37,40 @@ struct StorageWorld: Sendable {
                 "AWS_ENDPOINT_URL is not set: this .localstack test needs LocalStack (scripts/test.sh starts it)"
             )
         }
-        let bucket = "complete-\(UUID().uuidString.lowercased().prefix(13))"
+        let environment = [
+            "AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+        ]
+        try await run(
+            endpoint: endpoint,
+            bucket: "complete-\(UUID().uuidString.lowercased().prefix(13))",
+            environment: environment.merging(extra) { _, new in new },
+            body
+        )
+    }
+
+    /// The world on a private `moto_server`.
+    static func run(
+        environment extra: [String: String] = [:],
+        _ body: @escaping @Sendable (StorageWorld) async throws -> Void
+    ) async throws {
+        try await PrivateSQSServer.withServer { server in
+            try await run(
+                endpoint: server.endpoint,
+                bucket: bucket,
+                environment: ["MIN_UPLOAD_BYTES": "16"].merging(extra) { _, new in new },
+                body
+            )
+        }
+    }
+
+    /// Creates `bucket` at `endpoint` (a signed PUT, which moto and LocalStack both accept) and
+    /// runs the application against it.
+    private static func run(
+        endpoint: String,
+        bucket: String,
+        environment extra: [String: String],
+        _ body: @escaping @Sendable (StorageWorld) async throws -> Void
+    ) async throws {
         let http = CurlHTTPClient(concurrency: 4, timeoutMilliseconds: 15_000)
         do {
             let created = try await http.execute(
@@ -52,13 +85,10 @@ struct StorageWorld: Sendable {
                 )
             )
             guard created.status == 200 else {
-                throw TestEnvironmentError("creating bucket \(bucket) on LocalStack: HTTP \(created.status)")
+                throw TestEnvironmentError("creating bucket \(bucket) at \(endpoint): HTTP \(created.status)")
             }
             let environment = [
                 "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ENDPOINT_URL_S3": endpoint,
-                "AWS_ACCESS_KEY_ID": "test",
-                "AWS_SECRET_ACCESS_KEY": "test",
                 "PHOTOS_BUCKET": bucket,
                 "STORAGE_RETRY_BASE_MS": "1",
                 "RATE_LIMIT_PER_MINUTE": "1000",
@@ -79,43 +109,6 @@ struct StorageWorld: Sendable {
             throw error
         }
         await http.shutdown()
-    }
-
-    static func run(
-        environment extra: [String: String] = [:],
-        _ body: @escaping @Sendable (StorageWorld) async throws -> Void
-    ) async throws {
-        try await PrivateSQSServer.withServer { server in
-            let http = CurlHTTPClient(concurrency: 4, timeoutMilliseconds: 15_000)
-            do {
-                let created = try await http.execute(.init(method: "PUT", url: "\(server.endpoint)/\(bucket)"))
-                guard created.status == 200 else {
-                    throw TestEnvironmentError("creating bucket \(bucket) on moto: HTTP \(created.status)")
-                }
-                let environment = [
-                    "AWS_ENDPOINT_URL": server.endpoint,
-                    "PHOTOS_BUCKET": bucket,
-                    "STORAGE_RETRY_BASE_MS": "1",
-                    "MIN_UPLOAD_BYTES": "16",
-                    "RATE_LIMIT_PER_MINUTE": "1000",
-                ].merging(extra) { _, new in new }
-                try await PhotoWorld.run(environment: environment) { photos in
-                    try await body(
-                        StorageWorld(
-                            photos: photos,
-                            s3Endpoint: server.endpoint,
-                            bucket: bucket,
-                            http: http,
-                            environment: PhotoWorld.environment.merging(environment) { _, new in new }
-                        )
-                    )
-                }
-            } catch {
-                await http.shutdown()
-                throw error
-            }
-            await http.shutdown()
-        }
     }
 
     /// Asks for an upload URL for `bytes` declared as `mime`, and returns the photo id and the

@@ -45,6 +45,17 @@ import Testing
         #expect(Self.fields(leapDay) == [2000, 2, 29, 0, 0, 0])
     }
 
+    @Test func datesAndTimesArePrintedZeroPadded() {
+        var text: [UInt8] = []
+        let instant = UTCDateTime(secondsSince1970: -62_135_596_800 + 3_723)  // 0001-01-01T01:02:03Z
+        instant.appendDate(to: &text)
+        text.append(UInt8(ascii: " "))
+        instant.appendTime(to: &text)
+        text.append(UInt8(ascii: " "))
+        UTCDateTime(secondsSince1970: 1_764_590_400).appendDate(separator: UInt8(ascii: "/"), to: &text)
+        #expect(String(decoding: text, as: UTF8.self) == "0001-01-01 01:02:03 2025/12/01")
+    }
+
     @Test func digitsArePaddedLikePrintf() {
         var text: [UInt8] = []
         UTCDateTime.appendDigits(7, width: 2, to: &text)
