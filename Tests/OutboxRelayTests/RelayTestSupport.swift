@@ -375,7 +375,9 @@ final class FakeSQS: Sendable {
         let running = Task { try await group.run() }
         defer { running.cancel() }
         do {
-            try await waitUntil("the fake SQS listens", timeout: .seconds(10), every: .milliseconds(10)) {
+            // A readiness wait, not a performance check: under a loaded CI machine, with every
+            // suite running at once, the server's start has been seen to take over 10 s.
+            try await waitUntil("the fake SQS listens", timeout: .seconds(60), every: .milliseconds(10)) {
                 port.value != 0
             }
             let value = try await body(fake, "http://127.0.0.1:\(port.value)")
