@@ -21,6 +21,8 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo_root"
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
+# shellcheck source=Benchmarks/api/lib.sh
+source Benchmarks/api/lib.sh
 
 skip_build=0
 duration=20
@@ -84,37 +86,7 @@ echo "$ours_json" >"$RUN_DIR/presign-ours.json"
 echo "$boto_json" >"$RUN_DIR/presign-botocore.json"
 
 # --- 2. upload-url under wrk ---
-start_postgres "$RUN_DIR"
-photo_log "migrating"
-"$bin_dir/migrator" up --dir sql >"$RUN_DIR/migrator.log" 2>&1 || { photo_err "migrator up failed"; photo_log_tail "$RUN_DIR/migrator.log"; exit 1; }
-
-org_id=$("$python" -c 'import uuid; print(uuid.uuid4())')
-user_id=$("$python" -c 'import uuid; print(uuid.uuid4())')
-project_id=$("$python" -c 'import uuid; print(uuid.uuid4())')
-secret=$("$python" -c 'import secrets; print(secrets.token_hex(32))')
-psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q -c \
-    "INSERT INTO projects (id, organization_id, name) VALUES ('$project_id', '$org_id', 'bench')" >/dev/null
-token=$("$python" - "$secret" "$user_id" "$org_id" <<'PY'
-import base64, hashlib, hmac, json, sys, time
-secret, sub, org = sys.argv[1:4]
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-claims = b64(json.dumps({"sub": sub, "org_id": org, "exp": int(time.time()) + 3600}, separators=(",", ":")).encode())
-signature = b64(hmac.new(secret.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest())
-print(f"{header}.{claims}.{signature}")
-PY
-)
-
-api_port=$(free_port 1)
-export HOST=127.0.0.1 PORT=$api_port JWT_HS256_SECRET=$secret RATE_LIMIT_PER_MINUTE=1000000 LOG_LEVEL=warning \
-    AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY AWS_REGION=us-east-1 \
-    PHOTOS_BUCKET=photos-bench
-unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_SQS
-start_background photo-api "$RUN_DIR/api.log" "$bin_dir/photo-api"
-api_pid=$PHOTO_LAST_PID
-wait_http_200 "http://127.0.0.1:$api_port/readyz" 60 "$api_pid" "$RUN_DIR/api.log"
-url="http://127.0.0.1:$api_port/api/v1/photos/upload-url"
-export BENCH_TOKEN=$token BENCH_PROJECT_ID=$project_id
+bench_start_api "$bin_dir/photo-api" "$bin_dir/migrator"
 
 code=$(curl -s -o "$RUN_DIR/one.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $token" \
     -H 'Content-Type: application/json' \

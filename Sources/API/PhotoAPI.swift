@@ -65,17 +65,9 @@ public enum PhotoAPI {
 
     /// Reads uploaded objects with the configured retries (`STORAGE_RETRY_BASE_MS`: base, 2x, 4x).
     public static func makeStorage(configuration: APIConfiguration, http: CurlHTTPClient) -> S3ObjectReader {
-        let aws = configuration.aws
-        let presigner = S3Presigner(
-            region: aws.region,
-            credentials: aws.credentials ?? AWSCredentials(accessKeyID: "", secretAccessKey: "", sessionToken: nil),
-            endpoint: aws.s3Endpoint,
-            forcePathStyle: aws.forcePathStyle,
-            bucket: aws.bucket
-        )
         let base = configuration.confirmation.storageRetryBaseMilliseconds
         return S3ObjectReader(
-            presigner: presigner,
+            presigner: configuration.aws.makeS3Presigner(),
             http: http,
             retryDelays: [1, 2, 4].map { Duration.milliseconds(base * $0) }
         )

@@ -59,13 +59,7 @@ struct PhotoRoutes: Sendable {
         let credentials = configuration.aws.credentials
         canSign = credentials != nil
         // Without credentials the presigner still formats object URLs; upload-url answers 503.
-        presigner = S3Presigner(
-            region: configuration.aws.region,
-            credentials: credentials ?? AWSCredentials(accessKeyID: "", secretAccessKey: "", sessionToken: nil),
-            endpoint: configuration.aws.s3Endpoint,
-            forcePathStyle: configuration.aws.forcePathStyle,
-            bucket: configuration.aws.bucket
-        )
+        presigner = configuration.aws.makeS3Presigner()
         rateLimiter = UploadRateLimiter(limit: configuration.uploads.rateLimitPerMinute)
         self.logger = logger
         if credentials == nil {

@@ -69,6 +69,18 @@ public struct AWSConfiguration: Sendable {
         return AWSCredentials(accessKeyID: accessKeyID, secretAccessKey: secretAccessKey, sessionToken: sessionToken)
     }
 
+    /// The signer of the photos bucket. Without credentials it still formats object URLs
+    /// (`s3_url`); what it would sign is useless, so callers check ``credentials`` first.
+    public func makeS3Presigner() -> S3Presigner {
+        S3Presigner(
+            region: region,
+            credentials: credentials ?? AWSCredentials(accessKeyID: "", secretAccessKey: "", sessionToken: nil),
+            endpoint: s3Endpoint,
+            forcePathStyle: forcePathStyle,
+            bucket: bucket
+        )
+    }
+
     static func isValidBucketName(_ name: String) -> Bool {
         (3...63).contains(name.count)
             && name.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == ".") }
