@@ -33,6 +33,76 @@ import Testing
         }
     }
 
+    /// The closed lists of values (contract section 7: status "constrained to the five values")
+    /// hold at the database, whichever way the schema expresses them (0003 made them domains).
+    @Test(arguments: [
+        ("status", "bogus", "image/jpeg", "normal"),
+        ("mime_type", "pending_upload", "image/gif", "normal"),
+        ("priority", "pending_upload", "image/png", "urgent"),
+    ])
+    func theSchemaRefusesValuesOutsideTheLists(
+        column: String,
+        status: String,
+        mimeType: String,
+        priority: String
+    )
+        async throws
+    {
+        try await TestDatabase.withFresh { database in
+            let connection = try migratedWithOneProject(database)
+            let insertPhoto = """
+                INSERT INTO photos (id, project_id, user_id, file_name, mime_type, file_size, s3_bucket, s3_key,
+                                    status, priority, upload_expires_at)
+                SELECT gen_random_uuid(), id, gen_random_uuid(), 'a.jpg', $1::text, 1, 'b', gen_random_uuid()::text,
+                       $2::text, $3::text, now() FROM projects
+                """
+            let refused = #expect(throws: PostgresError.self, "\(column)") {
+                try connection.query(insertPhoto, [mimeType, status, priority])
+            }
+            #expect(refused?.sqlState == "23514", "\(column): \(String(describing: refused))")
+            #expect(try connection.scalar("SELECT count(*) FROM photos") == "0")
+        }
+    }
+
+    @Test func historyRowsTakeOnlyTheFiveStatuses() async throws {
+        try await TestDatabase.withFresh { database in
+            let connection = try migratedWithOneProject(database)
+            try connection.query(
+                """
+                INSERT INTO photos (id, project_id, user_id, file_name, mime_type, file_size, s3_bucket, s3_key,
+                                    upload_expires_at)
+                SELECT gen_random_uuid(), id, gen_random_uuid(), 'a.jpg', 'image/jpeg', 1, 'b', 'k', now() FROM projects
+                """
+            )
+            for (status, previous) in [("bogus", nil), ("uploaded", "Pending_upload")] {
+                let refused = #expect(throws: PostgresError.self) {
+                    try connection.query(
+                        """
+                        INSERT INTO photo_status_history (photo_id, status, previous_status, changed_by)
+                        SELECT id, $1::text, $2::text, 'test' FROM photos
+                        """,
+                        [status, previous]
+                    )
+                }
+                #expect(refused?.sqlState == "23514")
+            }
+            try connection.query(
+                """
+                INSERT INTO photo_status_history (photo_id, status, previous_status, changed_by)
+                SELECT id, 'uploaded', 'pending_upload', 'test' FROM photos
+                """
+            )
+        }
+    }
+
+    /// A connection to `database` after the repository's migrations, with one project row.
+    private func migratedWithOneProject(_ database: TestDatabase) throws -> Connection {
+        try makeMigrator(database, directory: repositorySQLDirectory).up()
+        let connection = try database.connect()
+        try connection.query("INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'p')", [UUID(), UUID()])
+        return connection
+    }
+
     @Test func secondUpAppliesNothingAndLeavesRowsUnchanged() async throws {
         try await TestDatabase.withFresh { database in
             let migrator = makeMigrator(database, directory: repositorySQLDirectory)

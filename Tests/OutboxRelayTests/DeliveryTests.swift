@@ -373,8 +373,8 @@ enum PhotoRows {
             """
             INSERT INTO photos (id, project_id, user_id, file_name, mime_type, file_size, s3_bucket, s3_key,
                 status, upload_expires_at, uploaded_at, failed_at)
-            VALUES ($1, $2, $3, 'a.jpg', 'image/jpeg', 2048, 'companycam-photos-test', $4, $5,
-                now() + interval '15 minutes', now(), CASE WHEN $5 = 'failed' THEN now() END)
+            VALUES ($1, $2, $3, 'a.jpg', 'image/jpeg', 2048, 'companycam-photos-test', $4, $5::text,
+                now() + interval '15 minutes', now(), CASE WHEN $5::text = 'failed' THEN now() END)
             """,
             [id, projectID, UUID(), "photos/\(id.lowercased).jpg", status]
         )
