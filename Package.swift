@@ -52,6 +52,7 @@ let package = Package(
 
         // MARK: Infrastructure libraries.
         .target(name: "CivilTime", swiftSettings: swiftSettings),
+        .target(name: "UUIDCoding", swiftSettings: swiftSettings),
         .target(
             name: "Digest",
             dependencies: ["COpenSSL"],
@@ -62,6 +63,7 @@ let package = Package(
             dependencies: [
                 "CLibPQ",
                 "CivilTime",
+                "UUIDCoding",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -114,7 +116,7 @@ let package = Package(
         // MARK: The system's pieces (contract section 1).
         .target(
             name: "Domain",
-            dependencies: ["CivilTime"],
+            dependencies: ["CivilTime", "UUIDCoding"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -139,6 +141,7 @@ let package = Package(
                 "Operations",
                 "Postgres",
                 "Telemetry",
+                "UUIDCoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -156,6 +159,7 @@ let package = Package(
                 "Operations",
                 "Postgres",
                 "Telemetry",
+                "UUIDCoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -184,6 +188,7 @@ let package = Package(
                 "OutboxRelay",
                 "Postgres",
                 "Telemetry",
+                "UUIDCoding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -209,6 +214,7 @@ let package = Package(
         ),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .testTarget(name: "CivilTimeTests", dependencies: ["CivilTime"], swiftSettings: swiftSettings),
+        .testTarget(name: "UUIDCodingTests", dependencies: ["UUIDCoding"], swiftSettings: swiftSettings),
         .testTarget(name: "DigestTests", dependencies: ["Digest"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ImageInspectionTests",

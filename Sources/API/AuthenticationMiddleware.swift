@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import UUIDCoding
 
 /// Requires `Authorization: Bearer <JWT>` and puts the verified caller into the context
 /// (`APIRequestContext.identity`) for the handlers behind it: every `/api/v1` route.
@@ -28,7 +29,7 @@ public struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         context.identity = identity
         context.requestRecord.userID = identity.userID
-        context.logger[metadataKey: "user_id"] = .string(identity.userID.uuidString.lowercased())
+        context.logger[metadataKey: "user_id"] = .string(identity.userID.lowercasedString)
         return try await next(request, context)
     }
 

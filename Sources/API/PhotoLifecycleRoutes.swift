@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Postgres
+import UUIDCoding
 
 /// The endpoints that move a photo along its lifecycle (contract sections 4 and 5):
 /// `POST /api/v1/photos/{id}/complete` for clients and `PATCH /api/v1/photos/{id}/status` for
@@ -65,7 +66,7 @@ struct PhotoLifecycleRoutes: Sendable {
             return try await respond(with: photoID)
         case .objectMissing:
             throw APIError.uploadNotFound(
-                "no object was uploaded for photo \(photoID.uuidString.lowercased()); PUT it first"
+                "no object was uploaded for photo \(photoID.lowercasedString); PUT it first"
             )
         case .invalid(let reason):
             throw APIError.invalidUpload(reason)
@@ -165,7 +166,7 @@ struct PhotoLifecycleRoutes: Sendable {
     /// The photo, when it exists (404) and belongs to the caller's organization (403).
     private func loadAuthorized(_ photoID: UUID, identity: AuthenticatedIdentity) async throws -> PhotoRecord {
         guard let photo = try await pool.withConnection({ try PhotoStore.loadPhoto(photoID, on: $0) }) else {
-            throw APIError.notFound("photo \(photoID.uuidString.lowercased()) does not exist")
+            throw APIError.notFound("photo \(photoID.lowercasedString) does not exist")
         }
         guard photo.organizationID == identity.organizationID else {
             throw APIError.forbidden("the photo belongs to another organization")
@@ -176,7 +177,7 @@ struct PhotoLifecycleRoutes: Sendable {
     /// The photo as `GET` shows it, read after the change committed.
     private func respond(with photoID: UUID) async throws -> Response {
         guard let photo = try await pool.withConnection({ try PhotoStore.loadPhoto(photoID, on: $0) }) else {
-            throw APIError.notFound("photo \(photoID.uuidString.lowercased()) does not exist")
+            throw APIError.notFound("photo \(photoID.lowercasedString) does not exist")
         }
         return try PhotoRoutes.jsonResponse(photos.photoJSON(photo, includeHistory: true))
     }
@@ -186,7 +187,7 @@ extension Logger {
     /// This logger with `photo_id` set, for every line about one photo.
     func with(photoID: UUID) -> Logger {
         var logger = self
-        logger[metadataKey: "photo_id"] = "\(photoID.uuidString.lowercased())"
+        logger[metadataKey: "photo_id"] = "\(photoID.lowercasedString)"
         return logger
     }
 }

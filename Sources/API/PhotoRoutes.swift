@@ -7,6 +7,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Postgres
+import UUIDCoding
 
 /// The photo endpoints of `/api/v1`: issuing upload URLs, reading a photo, listing a project's
 /// photos (contract section 4).
@@ -112,7 +113,7 @@ struct PhotoRoutes: Sendable {
             throw APIError.storageUnavailable("uploads are not configured on this server")
         }
         let now = Date()
-        let photoID = UUID()
+        let photoID = UUID.randomVersion4()
         guard
             let key = PhotoKey.make(projectID: upload.projectID, photoID: photoID, mimeType: upload.mimeType, date: now)
         else {
@@ -145,7 +146,7 @@ struct PhotoRoutes: Sendable {
             record = replayed
             context.logger.info("idempotent replay", metadata: ["photo_id": "\(replayed.id)"])
         case .projectNotFound:
-            throw APIError.notFound("project \(upload.projectID.uuidString.lowercased()) does not exist")
+            throw APIError.notFound("project \(upload.projectID.lowercasedString) does not exist")
         case .projectForbidden:
             throw APIError.forbidden("the project belongs to another organization")
         case .keyReusedWithAnotherBody:
@@ -161,7 +162,7 @@ struct PhotoRoutes: Sendable {
             now: now
         )
         let response = UploadURLResponse(
-            photoID: record.id.uuidString.lowercased(),
+            photoID: record.id.lowercasedString,
             uploadURL: presigned.url,
             s3URL: presigner.s3URL(key: record.s3Key),
             method: presigned.method,
@@ -205,7 +206,7 @@ struct PhotoRoutes: Sendable {
         let identity = try context.requireIdentity()
         let photoID = try Self.uuidParameter("photo_id", context)
         guard let record = try await pool.withConnection({ try PhotoStore.loadPhoto(photoID, on: $0) }) else {
-            throw APIError.notFound("photo \(photoID.uuidString.lowercased()) does not exist")
+            throw APIError.notFound("photo \(photoID.lowercasedString) does not exist")
         }
         guard record.organizationID == identity.organizationID else {
             throw APIError.forbidden("the photo belongs to another organization")
@@ -264,7 +265,7 @@ struct PhotoRoutes: Sendable {
             // Tell the two failures apart only after the query: a second, cheap look.
             let exists = try await pool.withConnection { try PhotoStore.projectOrganization(projectID, on: $0) }
             if exists == nil {
-                throw APIError.notFound("project \(projectID.uuidString.lowercased()) does not exist")
+                throw APIError.notFound("project \(projectID.lowercasedString) does not exist")
             }
             throw APIError.forbidden("the project belongs to another organization")
         }
@@ -284,9 +285,9 @@ struct PhotoRoutes: Sendable {
     /// The contract's photo object.
     func photoJSON(_ record: PhotoRecord, includeHistory: Bool) -> [String: Any] {
         var json: [String: Any] = [
-            "id": record.id.uuidString.lowercased(),
-            "project_id": record.projectID.uuidString.lowercased(),
-            "user_id": record.userID.uuidString.lowercased(),
+            "id": record.id.lowercasedString,
+            "project_id": record.projectID.lowercasedString,
+            "user_id": record.userID.lowercasedString,
             "file_name": record.fileName,
             "mime_type": record.mimeType,
             "file_size": record.fileSize,
@@ -338,7 +339,7 @@ struct PhotoRoutes: Sendable {
     }
 
     static func uuidParameter(_ name: String, _ context: APIRequestContext) throws(APIError) -> UUID {
-        guard let text = context.parameters.get(name), let id = UUID(uuidString: text) else {
+        guard let text = context.parameters.get(name), let id = UUID(canonicalText: text) else {
             throw APIError.invalidRequest("\(name) must be a UUID")
         }
         return id

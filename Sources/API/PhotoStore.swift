@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import UUIDCoding
 
 /// One photo as the API reads it, with the project's organization for the access check.
 struct PhotoRecord: Sendable {
@@ -118,6 +119,49 @@ enum PhotoStore {
     private static let firstPageTimestamp = "infinity"
     private static let firstPageID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
+    /// The parts the two upload statements share; the parameters are numbered alike in both.
+    private static let insertPhoto = """
+        INSERT INTO photos (id, project_id, user_id, file_name, mime_type, file_size, checksum_sha256,
+                            s3_bucket, s3_key, status, detection_types, priority, upload_expires_at)
+            SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::text, $6::bigint, $7::text, $8::text, $9::text,
+                   'pending_upload', $10::text[], $11::text, $12::timestamptz
+        """
+    private static let returningPhoto = "RETURNING id, s3_key, mime_type, file_size, checksum_sha256, status"
+    private static let insertFirstHistoryRow = """
+        INSERT INTO photo_status_history (photo_id, status, previous_status, changed_by)
+            SELECT id, 'pending_upload', NULL, 'api' FROM new_photo
+        """
+    private static let selectCreated = """
+        SELECT 'created' AS outcome, id, s3_key, mime_type, file_size, checksum_sha256, status FROM new_photo
+        """
+
+    /// ``createUploadStatement`` for a request without an `Idempotency-Key`: only the project
+    /// check and the two inserts. Postgres sets up every node of a plan on each execution,
+    /// and the key's CTEs (a lookup, an upsert, an update and two more result branches) cost
+    /// about 45 µs of a ~310 µs execution even when their one-time filters skip them
+    /// (docs/benchmarks.md). Parameters `$1` to `$13` as in ``createUploadStatement``; the
+    /// outcome is `created`, `project_not_found` or `project_forbidden`.
+    static let createUploadWithoutKeyStatement = PreparedStatement(
+        name: "photo_api_create_upload_without_key",
+        sql: """
+            WITH project AS (
+                SELECT organization_id FROM projects WHERE id = $2::uuid
+            ),
+            new_photo AS (
+                \(insertPhoto)
+                FROM project
+                WHERE organization_id = $13::uuid
+                \(returningPhoto)
+            ),
+            history AS (\(insertFirstHistoryRow))
+            \(selectCreated)
+            UNION ALL
+            SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM project) THEN 'project_not_found' ELSE 'project_forbidden' END,
+                   NULL, NULL, NULL, NULL, NULL, NULL
+            WHERE NOT EXISTS (SELECT 1 FROM new_photo)
+            """
+    )
+
     /// The whole upload-url write as one statement: one round trip and one implicit transaction
     /// instead of `BEGIN`, five statements and `COMMIT`, which roughly halves the Postgres work
     /// per request and the libpq calls and thread hops in the API (docs/benchmarks.md).
@@ -174,24 +218,18 @@ enum PhotoStore {
                 RETURNING photo_id
             ),
             new_photo AS (
-                INSERT INTO photos (id, project_id, user_id, file_name, mime_type, file_size, checksum_sha256,
-                                    s3_bucket, s3_key, status, detection_types, priority, upload_expires_at)
-                SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::text, $6::bigint, $7::text, $8::text, $9::text,
-                       'pending_upload', $10::text[], $11::text, $12::timestamptz
+                \(insertPhoto)
                 FROM allowed
                 WHERE $14::text IS NULL OR EXISTS (SELECT 1 FROM claimed_key)
-                RETURNING id, s3_key, mime_type, file_size, checksum_sha256, status
+                \(returningPhoto)
             ),
-            history AS (
-                INSERT INTO photo_status_history (photo_id, status, previous_status, changed_by)
-                SELECT id, 'pending_upload', NULL, 'api' FROM new_photo
-            ),
+            history AS (\(insertFirstHistoryRow)),
             replay AS (
                 UPDATE photos SET upload_expires_at = greatest(upload_expires_at, $12::timestamptz), updated_at = now()
                 WHERE id = (SELECT photo_id FROM existing WHERE request_hash = $15::text)
                   AND status = (SELECT 'pending_upload'::text)
             )
-            SELECT 'created' AS outcome, id, s3_key, mime_type, file_size, checksum_sha256, status FROM new_photo
+            \(selectCreated)
             UNION ALL
             SELECT 'replayed', p.id, p.s3_key, p.mime_type, p.file_size, p.checksum_sha256, p.status
             FROM existing e JOIN photos p ON p.id = e.photo_id
@@ -251,7 +289,8 @@ enum PhotoStore {
     }
 
     /// Checks the project, honours the idempotency key, and inserts the photo, its first
-    /// history row and the key, all in one statement (``createUploadStatement``).
+    /// history row and the key, all in one statement (``createUploadStatement``, or
+    /// ``createUploadWithoutKeyStatement`` when the request has no key).
     static func createUpload(
         _ upload: UploadRequestValues,
         _ photo: NewPhoto,
@@ -262,19 +301,27 @@ enum PhotoStore {
             upload.checksumSHA256, photo.bucket, photo.key, upload.detectionTypes, upload.priority,
             photo.expiresAt, photo.organizationID, photo.idempotencyKey, photo.requestHash,
         ]
+        guard photo.idempotencyKey != nil else {
+            let withoutKey = Array(parameters.prefix(13))
+            if let outcome = try await runCreateUpload(createUploadWithoutKeyStatement, withoutKey, pool: pool) {
+                return outcome
+            }
+            throw PostgresError(code: .decodingFailed, message: "an upload without a key reported a race")
+        }
         // Lost the race for the key: the winner has committed by now (the claim waited for
         // it), so the second run replays its photo.
-        if let outcome = try await runCreateUpload(parameters, pool: pool) { return outcome }
-        if let outcome = try await runCreateUpload(parameters, pool: pool) { return outcome }
+        if let outcome = try await runCreateUpload(createUploadStatement, parameters, pool: pool) { return outcome }
+        if let outcome = try await runCreateUpload(createUploadStatement, parameters, pool: pool) { return outcome }
         throw PostgresError(code: .decodingFailed, message: "the idempotency key race did not settle")
     }
 
-    /// One run of ``createUploadStatement``; `nil` for `race`.
+    /// One run of an upload statement; `nil` for `race`.
     private static func runCreateUpload(
+        _ statement: PreparedStatement,
         _ parameters: [(any PostgresEncodable)?],
         pool: ConnectionPool
     ) async throws -> CreateOutcome? {
-        let result = try await pool.withConnection { try $0.execute(createUploadStatement, parameters) }
+        let result = try await pool.withConnection { try $0.execute(statement, parameters) }
         guard let row = result.first else {
             throw PostgresError(code: .decodingFailed, message: "the idempotency key has no photo")
         }
@@ -316,7 +363,7 @@ enum PhotoStore {
         var parameters: [(any PostgresEncodable)?] = [
             projectID,
             cursor?.createdAtText ?? firstPageTimestamp,
-            cursor?.id.uuidString.lowercased() ?? firstPageID,
+            cursor?.id.lowercasedString ?? firstPageID,
             limit,
         ]
         if let status { parameters.append(status) }
@@ -354,14 +401,14 @@ struct PhotoListCursor: Sendable, Equatable {
         let text = String(decoding: bytes, as: UTF8.self)
         let parts = text.split(separator: "|", omittingEmptySubsequences: false)
         guard parts.count == 2, Date(postgresText: String(parts[0])) != nil,
-            let id = UUID(uuidString: String(parts[1]))
+            let id = UUID(canonicalText: String(parts[1]))
         else { return nil }
         self.createdAtText = String(parts[0])
         self.id = id
     }
 
     var encoded: String {
-        Base64URLCursor.encode(Array("\(createdAtText)|\(id.uuidString.lowercased())".utf8))
+        Base64URLCursor.encode(Array("\(createdAtText)|\(id.lowercasedString)".utf8))
     }
 }
 

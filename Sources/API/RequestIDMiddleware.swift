@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import UUIDCoding
 
 /// Gives every request an id and sends it back in `X-Request-ID` (contract section 4).
 ///
@@ -29,7 +30,7 @@ public struct RequestIDMiddleware: RouterMiddleware {
         context: APIRequestContext,
         next: (Request, APIRequestContext) async throws -> Response
     ) async throws -> Response {
-        let requestID = Self.acceptedID(request.headers[Self.headerName]) ?? UUID().uuidString.lowercased()
+        let requestID = Self.acceptedID(request.headers[Self.headerName]) ?? UUID.randomVersion4().lowercasedString
         var context = context
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import UUIDCoding
 
 /// Writes one log line per request: method, route, status, latency, and the user when known.
 ///
@@ -71,7 +72,7 @@ public struct RequestLogMiddleware: RouterMiddleware {
             "latency_ms": .string(Self.twoDecimals(milliseconds)),
         ]
         if let userID = context.requestRecord.userID {
-            metadata["user_id"] = .string(userID.uuidString.lowercased())
+            metadata["user_id"] = .string(userID.lowercasedString)
         }
         if let code {
             metadata["code"] = .string(code)

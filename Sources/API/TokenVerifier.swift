@@ -1,6 +1,7 @@
 import AppConfig
 import Foundation
 import JWTKit
+import UUIDCoding
 
 /// Verifies bearer tokens (contract section 3) and says who sent them.
 ///
@@ -156,10 +157,10 @@ public struct TokenVerifier: Sendable {
         if let audience, claims.aud?.value.contains(audience) != true {
             throw Self.refusal("the bearer token is not valid", because: "aud does not include the configured audience")
         }
-        guard let sub = claims.sub, let userID = UUID(uuidString: sub) else {
+        guard let sub = claims.sub, let userID = UUID(canonicalText: sub) else {
             throw Self.refusal("the bearer token is not valid", because: "sub is missing or not a UUID")
         }
-        guard let org = claims.orgID, let organizationID = UUID(uuidString: org) else {
+        guard let org = claims.orgID, let organizationID = UUID(canonicalText: org) else {
             throw Self.refusal("the bearer token is not valid", because: "org_id is missing or not a UUID")
         }
         let scopes = claims.scope.map { Set($0.split(separator: " ").map(String.init)) } ?? []

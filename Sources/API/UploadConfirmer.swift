@@ -6,6 +6,7 @@ import ImageInspection
 import Logging
 import Metrics
 import Postgres
+import UUIDCoding
 
 /// Confirms an upload: checks the object in S3, reads its head for dimensions and EXIF, and
 /// commits the confirmation with its `photo.uploaded` event (contract sections 4 and 5).
@@ -92,7 +93,7 @@ struct UploadConfirmer: Sendable {
             width: header.width,
             height: header.height
         )
-        let eventID = UUID()
+        let eventID = UUID.randomVersion4()
         let changed = try await pool.withConnection { connection in
             try PhotoLifecycleStore.change(
                 PhotoLifecycleStore.confirmUpload,
@@ -105,7 +106,7 @@ struct UploadConfirmer: Sendable {
         logger.info(
             "upload confirmed",
             metadata: [
-                "photo_id": "\(photo.id.uuidString.lowercased())", "event_id": "\(eventID.uuidString.lowercased())",
+                "photo_id": "\(photo.id.lowercasedString)", "event_id": "\(eventID.lowercasedString)",
                 "width": "\(header.width)", "height": "\(header.height)", "confirmed_by": "\(changedBy)",
             ]
         )
@@ -145,7 +146,7 @@ struct UploadConfirmer: Sendable {
             exifFailures.increment()
             logger.warning(
                 "EXIF extraction failed; storing {}",
-                metadata: ["photo_id": "\(photoID.uuidString.lowercased())", "error": "\(error)"]
+                metadata: ["photo_id": "\(photoID.lowercasedString)", "error": "\(error)"]
             )
             return "{}"
         }

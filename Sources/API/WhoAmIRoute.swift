@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import UUIDCoding
 
 /// `GET /api/v1/whoami`: the caller as the API sees it, `{"user_id", "org_id", "scopes"}`.
 ///
@@ -24,8 +25,8 @@ enum WhoAmIRoute {
         group.get("whoami") { _, context -> Body in
             let identity = try context.requireIdentity()
             return Body(
-                userID: identity.userID.uuidString.lowercased(),
-                organizationID: identity.organizationID.uuidString.lowercased(),
+                userID: identity.userID.lowercasedString,
+                organizationID: identity.organizationID.lowercasedString,
                 scopes: identity.scopes.sorted()
             )
         }

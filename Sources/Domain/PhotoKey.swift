@@ -1,5 +1,6 @@
 import CivilTime
 import Foundation
+import UUIDCoding
 
 /// The S3 object key of a photo: `{project_id}/{yyyy}/{mm}/{dd}/{photo_id}.{jpg|png}`.
 ///
@@ -24,6 +25,6 @@ public enum PhotoKey {
         var path: [UInt8] = []
         fields.appendDate(separator: UInt8(ascii: "/"), to: &path)
         let datePath = String(decoding: path, as: UTF8.self)
-        return "\(projectID.uuidString.lowercased())/\(datePath)/\(photoID.uuidString.lowercased()).\(fileExtension)"
+        return "\(projectID.lowercasedString)/\(datePath)/\(photoID.lowercasedString).\(fileExtension)"
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import UUIDCoding
 
 /// The `photo.uploaded` outbox event: its payload is the SQS message body the detection pipeline
 /// receives (contract section 6), written in the same transaction that confirms the upload.
@@ -53,8 +54,8 @@ public struct PhotoUploadedEvent: Sendable, Equatable, Encodable {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(photoID.uuidString.lowercased(), forKey: .photoID)
-        try container.encode(projectID.uuidString.lowercased(), forKey: .projectID)
+        try container.encode(photoID.lowercasedString, forKey: .photoID)
+        try container.encode(projectID.lowercasedString, forKey: .projectID)
         try container.encode(s3URL, forKey: .s3URL)
         try container.encode(detectionTypes, forKey: .detectionTypes)
         try container.encode(priority, forKey: .priority)

@@ -1,4 +1,5 @@
 import Foundation
+import UUIDCoding
 
 /// A validated `POST /api/v1/photos/upload-url` body (contract section 4), with defaults applied.
 ///
@@ -72,7 +73,7 @@ public struct UploadRequest: Sendable, Equatable {
         maximumBytes: Int
     ) throws(UploadValidationError) -> UploadRequest {
         guard let projectText = fields.projectID else { throw .invalidRequest("project_id is required") }
-        guard let projectID = UUID(uuidString: projectText) else {
+        guard let projectID = UUID(canonicalText: projectText) else {
             throw .invalidRequest("project_id must be a UUID")
         }
         guard let fileName = fields.fileName else { throw .invalidRequest("file_name is required") }
@@ -158,7 +159,7 @@ public struct UploadRequest: Sendable, Equatable {
     /// matter; each field is length-prefixed so no value can imitate a separator.
     public var canonicalText: String {
         let parts = [
-            projectID.uuidString.lowercased(),
+            projectID.lowercasedString,
             fileName,
             String(fileSize),
             mimeType,

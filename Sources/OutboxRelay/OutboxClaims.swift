@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Postgres
+import UUIDCoding
 
 /// An event a relay has claimed: it holds the lease until `retire` or `release`.
 public struct ClaimedEvent: Sendable, Equatable {
@@ -160,7 +161,7 @@ public enum OutboxClaims {
         lease: Duration,
         on connection: Connection
     ) throws -> Claim {
-        let token = UUID()
+        let token = UUID.randomVersion4()
         let leaseMilliseconds = Int(
             lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000
         )

@@ -4,6 +4,7 @@ import Logging
 import Postgres
 import ServiceLifecycle
 import Synchronization
+import UUIDCoding
 
 /// The relay's delivery loop: claims due outbox events, sends them to SQS with
 /// `SendMessageBatch`, and retires them, in as many workers as configured.
@@ -248,12 +249,12 @@ public final class OutboxRelayService: Service {
     }
 
     private func makeEntry(for event: ClaimedEvent) -> SQSClient.Entry {
-        let eventID = event.id.uuidString.lowercased()
+        let eventID = event.id.lowercasedString
         return SQSClient.Entry(
             id: "",
             body: event.payload,
             attributes: ["event_id": eventID, "event_type": event.eventType],
-            messageGroupID: settings.isFIFOQueue ? event.aggregateID.uuidString.lowercased() : nil,
+            messageGroupID: settings.isFIFOQueue ? event.aggregateID.lowercasedString : nil,
             deduplicationID: settings.isFIFOQueue ? eventID : nil
         )
     }

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Operations
 import OutboxRelay
+import UUIDCoding
 
 /// `outbox-relay dead-letters ...`: what an operator does with events the relay gave up on.
 struct DeadLetters: ParsableCommand {
@@ -307,7 +308,7 @@ private func parseDuration(_ text: String, option: String) throws -> Duration {
 }
 
 private func parseUUID(_ text: String) throws -> UUID {
-    guard let id = UUID(uuidString: text.trimmingCharacters(in: .whitespaces)) else {
+    guard let id = UUID(canonicalText: text.trimmingCharacters(in: .whitespaces)) else {
         throw ValidationError("'\(text)' is not a UUID")
     }
     return id

@@ -1,6 +1,7 @@
 import AppConfig
 import Foundation
 import Postgres
+import UUIDCoding
 
 /// A failure of an operator verb once its command line was accepted: the database could not
 /// be reached or said no, or an id named nothing. Usage errors never get here: they are
@@ -100,6 +101,6 @@ enum OperatorOutput {
     /// Lower case, as Postgres prints a uuid, so what an operator copies from here matches
     /// what `psql` and the logs show.
     static func id(_ uuid: UUID) -> String {
-        uuid.uuidString.lowercased()
+        uuid.lowercasedString
     }
 }

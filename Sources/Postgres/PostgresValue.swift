@@ -1,5 +1,6 @@
 import CivilTime
 import Foundation
+import UUIDCoding
 
 /// A Swift value that can be sent as a query parameter, in Postgres text format.
 ///
@@ -52,8 +53,8 @@ extension Bool: PostgresEncodable, PostgresDecodable {
 }
 
 extension UUID: PostgresEncodable, PostgresDecodable {
-    public var postgresText: String { uuidString.lowercased() }
-    public init?(postgresText: String) { self.init(uuidString: postgresText) }
+    public var postgresText: String { lowercasedString }
+    public init?(postgresText: String) { self.init(canonicalText: postgresText) }
 }
 
 /// `bytea`, sent and read in hex format (`\x0a1b...`), which also keeps NUL bytes out of the
