@@ -131,34 +131,25 @@ enum PhotoStore {
         INSERT INTO photo_status_history (photo_id, status, previous_status, changed_by)
             SELECT id, 'pending_upload', NULL, 'api' FROM new_photo
         """
-    private static let selectCreated = """
-        SELECT 'created' AS outcome, id, s3_key, mime_type, file_size, checksum_sha256, status FROM new_photo
-        """
 
-    /// ``createUploadStatement`` for a request without an `Idempotency-Key`: only the project
-    /// check and the two inserts. Postgres sets up every node of a plan on each execution,
-    /// and the key's CTEs (a lookup, an upsert, an update and two more result branches) cost
-    /// about 45 µs of a ~310 µs execution even when their one-time filters skip them
-    /// (docs/benchmarks.md). Parameters `$1` to `$13` as in ``createUploadStatement``; the
-    /// outcome is `created`, `project_not_found` or `project_forbidden`.
+    /// ``createUploadStatement`` for a request without an `Idempotency-Key`: the two inserts,
+    /// made only when the project belongs to the caller's organization. Postgres sets up every
+    /// node of a plan on each execution, and the key's CTEs (a lookup, an upsert, an update and
+    /// four result branches) cost about a fifth of an execution even when their one-time filters
+    /// skip them (docs/benchmarks.md). No row back means 404 or 403, which
+    /// ``createUploadWithoutKey`` then tells apart. Parameters `$1` to `$13` as in
+    /// ``createUploadStatement``.
     static let createUploadWithoutKeyStatement = PreparedStatement(
         name: "photo_api_create_upload_without_key",
         sql: """
-            WITH project AS (
-                SELECT organization_id FROM projects WHERE id = $2::uuid
-            ),
-            new_photo AS (
+            WITH new_photo AS (
                 \(insertPhoto)
-                FROM project
-                WHERE organization_id = $13::uuid
+                FROM projects
+                WHERE id = $2::uuid AND organization_id = $13::uuid
                 \(returningPhoto)
             ),
             history AS (\(insertFirstHistoryRow))
-            \(selectCreated)
-            UNION ALL
-            SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM project) THEN 'project_not_found' ELSE 'project_forbidden' END,
-                   NULL, NULL, NULL, NULL, NULL, NULL
-            WHERE NOT EXISTS (SELECT 1 FROM new_photo)
+            SELECT id, s3_key, mime_type, file_size, checksum_sha256, status FROM new_photo
             """
     )
 
@@ -229,7 +220,7 @@ enum PhotoStore {
                 WHERE id = (SELECT photo_id FROM existing WHERE request_hash = $15::text)
                   AND status = (SELECT 'pending_upload'::text)
             )
-            \(selectCreated)
+            SELECT 'created' AS outcome, id, s3_key, mime_type, file_size, checksum_sha256, status FROM new_photo
             UNION ALL
             SELECT 'replayed', p.id, p.s3_key, p.mime_type, p.file_size, p.checksum_sha256, p.status
             FROM existing e JOIN photos p ON p.id = e.photo_id
@@ -302,26 +293,47 @@ enum PhotoStore {
             photo.expiresAt, photo.organizationID, photo.idempotencyKey, photo.requestHash,
         ]
         guard photo.idempotencyKey != nil else {
-            let withoutKey = Array(parameters.prefix(13))
-            if let outcome = try await runCreateUpload(createUploadWithoutKeyStatement, withoutKey, pool: pool) {
-                return outcome
-            }
-            throw PostgresError(code: .decodingFailed, message: "an upload without a key reported a race")
+            return try await createUploadWithoutKey(
+                Array(parameters.prefix(13)),
+                projectID: upload.projectID,
+                organizationID: photo.organizationID,
+                pool: pool
+            )
         }
         // Lost the race for the key: the winner has committed by now (the claim waited for
         // it), so the second run replays its photo.
-        if let outcome = try await runCreateUpload(createUploadStatement, parameters, pool: pool) { return outcome }
-        if let outcome = try await runCreateUpload(createUploadStatement, parameters, pool: pool) { return outcome }
+        if let outcome = try await runCreateUpload(parameters, pool: pool) { return outcome }
+        if let outcome = try await runCreateUpload(parameters, pool: pool) { return outcome }
         throw PostgresError(code: .decodingFailed, message: "the idempotency key race did not settle")
     }
 
-    /// One run of an upload statement; `nil` for `race`.
+    /// ``createUploadWithoutKeyStatement``, then, only when it inserted nothing, the project's
+    /// organization for the 404 or 403, on the same borrowed connection (one hop either way).
+    private static func createUploadWithoutKey(
+        _ parameters: [(any PostgresEncodable)?],
+        projectID: UUID,
+        organizationID: UUID,
+        pool: ConnectionPool
+    ) async throws -> CreateOutcome {
+        try await pool.withConnection { connection in
+            if let row = try connection.execute(createUploadWithoutKeyStatement, parameters).first {
+                return .created(try IssuedPhoto(row: row))
+            }
+            switch try projectOrganization(projectID, on: connection) {
+            case .some(let organization) where organization != organizationID: return .projectForbidden
+            // Found in the caller's organization now, yet not by the insert a moment ago: the
+            // project was created in between, so at the insert it did not exist.
+            case .some, .none: return .projectNotFound
+            }
+        }
+    }
+
+    /// One run of ``createUploadStatement``; `nil` for `race`.
     private static func runCreateUpload(
-        _ statement: PreparedStatement,
         _ parameters: [(any PostgresEncodable)?],
         pool: ConnectionPool
     ) async throws -> CreateOutcome? {
-        let result = try await pool.withConnection { try $0.execute(statement, parameters) }
+        let result = try await pool.withConnection { try $0.execute(createUploadStatement, parameters) }
         guard let row = result.first else {
             throw PostgresError(code: .decodingFailed, message: "the idempotency key has no photo")
         }

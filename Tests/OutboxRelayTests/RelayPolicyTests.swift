@@ -72,23 +72,21 @@ import Testing
     }
 }
 
-@Suite struct WakeSignalTests {
+/// A lost wake-up shows as a wait that never ends: the waits below have timeouts far beyond the
+/// suite's time limit, so a lost signal fails the test by that limit, with no wall-clock bound
+/// that a machine busy with the other suites could break.
+@Suite(.timeLimit(.minutes(1))) struct WakeSignalTests {
     @Test func aSignalWakesWaitersAndIsNotLostWhenItCameFirst() async {
         let signal = WakeSignal()
         let seen = signal.generation
         signal.signal()
-        let started = ContinuousClock.now
         // The signal came between reading the generation and waiting: no wait at all.
-        await signal.wait(after: seen, timeout: .seconds(30))
-        #expect(ContinuousClock.now - started < .seconds(10))
+        await signal.wait(after: seen, timeout: .seconds(3600))
 
-        let waiter = Task { await signal.wait(after: signal.generation, timeout: .seconds(30)) }
+        let waiter = Task { await signal.wait(after: signal.generation, timeout: .seconds(3600)) }
         try? await Task.sleep(for: .milliseconds(50))
         signal.signal()
-        let woke = ContinuousClock.now
         await waiter.value
-        // Well below the 30 s timeout even on a loaded machine.
-        #expect(ContinuousClock.now - woke < .seconds(10))
     }
 
     @Test func signalWakesOneWaiterAndSignalAllWakesEveryone() async {
@@ -119,7 +117,7 @@ import Testing
         let started = ContinuousClock.now
         await signal.wait(after: signal.generation, timeout: .milliseconds(100))
         let elapsed = ContinuousClock.now - started
-        #expect(elapsed >= .milliseconds(100) && elapsed < .seconds(10))
+        #expect(elapsed >= .milliseconds(100))
     }
 }
 
