@@ -135,8 +135,8 @@ enum PhotoStore {
     /// ``createUploadStatement`` for a request without an `Idempotency-Key`: the two inserts,
     /// made only when the project belongs to the caller's organization. Postgres sets up every
     /// node of a plan on each execution, and the key's CTEs (a lookup, an upsert, an update and
-    /// four result branches) cost about a fifth of an execution even when their one-time filters
-    /// skip them (docs/benchmarks.md). No row back means 404 or 403, which
+    /// four result branches) cost that set-up even when their one-time filters skip them
+    /// (`ExecInitNode` in the profile, docs/benchmarks.md). No row back means 404 or 403, which
     /// ``createUploadWithoutKey`` then tells apart. Parameters `$1` to `$13` as in
     /// ``createUploadStatement``.
     static let createUploadWithoutKeyStatement = PreparedStatement(
