@@ -39,7 +39,9 @@ struct PhotoLifecycleRoutes: Sendable {
         let logger = context.logger.with(photoID: photoID)
         let photo = try await loadAuthorized(photoID, identity: identity)
         guard let status = PhotoStatus(rawValue: photo.status) else {
-            throw APIError.internalError(logDetail: "photo \(photoID) has unknown status \(photo.status)")
+            throw APIError.internalError(
+                logDetail: "photo \(photoID.lowercasedString) has unknown status \(photo.status)"
+            )
         }
         switch status {
         case .pendingUpload:
@@ -95,7 +97,9 @@ struct PhotoLifecycleRoutes: Sendable {
         for _ in 0..<Self.statusChangeAttempts {
             let photo = try await loadAuthorized(photoID, identity: identity)
             guard let current = PhotoStatus(rawValue: photo.status) else {
-                throw APIError.internalError(logDetail: "photo \(photoID) has unknown status \(photo.status)")
+                throw APIError.internalError(
+                    logDetail: "photo \(photoID.lowercasedString) has unknown status \(photo.status)"
+                )
             }
             switch current.transition(to: change.status) {
             case .unchanged:

@@ -135,8 +135,9 @@ struct PhotoRoutes: Sendable {
             bucket: bucket,
             key: key,
             expiresAt: now.addingTimeInterval(Double(uploads.urlLifetimeSeconds)),
-            idempotencyKey: idempotencyKey,
-            requestHash: SHA256.hash(upload.canonicalText).hexString
+            idempotency: idempotencyKey.map {
+                PhotoStore.Idempotency(key: $0, requestHash: SHA256.hash(upload.canonicalText).hexString)
+            }
         )
         let record: PhotoStore.IssuedPhoto
         switch try await PhotoStore.createUpload(values, newPhoto, pool: pool) {
@@ -144,7 +145,7 @@ struct PhotoRoutes: Sendable {
             record = created
         case .replayed(let replayed):
             record = replayed
-            context.logger.info("idempotent replay", metadata: ["photo_id": "\(replayed.id)"])
+            context.logger.info("idempotent replay", metadata: ["photo_id": "\(replayed.id.lowercasedString)"])
         case .projectNotFound:
             throw APIError.notFound("project \(upload.projectID.lowercasedString) does not exist")
         case .projectForbidden:

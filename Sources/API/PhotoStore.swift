@@ -160,7 +160,8 @@ enum PhotoStore {
     /// Parameters: `$1` photo id, `$2` project, `$3` user, `$4` file name, `$5` MIME type,
     /// `$6` size, `$7` checksum or NULL, `$8` bucket, `$9` S3 key, `$10` detection types,
     /// `$11` priority, `$12` upload expiry, `$13` the caller's organization, `$14` the
-    /// Idempotency-Key or NULL, `$15` the request hash.
+    /// Idempotency-Key, `$15` the request hash. (The `$14 IS NULL` branches keep the statement
+    /// whole for a request without a key, which ``createUploadWithoutKeyStatement`` serves.)
     ///
     /// How each case comes out (one row, `outcome` first):
     /// - no project row: `project_not_found`; another organization's: `project_forbidden`.
@@ -171,7 +172,7 @@ enum PhotoStore {
     /// - otherwise the key is claimed by `INSERT ... ON CONFLICT DO UPDATE ... WHERE expired`:
     ///   an expired key is taken over (as deleting it first did), a live one is left alone. The
     ///   photo and its `pending_upload` history row are inserted only when the claim returned a
-    ///   row (or no key was sent): `created`.
+    ///   row: `created`.
     /// - `race`: the key was claimed by a concurrent first request that this snapshot could not
     ///   see. The insert waited for that transaction to commit and then found its live row, so
     ///   nothing was written; running the statement again (a new snapshot) replays it.
@@ -275,31 +276,40 @@ enum PhotoStore {
         let bucket: String
         let key: String
         let expiresAt: Date
-        let idempotencyKey: String?
+        /// The request's `Idempotency-Key`, if it sent one.
+        let idempotency: Idempotency?
+    }
+
+    /// An `Idempotency-Key` and the hash of the request body it was sent with.
+    struct Idempotency: Sendable {
+        let key: String
         let requestHash: String
     }
 
     /// Checks the project, honours the idempotency key, and inserts the photo, its first
-    /// history row and the key, all in one statement (``createUploadStatement``, or
-    /// ``createUploadWithoutKeyStatement`` when the request has no key).
+    /// history row and the key in one statement: ``createUploadStatement``, or
+    /// ``createUploadWithoutKeyStatement`` when the request has no key (then a project that is
+    /// missing or another organization's costs a second query).
     static func createUpload(
         _ upload: UploadRequestValues,
         _ photo: NewPhoto,
         pool: ConnectionPool
     ) async throws -> CreateOutcome {
-        let parameters: [(any PostgresEncodable)?] = [
+        // `$1` to `$13` of both statements.
+        let photoParameters: [(any PostgresEncodable)?] = [
             photo.id, upload.projectID, photo.userID, upload.fileName, upload.mimeType, upload.fileSize,
             upload.checksumSHA256, photo.bucket, photo.key, upload.detectionTypes, upload.priority,
-            photo.expiresAt, photo.organizationID, photo.idempotencyKey, photo.requestHash,
+            photo.expiresAt, photo.organizationID,
         ]
-        guard photo.idempotencyKey != nil else {
+        guard let idempotency = photo.idempotency else {
             return try await createUploadWithoutKey(
-                Array(parameters.prefix(13)),
+                photoParameters,
                 projectID: upload.projectID,
                 organizationID: photo.organizationID,
                 pool: pool
             )
         }
+        let parameters = photoParameters + [idempotency.key, idempotency.requestHash]
         // Lost the race for the key: the winner has committed by now (the claim waited for
         // it), so the second run replays its photo.
         if let outcome = try await runCreateUpload(parameters, pool: pool) { return outcome }

@@ -15,7 +15,7 @@ public struct UploadRequest: Sendable, Equatable {
     public static let defaultDetectionTypes = ["damage", "material"]
     /// The only accepted `mime_type` values; anything else is 415.
     public static let allowedMimeTypes: Set<String> = ["image/jpeg", "image/png"]
-    /// `file_name` length limit, the column's check constraint.
+    /// `file_name` length limit, as the column's domain (`photo_file_name`) enforces too.
     public static let maximumFileNameLength = 255
 
     /// Detection priority; `normal` by default.

@@ -283,7 +283,10 @@ public final class OutboxRelayService: Service {
                     )
                 }
                 for (id, error) in outcome.deadLetters {
-                    logger.error("event dead-lettered", metadata: ["event_id": "\(id)", "error": "\(error)"])
+                    logger.error(
+                        "event dead-lettered",
+                        metadata: ["event_id": "\(id.lowercasedString)", "error": "\(error)"]
+                    )
                 }
                 return
             } catch {

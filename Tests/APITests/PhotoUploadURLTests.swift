@@ -182,18 +182,33 @@ import Testing
         }
     }
 
-    @Test func anotherOrganizationsProjectIsForbidden() async throws {
+    /// With and without an Idempotency-Key, since each runs its own statement.
+    @Test func anotherOrganizationsProjectIsForbiddenAndAnUnknownOneNotFound() async throws {
         let token = try await PhotoWorld.token()
         try await PhotoWorld.run { world in
             let foreign = try world.makeProject(organization: UUID())
-            let response = try await world.request(
-                .post,
-                "/api/v1/photos/upload-url",
-                token: token,
-                body: PhotoWorld.uploadBody(project: foreign)
-            )
-            #expect(response.status == .forbidden)
-            #expect(try AuthFixtures.problem(response).code == "forbidden")
+            for headers: HTTPFields in [[:], [.idempotencyKey: "foreign-project"]] {
+                let response = try await world.request(
+                    .post,
+                    "/api/v1/photos/upload-url",
+                    token: token,
+                    body: PhotoWorld.uploadBody(project: foreign),
+                    headers: headers
+                )
+                #expect(response.status == .forbidden, "\(headers)")
+                #expect(try AuthFixtures.problem(response).code == "forbidden", "\(headers)")
+                let unknown = try await world.request(
+                    .post,
+                    "/api/v1/photos/upload-url",
+                    token: token,
+                    body: PhotoWorld.uploadBody(project: UUID()),
+                    headers: headers
+                )
+                #expect(unknown.status == .notFound, "\(headers)")
+                #expect(try AuthFixtures.problem(unknown).code == "not_found", "\(headers)")
+            }
+            #expect(try world.sql("SELECT count(*) AS n FROM photos").first?.decode("n", as: Int.self) == 0)
+            #expect(try world.sql("SELECT count(*) AS n FROM idempotency_keys").first?.decode("n", as: Int.self) == 0)
             let unauthenticated = try await world.client.execute(uri: "/api/v1/photos/upload-url", method: .post)
             #expect(unauthenticated.status == .unauthorized)
         }

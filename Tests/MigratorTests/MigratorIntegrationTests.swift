@@ -44,10 +44,11 @@ import Testing
         var width: Int? = 4000
         var height: Int? = 3000
         var exifData = "{}"
-        var statusTimesSet = false
+        /// Which status's timestamp column (`uploaded_at`, ...) is set; none by default.
+        var timestampOf: String?
 
         var parameters: [(any PostgresEncodable)?] {
-            [fileName, mimeType, fileSize, status, priority, width, height, exifData, statusTimesSet]
+            [fileName, mimeType, fileSize, status, priority, width, height, exifData, timestampOf]
         }
 
         static let insert = """
@@ -56,8 +57,8 @@ import Testing
                                 uploaded_at, processing_at, completed_at, failed_at)
             SELECT gen_random_uuid(), id, gen_random_uuid(), $1::text, $2::text, $3::bigint, 'b',
                    gen_random_uuid()::text, $4::text, $5::text, $6::integer, $7::integer, $8::jsonb, now(),
-                   CASE WHEN $9::boolean THEN now() END, CASE WHEN $9::boolean THEN now() END,
-                   CASE WHEN $9::boolean THEN now() END, CASE WHEN $9::boolean THEN now() END
+                   CASE WHEN $9::text = 'uploaded' THEN now() END, CASE WHEN $9::text = 'processing' THEN now() END,
+                   CASE WHEN $9::text = 'completed' THEN now() END, CASE WHEN $9::text = 'failed' THEN now() END
             FROM projects
             """
     }
@@ -81,7 +82,22 @@ import Testing
             PhotoRowCase(rule: "processing without processing_at", status: "processing"),
             PhotoRowCase(rule: "completed without completed_at", status: "completed"),
             PhotoRowCase(rule: "failed without failed_at", status: "failed"),
+            PhotoRowCase(rule: "uploaded with processing_at only", status: "uploaded", timestampOf: "processing"),
+            PhotoRowCase(rule: "processing with completed_at only", status: "processing", timestampOf: "completed"),
+            PhotoRowCase(rule: "completed with failed_at only", status: "completed", timestampOf: "failed"),
+            PhotoRowCase(rule: "failed with uploaded_at only", status: "failed", timestampOf: "uploaded"),
         ]
+        // At the edges of the rules: each status with only its own timestamp, no dimensions yet,
+        // the shortest and longest names, one byte, one pixel.
+        let withinTheRules =
+            ["pending_upload", "uploaded", "processing", "completed", "failed"].map {
+                PhotoRowCase(rule: "valid \($0)", status: $0, timestampOf: $0)
+            } + [
+                PhotoRowCase(rule: "no dimensions", width: nil, height: nil),
+                PhotoRowCase(rule: "one-character name", fileName: "a"),
+                PhotoRowCase(rule: "255-character name", fileName: String(repeating: "é", count: 255)),
+                PhotoRowCase(rule: "one byte, one pixel", fileSize: 1, width: 1, height: 1),
+            ]
         try await TestDatabase.withFresh { database in
             let connection = try migratedWithOneProject(database)
             for row in breakingOneRule {
@@ -90,15 +106,10 @@ import Testing
                 }
                 #expect(refused?.sqlState == "23514", "\(row.rule): \(String(describing: refused))")
             }
-            // Within the rules, rows go in: each status with its timestamps, and no dimensions yet.
-            for status in ["pending_upload", "uploaded", "processing", "completed", "failed"] {
-                try connection.query(
-                    PhotoRowCase.insert,
-                    PhotoRowCase(rule: "valid", status: status, statusTimesSet: true).parameters
-                )
+            for row in withinTheRules {
+                #expect(throws: Never.self, "\(row.rule)") { try connection.query(PhotoRowCase.insert, row.parameters) }
             }
-            try connection.query(PhotoRowCase.insert, PhotoRowCase(rule: "valid", width: nil, height: nil).parameters)
-            #expect(try connection.scalar("SELECT count(*) FROM photos") == "6")
+            #expect(try connection.scalar("SELECT count(*) FROM photos") == "\(withinTheRules.count)")
         }
     }
 
@@ -124,11 +135,59 @@ import Testing
                 }
                 #expect(refused?.sqlState == "23514")
             }
+            // Within the rules: a first row without a previous status, then a change.
+            try connection.query(
+                """
+                INSERT INTO photo_status_history (photo_id, status, previous_status, changed_by)
+                SELECT id, 'pending_upload', NULL, 'test' FROM photos
+                """
+            )
             try connection.query(
                 """
                 INSERT INTO photo_status_history (photo_id, status, previous_status, changed_by)
                 SELECT id, 'uploaded', 'pending_upload', 'test' FROM photos
                 """
+            )
+        }
+    }
+
+    /// 0003 on a database that already has photos: the rows stay as they were, and the
+    /// statistics the type change dropped are gathered again.
+    @Test func theDomainsMigrationKeepsExistingRowsAndTheirStatistics() async throws {
+        try await TestDatabase.withFresh { database in
+            let migrator = makeMigrator(database, directory: repositorySQLDirectory)
+            try migrator.up(to: 2)
+            let connection = try database.connect()
+            try connection.query(
+                "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'p')",
+                [UUID(), UUID()]
+            )
+            for status in ["pending_upload", "uploaded", "processing", "completed", "failed"] {
+                try connection.query(
+                    PhotoRowCase.insert,
+                    PhotoRowCase(rule: "existing", status: status, timestampOf: status).parameters
+                )
+            }
+            try connection.query(
+                "INSERT INTO photo_status_history (photo_id, status, changed_by) SELECT id, status, 'test' FROM photos"
+            )
+            let before = try connection.query(
+                "SELECT id, status, file_name, file_size, exif_data::text FROM photos ORDER BY id"
+            )
+
+            try migrator.up()
+            #expect(
+                try connection.query("SELECT id, status, file_name, file_size, exif_data::text FROM photos ORDER BY id")
+                    .rows.map(\.values) == before.rows.map(\.values)
+            )
+            #expect(
+                try connection.scalar("SELECT count(*) FROM pg_stats WHERE tablename = 'photos' AND attname = 'status'")
+                    == "1"
+            )
+            #expect(
+                try connection.scalar(
+                    "SELECT count(*) FROM pg_stats WHERE tablename = 'photo_status_history' AND attname = 'status'"
+                ) == "1"
             )
         }
     }
