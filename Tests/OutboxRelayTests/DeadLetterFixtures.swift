@@ -76,10 +76,12 @@ enum DeadLetterFixtures {
         return id
     }
 
-    /// Polls `condition` for up to `timeout`.
+    /// Polls `condition` for up to `timeout`. A wait for something to happen, not a speed
+    /// check: 60 s, because at the start of the parallel test run on two cores other suites can
+    /// hold the cooperative threads for over 10 s (a CI run timed out here at 10 s).
     static func waitUntil(
         _ what: String,
-        timeout: Duration = .seconds(10),
+        timeout: Duration = .seconds(60),
         _ condition: () throws -> Bool
     ) async throws {
         let deadline = ContinuousClock.now + timeout
