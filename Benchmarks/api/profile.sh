@@ -52,61 +52,22 @@ bench_start_api "$api_bin" "$bin_dir/migrator"
 postmaster_pid=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
 
 timeout 60 wrk -t2 -c"$connections" -d3s -s Benchmarks/api/upload_url.lua "$url" >"$RUN_DIR/wrk-warmup.txt" 2>&1
-python3 - "$api_pid" "$postmaster_pid" "$connections" "$duration" "$url" "$RUN_DIR" <<'PY'
-import os, re, resource, subprocess, sys
-api, postmaster, connections, duration, url, run_dir = sys.argv[1:7]
-tick = os.sysconf("SC_CLK_TCK")
-
-def cpu(pid):
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
-    except FileNotFoundError:
-        return 0.0
-
-def postgres_cpu():
-    total = cpu(postmaster)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parent = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if parent == postmaster:
-                total += cpu(entry)
-    return total
-
-def busy():
-    v = list(map(int, open("/proc/stat").readline().split()[1:]))
-    return sum(v), v[3] + v[4]
-
-api0, pg0, (t0, i0) = cpu(api), postgres_cpu(), busy()
-perf_file = os.environ.get("PERF_RECORD")
-recorder = None
-if perf_file:
-    recorder = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-p", api, "-o", perf_file],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-out = subprocess.run(
-    ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", "Benchmarks/api/upload_url.lua", url],
-    capture_output=True, text=True, timeout=int(duration) + 60,
-).stdout
-wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-if recorder:
-    recorder.send_signal(2)
-    recorder.wait(timeout=60)
-api1, pg1, (t1, i1) = cpu(api), postgres_cpu(), busy()
-open(f"{run_dir}/wrk.txt", "w").write(out)
+timeout $((duration + 60)) python3 Benchmarks/api/cpu_during.py "$api_pid" "$postmaster_pid" "$RUN_DIR/cpu.json" \
+    wrk -t2 -c"$connections" -d"${duration}s" --latency -s Benchmarks/api/upload_url.lua "$url" >"$RUN_DIR/wrk.txt"
+python3 - "$RUN_DIR" <<'PY'
+import json, re, sys
+run_dir = sys.argv[1]
+out = open(f"{run_dir}/wrk.txt").read()
+used = json.load(open(f"{run_dir}/cpu.json"))
 requests = int(re.search(r"(\d+) requests in", out).group(1))
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 p50 = int(re.search(r"p50_us (\d+)", out).group(1)) / 1000
 p99 = int(re.search(r"p99_us (\d+)", out).group(1)) / 1000
 non2xx = int(re.search(r"non2xx (\d+)", out).group(1))
-wrk_cpu = (wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime)
 per = lambda seconds: 1000 * seconds / requests
-machine = 100 * (1 - (i1 - i0) / max(1, t1 - t0))
+machine = 100 * used["busy"] / max(1e-9, used["total"])
 print(f"requests {requests} (non-2xx {non2xx}), {rps:,.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, machine busy {machine:.0f}%")
-print(f"CPU ms/request: photo-api {per(api1 - api0):.3f}, postgres {per(pg1 - pg0):.3f}, wrk {per(wrk_cpu):.3f}, "
-      f"total {per(api1 - api0 + pg1 - pg0 + wrk_cpu):.3f}")
+print(f"CPU ms/request: photo-api {per(used['api']):.3f}, postgres {per(used['postgres']):.3f}, wrk {per(used['command']):.3f}, "
+      f"total {per(used['api'] + used['postgres'] + used['command']):.3f}")
 print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
 PY

@@ -98,44 +98,12 @@ timeout 60 wrk -t2 -c64 -d5s -s Benchmarks/api/upload_url.lua "$url" >"$RUN_DIR/
 photo_log "measuring: wrk -t2 -c64 -d${duration}s --latency"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 postmaster_pid=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
-# wrk runs under a small Python driver that also reads the CPU time photo-api, Postgres (the
-# postmaster and its children) and wrk used during the run, and the machine's busy time, from
-# /proc: the CPU per request, and how much of the machine other work took meanwhile.
-"$python" - "$api_pid" "$postmaster_pid" "$duration" "$url" "$RUN_DIR" <<'PY'
-import json, os, resource, subprocess, sys
-api, postmaster, duration, url, run_dir = sys.argv[1:6]
-tick = os.sysconf("SC_CLK_TCK")
-def cpu(pid):
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-def postgres():
-    total = cpu(postmaster)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parent = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if parent == postmaster:
-                total += cpu(entry)
-    return total
-def busy():
-    v = list(map(int, open("/proc/stat").readline().split()[1:]))
-    return (sum(v) - v[3] - v[4]) / tick, sum(v) / tick
-def children():
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-a0, p0, (b0, t0), w0 = cpu(api), postgres(), busy(), children()
-with open(f"{run_dir}/wrk.txt", "w") as out, open(f"{run_dir}/wrk.err", "w") as err:
-    subprocess.run(["wrk", "-t2", "-c64", f"-d{duration}s", "--latency", "-s", "Benchmarks/api/upload_url.lua", url],
-                   stdout=out, stderr=err, timeout=int(duration) + 60)
-a1, p1, (b1, t1), w1 = cpu(api), postgres(), busy(), children()
-json.dump({"api": a1 - a0, "postgres": p1 - p0, "wrk": w1 - w0, "busy": b1 - b0, "total": t1 - t0},
-          open(f"{run_dir}/cpu.json", "w"))
-PY
+# Benchmarks/api/cpu_during.py reads, from /proc, the CPU time photo-api, Postgres (the postmaster
+# and its children) and wrk used during the run, and the machine's busy time: the CPU per request,
+# and how much of the machine other work took meanwhile.
+timeout $((duration + 60)) "$python" Benchmarks/api/cpu_during.py "$api_pid" "$postmaster_pid" "$RUN_DIR/cpu.json" \
+    wrk -t2 -c64 -d"${duration}s" --latency -s Benchmarks/api/upload_url.lua "$url" \
+    >"$RUN_DIR/wrk.txt" 2>"$RUN_DIR/wrk.err"
 cat "$RUN_DIR/wrk.txt" >&2
 rows=$(psql "$DATABASE_URL" -At -c "SELECT count(*) FROM photos")
 
@@ -158,7 +126,7 @@ socket_errors = sum(map(int, m.groups())) if m else 0
 ratio = ours["urls_per_second"] / boto["urls_per_second"]
 cpu_used = json.load(open(f"{run_dir}/cpu.json"))
 per_request = lambda seconds: 1000 * seconds / total
-others = max(0.0, cpu_used["busy"] - cpu_used["api"] - cpu_used["postgres"] - cpu_used["wrk"])
+others = max(0.0, cpu_used["busy"] - cpu_used["api"] - cpu_used["postgres"] - cpu_used["command"])
 others_share = 100 * others / max(1e-9, cpu_used["total"])
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 ok = lambda b: "PASS" if b else "FAIL"
@@ -178,7 +146,7 @@ lines = [
     f"| Requests / non-2xx / socket errors | {total:,} / {non2xx} / {socket_errors} | 0 errors | {ok(non2xx == 0 and socket_errors == 0)} |",
     f"| Photo rows written (warm-up + run + 1) | {int(rows):,} | | |",
     f"| CPU per request: photo-api / Postgres / wrk | {per_request(cpu_used['api']):.3f} / "
-    f"{per_request(cpu_used['postgres']):.3f} / {per_request(cpu_used['wrk']):.3f} ms | | |",
+    f"{per_request(cpu_used['postgres']):.3f} / {per_request(cpu_used['command']):.3f} ms | | |",
     f"| Machine CPU taken by other processes during the run | {others_share:.1f} % | | |",
 ]
 text = "\n".join(lines) + "\n"

@@ -1,0 +1,71 @@
+"""CPU time used while a command runs, for Benchmarks/api/run.sh and Benchmarks/api/profile.sh.
+
+    cpu_during.py API_PID POSTMASTER_PID JSON_FILE COMMAND...
+
+Runs COMMAND (its stdout and stderr are this script's) and writes to JSON_FILE the CPU seconds,
+from /proc, that photo-api (API_PID), Postgres (the postmaster and its children) and the command
+used meanwhile, and the machine's busy and total CPU seconds (all cores), so the caller can divide
+by the requests served and see how much of the machine other work took. With PERF_RECORD=FILE in
+the environment, `perf record -e cpu-clock -g` samples photo-api meanwhile into FILE.
+"""
+import json
+import os
+import resource
+import subprocess
+import sys
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu(pid):
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+
+
+def postgres(postmaster):
+    total = cpu(postmaster)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parent = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if parent == postmaster:
+                total += cpu(entry)
+    return total
+
+
+def machine():
+    """(busy, total) CPU seconds of all cores since boot; idle and iowait are not busy."""
+    v = list(map(int, open("/proc/stat").readline().split()[1:]))
+    return (sum(v) - v[3] - v[4]) / TICK, sum(v) / TICK
+
+
+def children():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def main():
+    api, postmaster, json_file, command = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    perf_file = os.environ.get("PERF_RECORD")
+    recorder = None
+    if perf_file:
+        recorder = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-p", api, "-o", perf_file],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    a0, p0, (b0, t0), c0 = cpu(api), postgres(postmaster), machine(), children()
+    status = subprocess.run(command).returncode
+    a1, p1, (b1, t1), c1 = cpu(api), postgres(postmaster), machine(), children()
+    if recorder:
+        recorder.send_signal(2)
+        recorder.wait(timeout=60)
+    json.dump({"api": a1 - a0, "postgres": p1 - p0, "command": c1 - c0, "busy": b1 - b0, "total": t1 - t0},
+              open(json_file, "w"))
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
