@@ -4,8 +4,9 @@
 
 Runs COMMAND (its stdout and stderr are this script's) and writes to JSON_FILE the CPU seconds,
 from /proc, that photo-api (API_PID), Postgres (the postmaster and its children) and the command
-used meanwhile, and the machine's busy and total CPU seconds (all cores), so the caller can divide
-by the requests served and see how much of the machine other work took. With PERF_RECORD=FILE in
+used meanwhile, the context switches of photo-api's threads and of the Postgres processes, and the
+machine's busy and total CPU seconds (all cores), so the caller can divide by the requests served
+and see how much of the machine other work took. With PERF_RECORD=FILE in
 the environment, `perf record -e cpu-clock -g` samples photo-api meanwhile into FILE.
 """
 import json
@@ -25,8 +26,24 @@ def cpu(pid):
         return 0.0
 
 
-def postgres(postmaster):
-    total = cpu(postmaster)
+def switches(pid):
+    """Voluntary plus involuntary context switches of every thread of `pid`."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    for task in tasks:
+        try:
+            status = open(f"/proc/{pid}/task/{task}/status").read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += sum(int(line.split()[1]) for line in status.splitlines() if "ctxt_switches:" in line)
+    return total
+
+
+def postgres_pids(postmaster):
+    pids = [postmaster]
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -34,8 +51,13 @@ def postgres(postmaster):
             except (FileNotFoundError, ProcessLookupError):
                 continue
             if parent == postmaster:
-                total += cpu(entry)
-    return total
+                pids.append(entry)
+    return pids
+
+
+def postgres(postmaster):
+    pids = postgres_pids(postmaster)
+    return sum(cpu(pid) for pid in pids), sum(switches(pid) for pid in pids)
 
 
 def machine():
@@ -56,13 +78,14 @@ def main():
     if perf_file:
         recorder = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-p", api, "-o", perf_file],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    a0, p0, (b0, t0), c0 = cpu(api), postgres(postmaster), machine(), children()
+    a0, s0, (p0, ps0), (b0, t0), c0 = cpu(api), switches(api), postgres(postmaster), machine(), children()
     status = subprocess.run(command).returncode
-    a1, p1, (b1, t1), c1 = cpu(api), postgres(postmaster), machine(), children()
+    a1, s1, (p1, ps1), (b1, t1), c1 = cpu(api), switches(api), postgres(postmaster), machine(), children()
     if recorder:
         recorder.send_signal(2)
         recorder.wait(timeout=60)
-    json.dump({"api": a1 - a0, "postgres": p1 - p0, "command": c1 - c0, "busy": b1 - b0, "total": t1 - t0},
+    json.dump({"api": a1 - a0, "postgres": p1 - p0, "command": c1 - c0, "busy": b1 - b0, "total": t1 - t0,
+               "api_switches": s1 - s0, "postgres_switches": ps1 - ps0},
               open(json_file, "w"))
     sys.exit(status)
 

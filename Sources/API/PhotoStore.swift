@@ -318,23 +318,24 @@ enum PhotoStore {
     }
 
     /// ``createUploadWithoutKeyStatement``, then, only when it inserted nothing, the project's
-    /// organization for the 404 or 403, on the same borrowed connection (one hop either way).
+    /// organization for the 404 or 403. Each is one non-blocking statement (no thread hop).
     private static func createUploadWithoutKey(
         _ parameters: [(any PostgresEncodable)?],
         projectID: UUID,
         organizationID: UUID,
         pool: ConnectionPool
     ) async throws -> CreateOutcome {
-        try await pool.withConnection { connection in
-            if let row = try connection.execute(createUploadWithoutKeyStatement, parameters).first {
-                return .created(try IssuedPhoto(row: row))
-            }
-            switch try projectOrganization(projectID, on: connection) {
-            case .some(let organization) where organization != organizationID: return .projectForbidden
-            // Found in the caller's organization now, yet not by the insert a moment ago: the
-            // project was created in between, so at the insert it did not exist.
-            case .some, .none: return .projectNotFound
-            }
+        if let row = try await pool.execute(createUploadWithoutKeyStatement, parameters).first {
+            return .created(try IssuedPhoto(row: row))
+        }
+        let organization: UUID? = try await pool.execute(selectProjectOrganization, [projectID]).first?.decode(
+            "organization_id"
+        )
+        switch organization {
+        case .some(let organization) where organization != organizationID: return .projectForbidden
+        // Found in the caller's organization now, yet not by the insert a moment ago: the
+        // project was created in between, so at the insert it did not exist.
+        case .some, .none: return .projectNotFound
         }
     }
 
@@ -343,7 +344,7 @@ enum PhotoStore {
         _ parameters: [(any PostgresEncodable)?],
         pool: ConnectionPool
     ) async throws -> CreateOutcome? {
-        let result = try await pool.withConnection { try $0.execute(createUploadStatement, parameters) }
+        let result = try await pool.execute(createUploadStatement, parameters)
         guard let row = result.first else {
             throw PostgresError(code: .decodingFailed, message: "the idempotency key has no photo")
         }

@@ -85,6 +85,69 @@ public final class Connection: @unchecked Sendable {
         return try consume(result)
     }
 
+    /// Whether `statement` has been prepared on this connection.
+    func hasPrepared(_ statement: PreparedStatement) -> Bool {
+        preparedStatements.contains(statement.name)
+    }
+
+    /// Whether the connection can go back to a pool: open, and not in the middle of a
+    /// statement (a non-blocking run that failed half-way leaves one in flight).
+    var isReusable: Bool {
+        isOpen && PQtransactionStatus(handle) != PQTRANS_ACTIVE
+    }
+
+    /// Runs `statement`, already prepared on this connection, with libpq's non-blocking calls:
+    /// the calling task sends it, then suspends on `monitor` until the server has answered, so
+    /// no thread blocks meanwhile.
+    func executePrepared(
+        _ statement: PreparedStatement,
+        _ parameters: [(any PostgresEncodable)?],
+        waitingOn monitor: SocketReadinessMonitor
+    ) async throws -> QueryResult {
+        guard PQsetnonblocking(handle, 1) == 0 else { throw lostOrFailed() }
+        // Back to blocking mode for the pool's other borrowers; nothing is left to flush then.
+        defer { PQsetnonblocking(handle, 0) }
+        let sent = try withParameterPointers(parameters) { pointers in
+            PQsendQueryPrepared(handle, statement.name, Int32(pointers.count), pointers.baseAddress, nil, nil, 0)
+        }
+        guard sent == 1 else { throw lostOrFailed() }
+        try await flushOutput(waitingOn: monitor)
+        // One statement yields one result; read on until libpq reports the end (the server's
+        // ReadyForQuery), so the connection is idle again when this returns.
+        var answer: Result<QueryResult, any Error>?
+        while let result = try await nextResult(waitingOn: monitor) {
+            let consumed = Result(catching: { try consume(result) })
+            if answer == nil { answer = consumed }
+        }
+        guard let answer else { throw lostOrFailed() }
+        return try answer.get()
+    }
+
+    private func flushOutput(waitingOn monitor: SocketReadinessMonitor) async throws {
+        while true {
+            switch PQflush(handle) {
+            case 0:
+                return
+            case 1:
+                // The kernel's send buffer is full; libpq asks to read while waiting, so the
+                // server is not blocked writing to us either.
+                try await monitor.wait(for: PQsocket(handle), .readableOrWritable)
+                guard PQconsumeInput(handle) == 1 else { throw lostOrFailed() }
+            default:
+                throw lostOrFailed()
+            }
+        }
+    }
+
+    /// The next result of the statement in flight, or `nil` when it has none left.
+    private func nextResult(waitingOn monitor: SocketReadinessMonitor) async throws -> OpaquePointer? {
+        while PQisBusy(handle) == 1 {
+            try await monitor.wait(for: PQsocket(handle), .readable)
+            guard PQconsumeInput(handle) == 1 else { throw lostOrFailed() }
+        }
+        return PQgetResult(handle)
+    }
+
     /// Runs a script of one or more statements with the simple query protocol and no
     /// parameters. Only for trusted SQL such as migration files; several statements in one
     /// call run as one implicit transaction unless the script controls transactions itself.

@@ -12,6 +12,7 @@ import Testing
             [("Content-Type", "image/jpeg"), ("Content-Length", "2097152")],
             [("Content-Type", "image/png"), ("Content-Length", "1024"), ("x-amz-checksum-sha256", "q+/=")],
             [("X-Odd", awkward)],
+            [("X-Controls", String((0..<32).map { Character(Unicode.Scalar(UInt8($0))) }) + "\"\\ plain")],
         ]
         for headers in cases {
             let response = UploadURLResponse(
