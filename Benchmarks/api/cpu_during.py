@@ -5,7 +5,7 @@
 Runs COMMAND (its stdout and stderr are this script's) and writes to JSON_FILE the CPU seconds,
 from /proc, that photo-api (API_PID), Postgres (the postmaster and its children) and the command
 used meanwhile, the context switches of photo-api's threads and of the Postgres processes, and the
-machine's busy and total CPU seconds (all cores), so the caller can divide by the requests served
+machine's busy, stolen and total CPU seconds (all cores), so the caller can divide by the requests served
 and see how much of the machine other work took. With PERF_RECORD=FILE in
 the environment, `perf record -e cpu-clock -g` samples photo-api meanwhile into FILE.
 """
@@ -61,9 +61,10 @@ def postgres(postmaster):
 
 
 def machine():
-    """(busy, total) CPU seconds of all cores since boot; idle and iowait are not busy."""
+    """(busy, steal, total) CPU seconds of all cores since boot. Idle, iowait and steal (time the
+    hypervisor gave this VM's CPUs to others) are not busy."""
     v = list(map(int, open("/proc/stat").readline().split()[1:]))
-    return (sum(v) - v[3] - v[4]) / TICK, sum(v) / TICK
+    return (sum(v) - v[3] - v[4] - v[7]) / TICK, v[7] / TICK, sum(v) / TICK
 
 
 def children():
@@ -78,13 +79,13 @@ def main():
     if perf_file:
         recorder = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-p", api, "-o", perf_file],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    a0, s0, (p0, ps0), (b0, t0), c0 = cpu(api), switches(api), postgres(postmaster), machine(), children()
+    a0, s0, (p0, ps0), (b0, st0, t0), c0 = cpu(api), switches(api), postgres(postmaster), machine(), children()
     status = subprocess.run(command).returncode
-    a1, s1, (p1, ps1), (b1, t1), c1 = cpu(api), switches(api), postgres(postmaster), machine(), children()
+    a1, s1, (p1, ps1), (b1, st1, t1), c1 = cpu(api), switches(api), postgres(postmaster), machine(), children()
     if recorder:
         recorder.send_signal(2)
         recorder.wait(timeout=60)
-    json.dump({"api": a1 - a0, "postgres": p1 - p0, "command": c1 - c0, "busy": b1 - b0, "total": t1 - t0,
+    json.dump({"api": a1 - a0, "postgres": p1 - p0, "command": c1 - c0, "busy": b1 - b0, "steal": st1 - st0, "total": t1 - t0,
                "api_switches": s1 - s0, "postgres_switches": ps1 - ps0},
               open(json_file, "w"))
     sys.exit(status)

@@ -66,7 +66,8 @@ p99 = int(re.search(r"p99_us (\d+)", out).group(1)) / 1000
 non2xx = int(re.search(r"non2xx (\d+)", out).group(1))
 per = lambda seconds: 1000 * seconds / requests
 machine = 100 * used["busy"] / max(1e-9, used["total"])
-print(f"requests {requests} (non-2xx {non2xx}), {rps:,.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, machine busy {machine:.0f}%")
+steal = 100 * used["steal"] / max(1e-9, used["total"])
+print(f"requests {requests} (non-2xx {non2xx}), {rps:,.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, machine busy {machine:.0f}%, stolen {steal:.0f}%")
 print(f"CPU ms/request: photo-api {per(used['api']):.3f}, postgres {per(used['postgres']):.3f}, wrk {per(used['command']):.3f}, "
       f"total {per(used['api'] + used['postgres'] + used['command']):.3f}")
 print(f"context switches/request: photo-api {used['api_switches'] / requests:.2f}, postgres {used['postgres_switches'] / requests:.2f}")

@@ -9,8 +9,9 @@
 # 2. POST /api/v1/photos/upload-url under wrk -t2 -c64 --latency (Benchmarks/api/upload_url.lua):
 #    HS256 token, a real throwaway Postgres (scripts/lib.sh), loopback only; requests/s, p50, p99,
 #    and the non-2xx / socket error counts (must be 0); the CPU time photo-api, Postgres and wrk
-#    used per request, and the share of the machine's CPU (all cores) other processes took
-#    during the run (kernel time serving loopback traffic counts there too).
+#    used per request, the share of the machine's CPU (all cores) other processes took during the
+#    run (kernel time serving loopback traffic counts there too), and the share the hypervisor
+#    stole (steal time: this VM's CPUs given to other guests).
 #
 # Environment: BENCH_SCRATCH_PATH (default .build-bench): the swift build scratch path.
 # KEEP_RUN_DIR=1 keeps the Postgres and photo-api logs. Results: Benchmarks/results/api-latest.md.
@@ -128,6 +129,7 @@ cpu_used = json.load(open(f"{run_dir}/cpu.json"))
 per_request = lambda seconds: 1000 * seconds / total
 others = max(0.0, cpu_used["busy"] - cpu_used["api"] - cpu_used["postgres"] - cpu_used["command"])
 others_share = 100 * others / max(1e-9, cpu_used["total"])
+steal_share = 100 * cpu_used["steal"] / max(1e-9, cpu_used["total"])
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 ok = lambda b: "PASS" if b else "FAIL"
 lines = [
@@ -148,6 +150,7 @@ lines = [
     f"| CPU per request: photo-api / Postgres / wrk | {per_request(cpu_used['api']):.3f} / "
     f"{per_request(cpu_used['postgres']):.3f} / {per_request(cpu_used['command']):.3f} ms | | |",
     f"| Machine CPU taken by other processes during the run | {others_share:.1f} % | | |",
+    f"| Machine CPU stolen by the hypervisor during the run (steal) | {steal_share:.1f} % | | |",
 ]
 text = "\n".join(lines) + "\n"
 open("Benchmarks/results/api-latest.md", "w").write(text)
