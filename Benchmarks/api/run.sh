@@ -7,8 +7,8 @@
 #    against botocore's generate_presigned_url('put_object', ContentType, ContentLength), s3v4,
 #    Python signer (BOTO_DISABLE_CRT=true), same machine, same run; the ratio.
 # 2. POST /api/v1/photos/upload-url under wrk -t2 -c64 --latency (Benchmarks/api/upload_url.lua):
-#    HS256 token, a real throwaway Postgres (scripts/lib.sh), loopback only; requests/s, p50, p99,
-#    and the non-2xx / socket error counts (must be 0); the CPU time photo-api, Postgres and wrk
+#    HS256 token, a real throwaway Postgres (scripts/lib.sh), loopback only; requests/s, p50, p99
+#    (and p10, p90, p99.9), and the non-2xx / socket error counts (must be 0); the CPU time photo-api, Postgres and wrk
 #    used per request, the share of the machine's CPU (all cores) other processes took during the
 #    run (kernel time serving loopback traffic counts there too), and the share the hypervisor
 #    stole (steal time: this VM's CPUs given to other guests).
@@ -119,6 +119,8 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", wrk).group(1))
 total = int(re.search(r"(\d+) requests in", wrk).group(1))
 p50 = int(re.search(r"p50_us (\d+)", wrk).group(1)) / 1000
 p99 = int(re.search(r"p99_us (\d+)", wrk).group(1)) / 1000
+percentile = lambda name: int(re.search(name + r"_us (\d+)", wrk).group(1)) / 1000
+spread = ", ".join(f"{percentile(name):.2f}" for name in ("p10", "p90", "p999"))
 non2xx = int(re.search(r"non2xx (\d+)", wrk).group(1))
 m = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk)
 non2xx = max(non2xx, int(m.group(1)) if m else 0)
@@ -144,6 +146,7 @@ lines = [
     f"| Ratio | {ratio:.1f}x | >= 20x | {ok(ratio >= 20)} |",
     f"| upload-url throughput (wrk -t2 -c64 -d{duration}s) | {rps:,.0f} req/s | >= 3,000 | {ok(rps >= 3000)} |",
     f"| upload-url p50 | {p50:.2f} ms | | |",
+    f"| upload-url p10, p90, p99.9 | {spread} ms | | |",
     f"| upload-url p99 | {p99:.2f} ms | < 25 ms | {ok(p99 < 25)} |",
     f"| Requests / non-2xx / socket errors | {total:,} / {non2xx} / {socket_errors} | 0 errors | {ok(non2xx == 0 and socket_errors == 0)} |",
     f"| Photo rows written (warm-up + run + 1) | {int(rows):,} | | |",

@@ -36,5 +36,7 @@ function done(summary, latency, requests)
     local total = 0
     for _, t in ipairs(threads) do total = total + (t:get("non2xx") or 0) end
     io.write(string.format("non2xx %d\n", total))
-    io.write(string.format("p50_us %d\np99_us %d\n", latency:percentile(50), latency:percentile(99)))
+    for _, p in ipairs({ { "p10", 10 }, { "p50", 50 }, { "p90", 90 }, { "p99", 99 }, { "p999", 99.9 } }) do
+        io.write(string.format("%s_us %d\n", p[1], latency:percentile(p[2])))
+    end
 end
