@@ -35,7 +35,7 @@ enum AuthFixtures {
         _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let app = try await PhotoAPI.makeApplication(
                 configuration: try configuration(database, environment),
                 logger: logger

@@ -32,7 +32,7 @@ extension Tag {
             let created = try await http.execute(.init(method: "PUT", url: "\(s3.endpoint)/\(bucket)"))
             #expect(created.status == 200)
             try await TestDatabase.withFresh { database in
-                try database.migrate()
+                try await database.migrate()
                 let project = UUID()
                 try database.connect().query(
                     "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'example')",

@@ -23,7 +23,7 @@ import Testing
 
     @Test func healthReadinessAndMetricsAnswerOnAMigratedDatabase() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let app = try await PhotoAPI.makeApplication(
                 configuration: try configuration(database),
                 logger: .init(label: "test")
@@ -52,7 +52,7 @@ import Testing
 
     @Test func readinessFailsWhenTheSchemaFallsBehind() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let app = try await PhotoAPI.makeApplication(
                 configuration: try configuration(database),
                 logger: .init(label: "test")

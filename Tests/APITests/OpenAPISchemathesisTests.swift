@@ -35,7 +35,7 @@ extension Tag {
             return
         }
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let project = UUID()
             try database.connect().query(
                 "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'schemathesis')",

@@ -30,7 +30,7 @@ struct PhotoWorld: Sendable {
         _ body: @escaping @Sendable (PhotoWorld) async throws -> Void
     ) async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let app = try await PhotoAPI.makeApplication(
                 configuration: try AuthFixtures.configuration(
                     database,

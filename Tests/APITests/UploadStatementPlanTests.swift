@@ -12,7 +12,7 @@ import Testing
     /// plan scanned all of `photos_pending_expiry_idx` on every request (docs/benchmarks.md).
     @Test func theCachedPlanNeverScansThePendingExpiryIndex() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let project = UUID()
             let organization = UUID()

@@ -63,7 +63,7 @@ import Testing
 
     @Test func listPrintsATableNewestFirstAndDocumentedJSON() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let older = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 7200)
             let newer = try DeadLetterFixtures.insertDeadLetter(
@@ -125,7 +125,7 @@ import Testing
 
     @Test func showPrintsThePayloadAndEveryAttemptsError() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let errors = ["connect timeout", "SQS 500: InternalError", "SQS 503: ServiceUnavailable"]
             let inserted = try DeadLetterFixtures.insertDeadLetter(connection, errors: errors)
@@ -158,7 +158,7 @@ import Testing
 
     @Test func showOfAnUnknownIdExitsOne() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let unknown = UUID()
             let child = try await DeadLetterFixtures.runCLI(
                 ["dead-letters", "show", idText(unknown)],
@@ -175,7 +175,7 @@ import Testing
 
     @Test func requeueWithAnUnknownIdMovesTheOthersAndExitsOne() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let first = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 60)
             let second = try DeadLetterFixtures.insertDeadLetter(connection)
@@ -200,7 +200,7 @@ import Testing
 
     @Test func requeueAllWithDryRunChangesNothingThenRequeueAllMovesEverything() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let first = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 60)
             let second = try DeadLetterFixtures.insertDeadLetter(connection)
@@ -234,7 +234,7 @@ import Testing
 
     @Test func purgeWithAndWithoutDryRun() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 8 * 86_400)
             try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 3600)

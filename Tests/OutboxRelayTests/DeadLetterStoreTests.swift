@@ -11,7 +11,7 @@ import Testing
 
     @Test func listIsNewestFirstAndHonoursTheLimit() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let threeHours = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 3 * 3600)
             let oneHour = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 3600)
@@ -28,7 +28,7 @@ import Testing
 
     @Test func listFiltersByEventTypeAndSince() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let recentUpload = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 60)
             let oldUpload = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 3 * 86_400)
@@ -55,7 +55,7 @@ import Testing
 
     @Test func showFindsByDeadLetterIdOrEventIdWithEveryError() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let errors = ["connect timeout", "SQS 500: InternalError", "SQS 503:\nServiceUnavailable"]
             let inserted = try DeadLetterFixtures.insertDeadLetter(connection, errors: errors)
@@ -83,7 +83,7 @@ import Testing
 
     @Test func anErrorHistoryEntryOfAnotherShapeIsShownNotDropped() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let inserted = try DeadLetterFixtures.insertDeadLetter(connection, errors: ["first"])
             try connection.query(
@@ -104,7 +104,7 @@ import Testing
 
     @Test func requeueMovesEventsBackUnderTheirEventIdAndWakesTheRelay() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let first = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 120, errors: ["a", "b"])
             let second = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 60, errors: ["c"])
@@ -160,7 +160,7 @@ import Testing
 
     @Test func requeueDryRunReportsAndChangesNothing() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let first = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 60)
             let second = try DeadLetterFixtures.insertDeadLetter(connection)
@@ -186,7 +186,7 @@ import Testing
 
     @Test func requeueNamesUnknownIdsAndStillMovesTheOthers() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let known = try DeadLetterFixtures.insertDeadLetter(connection)
             let unknown = UUID()
@@ -207,7 +207,7 @@ import Testing
 
     @Test func requeueAllMovesEveryDeadLetterOldestFirst() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let older = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 600)
             let newer = try DeadLetterFixtures.insertDeadLetter(connection, eventType: "photo.reprocess")
@@ -229,7 +229,7 @@ import Testing
     /// whole requeue fails and nothing moves.
     @Test func requeueIsAllOrNothingWhenAnEventIsAlreadyInTheOutbox() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let clashing = try DeadLetterFixtures.insertDeadLetter(connection)
             let fine = try DeadLetterFixtures.insertDeadLetter(connection)
@@ -250,7 +250,7 @@ import Testing
 
     @Test func purgeDeletesOnlyDeadLettersOlderThanTheCutoff() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 10 * 86_400)
             try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 8 * 86_400)

@@ -10,7 +10,7 @@ import Testing
 @Suite(.serialized) struct DeliveryTests {
     @Test func everyEventIsSentOnceWithItsExactBodyAndAttributes() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             try await PrivateSQSServer.withServer { sqs in
                 let queueURL = try await sqs.createQueue("detection")
@@ -71,7 +71,7 @@ import Testing
     /// The poll interval here is 30 s: only the NOTIFY of the insert can wake the relay in time.
     @Test func aCommittedEventIsSentWithoutWaitingForThePoll() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             try await PrivateSQSServer.withServer { sqs in
                 let queueURL = try await sqs.createQueue("detection")
@@ -116,7 +116,7 @@ import Testing
 
     @Test func aFIFOQueueGetsThePhotoAsGroupAndTheEventAsDeduplicationID() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             try await PrivateSQSServer.withServer { sqs in
                 let queueURL = try await sqs.createQueue("detection.fifo")
@@ -156,7 +156,7 @@ import Testing
     /// Contract section 5: delivery of `photo.uploaded` moves the photo uploaded → processing.
     @Test func deliveringPhotoUploadedMovesThePhotoToProcessingWithAHistoryRow() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             try await PrivateSQSServer.withServer { sqs in
                 let queueURL = try await sqs.createQueue("detection")
@@ -210,7 +210,7 @@ import Testing
     /// cannot be written the event stays (and is sent again), and a fenced-out retire does neither.
     @Test func thePhotoMovesInTheTransactionThatDeletesTheEvent() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             let photo = UUID()
             try await PhotoRows.insertProject(into: pool)
@@ -257,7 +257,7 @@ import Testing
     /// claimed with it are delivered.
     @Test func anOversizedEventIsDeadLetteredAloneWithoutBeingSent() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             try await PrivateSQSServer.withServer { sqs in
                 let queueURL = try await sqs.createQueue("detection")
@@ -302,7 +302,7 @@ import Testing
     /// retried, the rest of the batch is sent once.
     @Test func aPermanentEntryFailureDeadLettersOnlyThatEntry() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             let poison = TestEvent(payload: TestEvent.messageBody(photoID: UUID(), detectionTypes: ["poison"]))
             let flaky = TestEvent(payload: TestEvent.messageBody(photoID: UUID(), detectionTypes: ["flaky"]))

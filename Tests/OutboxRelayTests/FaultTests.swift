@@ -18,7 +18,7 @@ import Glibc
     /// event is delivered.
     @Test func sqsDownThenBackLosesNothingAndSpendsNoAttempts() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             try await PrivateSQSServer.withServer { sqs in
                 let queueURL = try await sqs.createQueue("detection")
@@ -85,7 +85,7 @@ import Glibc
     /// breaker and deliver what comes next.
     @Test func aRelayWhoseProbeFindsNothingKeepsDelivering() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             try await PrivateSQSServer.withServer { sqs in
                 let queueURL = try await sqs.createQueue("detection")
@@ -128,7 +128,7 @@ import Glibc
     /// queue exists, they are delivered under their original ids.
     @Test func aMissingQueueDeadLettersAfterMaxAttemptsAndRequeueDelivers() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             try await PrivateSQSServer.withServer { sqs in
                 let queueURL = sqs.queueURL("detection-missing")
@@ -186,7 +186,7 @@ import Glibc
         let claimBatch = 50
         let workers = 2
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             try await FakeSQS.withServer(latency: .milliseconds(40)) { fake, endpoint in
                 let relaySettings = ["RELAY_CLAIM_BATCH": String(claimBatch), "RELAY_WORKERS": String(workers)]
@@ -260,7 +260,7 @@ import Glibc
     /// over and delivers them, and the dead relay's late retire (its token) changes nothing.
     @Test func anExpiredLeaseIsReclaimedAndTheLateRetireIsFenced() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             try await PrivateSQSServer.withServer { sqs in
                 let queueURL = try await sqs.createQueue("detection")
@@ -309,7 +309,7 @@ import Glibc
     /// retry, dead-letter nor release events another relay took over.
     @Test func aLapsedClaimCannotTouchEventsAnotherRelayTookOver() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             let events = TestEvent.many(5)
             try await Outbox.insert(events, into: pool)
@@ -394,7 +394,7 @@ import Glibc
     /// (The fake SQS, for the reason given above; its latency keeps batches in flight.)
     @Test func sigtermFinishesTheBatchAndExitsZero() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let pool = database.makePool()
             try await FakeSQS.withServer(latency: .milliseconds(40)) { fake, endpoint in
                 let relay = try RelayProcess(
@@ -461,7 +461,7 @@ import Glibc
     /// cancellation spins, logging "claiming failed" as fast as it can, and ignores SIGTERM.)
     @Test(.timeLimit(.minutes(1))) func aRelayWhoseMetricsPortIsTakenExits() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             try await PrivateSQSServer.withServer { sqs in
                 let queueURL = try await sqs.createQueue("detection")
                 let listener = try PortHolder()

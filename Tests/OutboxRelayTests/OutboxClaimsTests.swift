@@ -37,7 +37,7 @@ import Testing
 
     @Test func claimsLeaseEventsSoThatASecondClaimSkipsThem() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let ids = try seed(connection, count: 30)
             let first = try OutboxClaims.claim(limit: 20, relayID: "a", lease: .seconds(60), on: connection)
@@ -55,7 +55,7 @@ import Testing
 
     @Test func deliveryDeletesEventsAndMovesPhotosToProcessingInOneGo() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             _ = try seed(connection, count: 5)
             let claim = try OutboxClaims.claim(limit: 10, relayID: "a", lease: .seconds(60), on: connection)
@@ -85,7 +85,7 @@ import Testing
 
     @Test func retriesKeepTheErrorHistoryAndWaitForTheBackoff() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             _ = try seed(connection, count: 2)
             let claim = try OutboxClaims.claim(limit: 10, relayID: "a", lease: .seconds(60), on: connection)
@@ -114,7 +114,7 @@ import Testing
 
     @Test func deadLettersMoveWithTheirWholeHistory() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             let ids = try seed(connection, count: 1)
             var claim = try OutboxClaims.claim(limit: 10, relayID: "a", lease: .seconds(60), on: connection)
@@ -143,7 +143,7 @@ import Testing
 
     @Test func releaseGivesEventsBackWithoutCountingTheAttempt() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             _ = try seed(connection, count: 3)
             let claim = try OutboxClaims.claim(limit: 10, relayID: "a", lease: .seconds(60), on: connection)
@@ -158,7 +158,7 @@ import Testing
 
     @Test func aLapsedLeaseIsTakenOverAndTheOldTokenChangesNothing() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             _ = try seed(connection, count: 4)
             let stale = try OutboxClaims.claim(

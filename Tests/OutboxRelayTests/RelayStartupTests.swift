@@ -20,7 +20,7 @@ import Testing
 
     @Test func metricsPortServesHealthAndReadiness() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let app = try await OutboxRelayApplication.makeApplication(
                 configuration: try configuration(database),
                 logger: .init(label: "test")

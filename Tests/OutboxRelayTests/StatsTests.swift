@@ -9,7 +9,7 @@ import Testing
 @Suite struct StatsTests {
     @Test func anEmptyOutboxHasNoOldestAge() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let statistics = try OutboxStatistics.read(on: try database.connect())
             #expect(
                 statistics
@@ -20,7 +20,7 @@ import Testing
 
     @Test func countsEventsInEveryState() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             // Due, never claimed; the oldest, 10 minutes old.
             try DeadLetterFixtures.insertOutboxEvent(connection, createdSecondsAgo: 600, dueInSeconds: -5)
@@ -55,7 +55,7 @@ import Testing
 
     @Test func statsCommandPrintsATableAndDocumentedJSON() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let connection = try database.connect()
             try DeadLetterFixtures.insertOutboxEvent(connection, createdSecondsAgo: 90)
             try DeadLetterFixtures.insertOutboxEvent(connection, dueInSeconds: 30, leaseEndsInSeconds: 30)
@@ -86,7 +86,7 @@ import Testing
 
     @Test func statsJSONOfAnEmptyOutboxHasANullAge() async throws {
         try await TestDatabase.withFresh { database in
-            try database.migrate()
+            try await database.migrate()
             let child = try await DeadLetterFixtures.runCLI(["stats", "--json"], database: database)
             #expect(child.status == 0, "\(child.standardError)")
             let document = try DeadLetterFixtures.json(child)

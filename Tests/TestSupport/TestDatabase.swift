@@ -24,15 +24,16 @@ public struct TestDatabase: Sendable {
     }
 
     /// Creates a fresh database, runs `body`, and drops the database.
+    ///
+    /// Creating and dropping block on libpq, so they run off the cooperative pool
+    /// (`runBlocking`): on a two-core machine its two threads are shared by every suite running
+    /// in parallel.
     @discardableResult
     public static func withFresh<Value>(
         _ body: (TestDatabase) async throws -> Value
     ) async throws -> Value {
         let serverURL = try serverURL()
         let name = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        let admin = try Connection(settings: ConnectionSettings(connectionString: serverURL, applicationName: "tests"))
-        try admin.query("CREATE DATABASE \(name)")
-        defer { _ = try? admin.query("DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
         guard var components = URLComponents(string: serverURL) else {
             throw TestEnvironmentError("TEST_DATABASE_URL must be a postgresql:// URL")
         }
@@ -45,7 +46,21 @@ public struct TestDatabase: Sendable {
             settings: try ConnectionSettings(connectionString: connectionString, applicationName: "tests"),
             connectionString: connectionString
         )
-        return try await body(database)
+        try await runBlocking { try administer(serverURL, "CREATE DATABASE \(name)") }
+        do {
+            let value = try await body(database)
+            try? await runBlocking { try administer(serverURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+            return value
+        } catch {
+            try? await runBlocking { try administer(serverURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+            throw error
+        }
+    }
+
+    /// Runs one statement on the server's admin database.
+    private static func administer(_ serverURL: String, _ sql: String) throws {
+        let admin = try Connection(settings: ConnectionSettings(connectionString: serverURL, applicationName: "tests"))
+        try admin.query(sql)
     }
 
     /// A new connection to this database.
@@ -56,6 +71,17 @@ public struct TestDatabase: Sendable {
     /// A pool on this database; the caller shuts it down.
     public func makePool(maximumConnections: Int = 4) -> ConnectionPool {
         ConnectionPool(settings: settings, maximumConnections: maximumConnections, logger: Logger(label: "test-pool"))
+    }
+}
+
+/// Runs blocking work (libpq, migrations) on a Dispatch worker thread rather than on the
+/// cooperative pool, so a test's setup cannot stall the async waits of the suites running
+/// beside it.
+public func runBlocking<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result(catching: body))
+        }
     }
 }
 
