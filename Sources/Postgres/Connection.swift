@@ -90,6 +90,14 @@ public final class Connection: @unchecked Sendable {
         preparedStatements.contains(statement.name)
     }
 
+    /// Whether the session runs over TLS.
+    ///
+    /// libpq's asynchronous reads (`PQconsumeInput`) cannot see bytes OpenSSL still holds after a
+    /// TLS record larger than libpq's 8 kB read: the socket is no longer readable, yet the answer
+    /// is not complete. Postgres itself never sends such records, but a proxy in between may, so
+    /// a pool keeps TLS connections on its threads, whose blocking reads check OpenSSL first.
+    var usesTLS: Bool { PQsslInUse(handle) == 1 }
+
     /// Whether the connection can go back to a pool: open, and not in the middle of a
     /// statement (a non-blocking run that failed half-way leaves one in flight).
     var isReusable: Bool {

@@ -78,15 +78,15 @@ public final class ConnectionPool: Sendable {
     }
 
     /// Runs one prepared statement on a pooled connection: without a thread hop when the
-    /// connection has prepared it before, otherwise (first use, or a reconnect) on a pool
-    /// thread, which prepares it.
+    /// connection has prepared it before and does not use TLS (`Connection.usesTLS`), otherwise
+    /// (first use, a reconnect, TLS) on a pool thread, which prepares it.
     @discardableResult
     public func execute(
         _ statement: PreparedStatement,
         _ parameters: [(any PostgresEncodable)?] = []
     ) async throws -> QueryResult {
         let lease = try await acquire()
-        guard case .existing(let connection) = lease, connection.hasPrepared(statement),
+        guard case .existing(let connection) = lease, connection.hasPrepared(statement), !connection.usesTLS,
             connection.isUsableAfterIdle(), let monitor = beginNonBlockingBorrow()
         else {
             return try await run(lease) { try $0.execute(statement, parameters) }
