@@ -90,18 +90,19 @@ public final class Connection: @unchecked Sendable {
         preparedStatements.contains(statement.name)
     }
 
-    /// Whether the session runs over TLS.
+    /// Whether the session is encrypted (TLS or GSSAPI).
     ///
-    /// libpq's asynchronous reads (`PQconsumeInput`) cannot see bytes OpenSSL still holds after a
-    /// TLS record larger than libpq's 8 kB read: the socket is no longer readable, yet the answer
-    /// is not complete. Postgres itself never sends such records, but a proxy in between may, so
-    /// a pool keeps TLS connections on its threads, whose blocking reads check OpenSSL first.
-    var usesTLS: Bool { PQsslInUse(handle) == 1 }
+    /// libpq's asynchronous reads (`PQconsumeInput`) cannot see bytes the encryption layer
+    /// still holds after a record larger than libpq's 8 kB read: the socket is no longer
+    /// readable, yet the answer is not complete. Postgres 17 and later, and proxies, can send
+    /// such records, so a pool keeps encrypted connections on its threads, whose blocking reads
+    /// check the encryption layer's buffer first.
+    var isEncrypted: Bool { PQsslInUse(handle) == 1 || PQgssEncInUse(handle) == 1 }
 
     /// Whether the connection can go back to a pool: open, and not in the middle of a
     /// statement (a non-blocking run that failed half-way leaves one in flight).
     var isReusable: Bool {
-        isOpen && PQtransactionStatus(handle) != PQTRANS_ACTIVE
+        isOpen && PQtransactionStatus(handle) != PQTRANS_ACTIVE && PQisnonblocking(handle) == 0
     }
 
     /// Runs `statement`, already prepared on this connection, with libpq's non-blocking calls:
@@ -123,9 +124,16 @@ public final class Connection: @unchecked Sendable {
         // One statement yields one result; read on until libpq reports the end (the server's
         // ReadyForQuery), so the connection is idle again when this returns.
         var answer: Result<QueryResult, any Error>?
-        while let result = try await nextResult(waitingOn: monitor) {
-            let consumed = Result(catching: { try consume(result) })
-            if answer == nil { answer = consumed }
+        do {
+            while let result = try await nextResult(waitingOn: monitor) {
+                let consumed = Result(catching: { try consume(result) })
+                if answer == nil { answer = consumed }
+            }
+        } catch {
+            // The server's own error (say, 57P01 when the backend was terminated) says more than
+            // the lost connection that followed it.
+            if case .failure(let serverError)? = answer { throw serverError }
+            throw error
         }
         guard let answer else { throw lostOrFailed() }
         return try answer.get()

@@ -53,7 +53,8 @@ public final class ConnectionPool: Sendable {
         var monitor: SocketReadinessMonitor?
         var monitorFailed = false
         var nonBlockingBorrowers = 0
-        var drained: CheckedContinuation<Void, Never>?
+        /// `shutdown()` calls waiting for the non-blocking borrowers to finish.
+        var drained: [CheckedContinuation<Void, Never>] = []
     }
 
     /// - Parameters:
@@ -78,15 +79,15 @@ public final class ConnectionPool: Sendable {
     }
 
     /// Runs one prepared statement on a pooled connection: without a thread hop when the
-    /// connection has prepared it before and does not use TLS (`Connection.usesTLS`), otherwise
-    /// (first use, a reconnect, TLS) on a pool thread, which prepares it.
+    /// connection has prepared it before and is not encrypted (`Connection.isEncrypted`), otherwise
+    /// (first use, a reconnect, encryption) on a pool thread, which prepares it.
     @discardableResult
     public func execute(
         _ statement: PreparedStatement,
         _ parameters: [(any PostgresEncodable)?] = []
     ) async throws -> QueryResult {
         let lease = try await acquire()
-        guard case .existing(let connection) = lease, connection.hasPrepared(statement), !connection.usesTLS,
+        guard case .existing(let connection) = lease, connection.hasPrepared(statement), !connection.isEncrypted,
             connection.isUsableAfterIdle(), let monitor = beginNonBlockingBorrow()
         else {
             return try await run(lease) { try $0.execute(statement, parameters) }
@@ -158,6 +159,13 @@ public final class ConnectionPool: Sendable {
     private func beginNonBlockingBorrow() -> SocketReadinessMonitor? {
         state.withLock { state in
             guard !state.isShutDown, !state.monitorFailed else { return nil }
+            if let monitor = state.monitor, !monitor.isRunning {
+                // Its `epoll_wait` failed; statements go through the pool threads from now on.
+                state.monitor = nil
+                state.monitorFailed = true
+                logger.warning("non-blocking statements are off: the readiness monitor stopped")
+                return nil
+            }
             if state.monitor == nil {
                 do {
                     state.monitor = try SocketReadinessMonitor()
@@ -173,13 +181,13 @@ public final class ConnectionPool: Sendable {
     }
 
     private func endNonBlockingBorrow() {
-        let drained = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let drained = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.nonBlockingBorrowers -= 1
-            guard state.nonBlockingBorrowers == 0 else { return nil }
-            defer { state.drained = nil }
+            guard state.nonBlockingBorrowers == 0 else { return [] }
+            defer { state.drained = [] }
             return state.drained
         }
-        drained?.resume()
+        for shutdown in drained { shutdown.resume() }
     }
 
     /// Runs `body` in a transaction on a pooled connection: committed when it returns,
@@ -209,7 +217,7 @@ public final class ConnectionPool: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let drained = state.withLock { state -> Bool in
                 if state.nonBlockingBorrowers == 0 { return true }
-                state.drained = continuation
+                state.drained.append(continuation)
                 return false
             }
             if drained { continuation.resume() }

@@ -71,45 +71,58 @@ final class SocketReadinessMonitor: Sendable {
     /// At most one task may wait on a socket at a time, which holds because a connection is lent
     /// to one borrower at a time.
     func wait(for socket: Int32, _ interest: Interest) async throws {
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLONESHOT.rawValue
+        if interest == .readableOrWritable { event.events |= EPOLLOUT.rawValue }
+        event.data.fd = socket
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let stopped = state.withLock { state -> Bool in
-                if state.isStopped { return true }
+            // Armed under the lock, so `stop()` cannot close the epoll descriptor in between.
+            let failure = state.withLock { state -> PostgresError? in
+                if state.isStopped { return PostgresError(code: .poolShutDown, message: "the pool shut down") }
                 state.waiters[socket] = continuation
-                return false
+                // A socket stays in the epoll set between waits (disarmed by ONESHOT), so re-arm
+                // it; a socket new to the set (first wait, or reopened by a reset) is added.
+                guard
+                    epoll_ctl(epollDescriptor, EPOLL_CTL_MOD, socket, &event) == 0
+                        || (errno == ENOENT && epoll_ctl(epollDescriptor, EPOLL_CTL_ADD, socket, &event) == 0)
+                else {
+                    state.waiters[socket] = nil
+                    return PostgresError(
+                        code: .connectionLost,
+                        message: "epoll_ctl failed: \(String(cString: strerror(errno)))"
+                    )
+                }
+                return nil
             }
-            if stopped {
-                continuation.resume(throwing: PostgresError(code: .poolShutDown, message: "the pool shut down"))
-                return
-            }
-            var event = epoll_event()
-            event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLONESHOT.rawValue
-            if interest == .readableOrWritable { event.events |= EPOLLOUT.rawValue }
-            event.data.fd = socket
-            // A socket stays in the epoll set between waits (disarmed by ONESHOT), so re-arm it;
-            // a socket new to the set (first wait, or reopened by a reset) is added.
-            guard
-                epoll_ctl(epollDescriptor, EPOLL_CTL_MOD, socket, &event) == 0
-                    || (errno == ENOENT && epoll_ctl(epollDescriptor, EPOLL_CTL_ADD, socket, &event) == 0)
-            else {
-                let message = "epoll_ctl failed: \(String(cString: strerror(errno)))"
-                let waiter = state.withLock { $0.waiters.removeValue(forKey: socket) }
-                waiter?.resume(throwing: PostgresError(code: .connectionLost, message: message))
-                return
-            }
+            if let failure { continuation.resume(throwing: failure) }
         }
     }
 
+    /// Whether the thread still runs: `stop()` was not called and `epoll_wait` did not fail.
+    var isRunning: Bool {
+        state.withLock { !$0.isStopped }
+    }
+
+    /// Tasks waiting now, for tests.
+    var waitingCount: Int {
+        state.withLock { $0.waiters.count }
+    }
+
     /// Stops the thread and fails the tasks still waiting. Call it once no statement is in
-    /// flight: a stopped monitor cannot deliver their answers.
+    /// flight: a stopped monitor cannot deliver their answers. Calls after the first do nothing.
     func stop() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, any Error>]? in
+            guard !state.isStopped else { return nil }
             state.isStopped = true
             defer { state.waiters = [:] }
             return Array(state.waiters.values)
         }
+        guard let waiters else { return }
         for waiter in waiters {
             waiter.resume(throwing: PostgresError(code: .poolShutDown, message: "the pool shut down"))
         }
+        // The thread closes the descriptors only after reading this, and only the first call
+        // gets here, so the descriptor is still this monitor's eventfd.
         var one: UInt64 = 1
         _ = write(wakeDescriptor, &one, MemoryLayout<UInt64>.size)
     }
