@@ -264,7 +264,7 @@ struct PhotoRoutes: Sendable {
         }
         guard let page else {
             // Tell the two failures apart only after the query: a second, cheap look.
-            let exists = try await pool.withConnection { try PhotoStore.projectOrganization(projectID, on: $0) }
+            let exists = try await PhotoStore.projectOrganization(projectID, pool: pool)
             if exists == nil {
                 throw APIError.notFound("project \(projectID.lowercasedString) does not exist")
             }

@@ -328,10 +328,7 @@ enum PhotoStore {
         if let row = try await pool.execute(createUploadWithoutKeyStatement, parameters).first {
             return .created(try IssuedPhoto(row: row))
         }
-        let organization: UUID? = try await pool.execute(selectProjectOrganization, [projectID]).first?.decode(
-            "organization_id"
-        )
-        switch organization {
+        switch try await projectOrganization(projectID, pool: pool) {
         case .some(let organization) where organization != organizationID: return .projectForbidden
         // Found in the caller's organization now, yet not by the insert a moment ago: the
         // project was created in between, so at the insert it did not exist.
@@ -373,6 +370,11 @@ enum PhotoStore {
     /// The project's organization, or `nil` when it does not exist.
     static func projectOrganization(_ projectID: UUID, on connection: Connection) throws -> UUID? {
         try connection.execute(selectProjectOrganization, [projectID]).first?.decode("organization_id")
+    }
+
+    /// ``projectOrganization(_:on:)`` as one statement of its own (`ConnectionPool.execute`).
+    static func projectOrganization(_ projectID: UUID, pool: ConnectionPool) async throws -> UUID? {
+        try await pool.execute(selectProjectOrganization, [projectID]).first?.decode("organization_id")
     }
 
     /// One page, newest first: at most `limit` rows after `cursor`.

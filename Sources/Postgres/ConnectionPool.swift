@@ -157,26 +157,39 @@ public final class ConnectionPool: Sendable {
     /// `endNonBlockingBorrow`; `nil` (use a pool thread) after shutdown or when the monitor
     /// could not be made.
     private func beginNonBlockingBorrow() -> SocketReadinessMonitor? {
-        state.withLock { state in
-            guard !state.isShutDown, !state.monitorFailed else { return nil }
+        enum Outcome {
+            case monitor(SocketReadinessMonitor)
+            case unavailable
+            case failed(String)
+        }
+        let outcome = state.withLock { state -> Outcome in
+            guard !state.isShutDown, !state.monitorFailed else { return .unavailable }
             if let monitor = state.monitor, !monitor.isRunning {
                 // Its `epoll_wait` failed; statements go through the pool threads from now on.
                 state.monitor = nil
                 state.monitorFailed = true
-                logger.warning("non-blocking statements are off: the readiness monitor stopped")
-                return nil
+                return .failed("the readiness monitor stopped")
             }
             if state.monitor == nil {
                 do {
                     state.monitor = try SocketReadinessMonitor()
                 } catch {
                     state.monitorFailed = true
-                    logger.warning("non-blocking statements are off: \(error)")
-                    return nil
+                    return .failed("\(error)")
                 }
             }
+            guard let monitor = state.monitor else { return .unavailable }
             state.nonBlockingBorrowers += 1
-            return state.monitor
+            return .monitor(monitor)
+        }
+        switch outcome {
+        case .monitor(let monitor):
+            return monitor
+        case .unavailable:
+            return nil
+        case .failed(let reason):
+            logger.warning("non-blocking statements are off: \(reason)")
+            return nil
         }
     }
 
@@ -304,7 +317,6 @@ extension ConnectionPool {
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) async throws -> QueryResult {
         try await withConnection { try $0.query(sql, parameters) }
     }
-
 }
 
 /// Carries the connection out of a failed borrow so it can be returned to the pool.
