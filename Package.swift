@@ -208,7 +208,10 @@ let package = Package(
         // MARK: Tests. Unit tests need nothing; integration tests need TEST_DATABASE_URL (scripts/test.sh).
         .target(
             name: "TestSupport",
-            dependencies: ["AWS", "Migrator", "Postgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "AWS", "Migrator", "Postgres", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),

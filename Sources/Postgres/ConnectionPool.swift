@@ -27,6 +27,12 @@ public final class ConnectionPool: Sendable {
     /// Statements run without a thread hop, for tests to tell the two paths apart.
     let nonBlockingStatementCount = Atomic<Int>(0)
 
+    /// Borrowers waiting for a connection, for tests.
+    var waitingBorrowerCount: Int { state.withLock { $0.waiters.count } }
+
+    /// Connections open or being opened, lent or idle, for tests.
+    var openConnectionCount: Int { state.withLock { $0.openCount } }
+
     private struct Waiter {
         let id: Int
         let continuation: CheckedContinuation<Lease, any Error>

@@ -1,9 +1,10 @@
 import Foundation
 import Logging
-import Postgres
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import Postgres
 
 @Suite struct ConnectionPoolTests {
     @Test func concurrentBorrowersShareABoundedNumberOfConnections() async throws {
@@ -62,13 +63,19 @@ import Testing
     @Test func aCancelledWaiterLeavesThePoolUsable() async throws {
         try await TestDatabase.withFresh { database in
             let pool = database.makePool(maximumConnections: 1)
-            let holder = Task { try await pool.query("SELECT pg_sleep(0.5)") }
-            try await Task.sleep(for: .milliseconds(100))
+            // The holder keeps the only connection until released, so the waiter is cancelled
+            // while it waits, however slowly the machine runs (no sleeps to race).
+            let release = DispatchSemaphore(value: 0)
+            defer { release.signal() }
+            let holder = Task { try await pool.withConnection { _ in release.wait() } }
+            while pool.openConnectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
             let waiter = Task { try await pool.query("SELECT 1") }
-            try await Task.sleep(for: .milliseconds(50))
+            while pool.waitingBorrowerCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
             waiter.cancel()
             await #expect(throws: CancellationError.self) { try await waiter.value }
-            _ = try await holder.value
+            #expect(pool.waitingBorrowerCount == 0)
+            release.signal()
+            try await holder.value
             #expect(try await pool.query("SELECT 2 AS n").first?.decode("n", as: Int.self) == 2)
             await pool.shutdown()
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import Postgres
 
 /// A throwaway database for one test, created on the server `scripts/test.sh` starts.
@@ -74,16 +75,19 @@ public struct TestDatabase: Sendable {
     }
 }
 
-/// Runs blocking work (libpq, migrations) on a Dispatch worker thread rather than on the
-/// cooperative pool, so a test's setup cannot stall the async waits of the suites running
-/// beside it.
+/// Runs blocking work (libpq, migrations) on one of two threads of its own rather than on the
+/// cooperative pool, so a test's setup cannot stall the async waits of the suites running beside
+/// it. Two, as the cooperative pool's width was here: dozens of suites creating databases at once
+/// would load the server as much as they used to starve the pool.
 public func runBlocking<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result(catching: body))
-        }
-    }
+    try await blockingThreads.runIfActive(body)
 }
+
+private let blockingThreads: NIOThreadPool = {
+    let threads = NIOThreadPool(numberOfThreads: 2)
+    threads.start()
+    return threads
+}()
 
 public struct TestEnvironmentError: Error, CustomStringConvertible {
     public let description: String
