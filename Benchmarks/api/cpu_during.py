@@ -5,9 +5,9 @@
 Runs COMMAND (its stdout and stderr are this script's) and writes to JSON_FILE the CPU seconds,
 from /proc, that photo-api (API_PID), Postgres (the postmaster and its children) and the command
 used meanwhile, the context switches of photo-api's threads and of the Postgres processes, and the
-machine's busy, stolen and total CPU seconds (all cores), so the caller can divide by the requests served
-and see how much of the machine other work took. With PERF_RECORD=FILE in
-the environment, `perf record -e cpu-clock -g` samples photo-api meanwhile into FILE.
+machine's busy, stolen and total CPU seconds (all cores), so the caller can divide by the requests
+served and see how much of the machine other work took. With PERF_RECORD=FILE in the environment,
+`perf record -e cpu-clock -g` samples photo-api meanwhile into FILE.
 """
 import json
 import os

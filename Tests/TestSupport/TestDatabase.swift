@@ -48,12 +48,15 @@ public struct TestDatabase: Sendable {
             connectionString: connectionString
         )
         try await runBlocking { try administer(serverURL, "CREATE DATABASE \(name)") }
+        let drop = {
+            try? await runBlocking { try administer(serverURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+        }
         do {
             let value = try await body(database)
-            try? await runBlocking { try administer(serverURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+            await drop()
             return value
         } catch {
-            try? await runBlocking { try administer(serverURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+            await drop()
             throw error
         }
     }
