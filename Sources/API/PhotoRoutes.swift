@@ -45,6 +45,8 @@ struct PhotoRoutes: Sendable {
     static let maximumLimit = 100
 
     let pool: ConnectionPool
+    /// Inserts the photos of upload-url requests without an `Idempotency-Key`, batched.
+    let inserts: PhotoInsertBatcher
     let uploads: UploadConfiguration
     let bucket: String
     /// Builds `s3_url`s always; signs only when `canSign` (static credentials are configured).
@@ -55,6 +57,8 @@ struct PhotoRoutes: Sendable {
 
     init(pool: ConnectionPool, configuration: APIConfiguration, logger: Logger) {
         self.pool = pool
+        // Half the pool, so that reads and completions find a connection while uploads queue.
+        inserts = PhotoInsertBatcher(pool: pool, maximumConcurrentBatches: pool.maximumConnections / 2)
         uploads = configuration.uploads
         bucket = configuration.aws.bucket
         let credentials = configuration.aws.credentials
@@ -140,7 +144,7 @@ struct PhotoRoutes: Sendable {
             }
         )
         let record: PhotoStore.IssuedPhoto
-        switch try await PhotoStore.createUpload(values, newPhoto, pool: pool) {
+        switch try await PhotoStore.createUpload(values, newPhoto, pool: pool, inserts: inserts) {
         case .created(let created):
             record = created
         case .replayed(let replayed):

@@ -132,20 +132,33 @@ enum PhotoStore {
             SELECT id, 'pending_upload', NULL, 'api' FROM new_photo
         """
 
-    /// ``createUploadStatement`` for a request without an `Idempotency-Key`: the two inserts,
-    /// made only when the project belongs to the caller's organization. Postgres sets up every
-    /// node of a plan on each execution, and the key's CTEs (a lookup, an upsert, an update and
-    /// four result branches) cost that set-up even when their one-time filters skip them
-    /// (`ExecInitNode` in the profile, docs/benchmarks.md). No row back means 404 or 403, which
-    /// ``createUploadWithoutKey`` then tells apart. Parameters `$1` to `$13` as in
-    /// ``createUploadStatement``.
-    static let createUploadWithoutKeyStatement = PreparedStatement(
-        name: "photo_api_create_upload_without_key",
+    /// The photos of several upload-url requests without an `Idempotency-Key`, each with its
+    /// first history row, in one statement and one commit (``PhotoInsertBatcher``). `$1` is a
+    /// JSON array of the photos (``batchJSON(_:)``); a photo is inserted only when its project
+    /// belongs to the organization it names, and the statement returns the ones inserted.
+    ///
+    /// Only the two inserts: Postgres sets up every node of a plan on each execution, and the
+    /// key's CTEs of ``createUploadStatement`` cost that set-up even when skipped
+    /// (`ExecInitNode` in the profile, docs/benchmarks.md). The project check is a scalar
+    /// sub-select, which Postgres does not turn into a join: one primary-key look-up per photo,
+    /// whatever plan it caches for the batch.
+    static let insertPhotosStatement = PreparedStatement(
+        name: "photo_api_insert_photos",
         sql: """
-            WITH new_photo AS (
-                \(insertPhoto)
-                FROM projects
-                WHERE id = $2::uuid AND organization_id = $13::uuid
+            WITH requested AS (
+                SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
+                    id uuid, project_id uuid, organization_id uuid, user_id uuid, file_name text,
+                    mime_type text, file_size bigint, checksum_sha256 text, s3_bucket text,
+                    s3_key text, detection_types text[], priority text, upload_expires_at timestamptz)
+            ),
+            new_photo AS (
+                INSERT INTO photos (id, project_id, user_id, file_name, mime_type, file_size, checksum_sha256,
+                                    s3_bucket, s3_key, status, detection_types, priority, upload_expires_at)
+                    SELECT r.id, r.project_id, r.user_id, r.file_name, r.mime_type, r.file_size,
+                           r.checksum_sha256, r.s3_bucket, r.s3_key, 'pending_upload', r.detection_types,
+                           r.priority, r.upload_expires_at
+                    FROM requested r
+                    WHERE (SELECT p.organization_id FROM projects p WHERE p.id = r.project_id) = r.organization_id
                 \(returningPhoto)
             ),
             history AS (\(insertFirstHistoryRow))
@@ -161,7 +174,7 @@ enum PhotoStore {
     /// `$6` size, `$7` checksum or NULL, `$8` bucket, `$9` S3 key, `$10` detection types,
     /// `$11` priority, `$12` upload expiry, `$13` the caller's organization, `$14` the
     /// Idempotency-Key, `$15` the request hash. (The `$14 IS NULL` branches keep the statement
-    /// whole for a request without a key, which ``createUploadWithoutKeyStatement`` serves.)
+    /// whole for a request without a key, which ``insertPhotosStatement`` serves.)
     ///
     /// How each case comes out (one row, `outcome` first):
     /// - no project row: `project_not_found`; another organization's: `project_forbidden`.
@@ -287,29 +300,31 @@ enum PhotoStore {
     }
 
     /// Checks the project, honours the idempotency key, and inserts the photo, its first
-    /// history row and the key in one statement: ``createUploadStatement``, or
-    /// ``createUploadWithoutKeyStatement`` when the request has no key (then a project that is
-    /// missing or another organization's costs a second query).
+    /// history row and the key in one statement: ``createUploadStatement``, or for a request
+    /// without a key ``insertPhotosStatement`` through `inserts`, batched with other requests'
+    /// photos (then a project that is missing or another organization's costs a second query).
     static func createUpload(
         _ upload: UploadRequestValues,
         _ photo: NewPhoto,
-        pool: ConnectionPool
+        pool: ConnectionPool,
+        inserts: PhotoInsertBatcher
     ) async throws -> CreateOutcome {
-        // `$1` to `$13` of both statements.
-        let photoParameters: [(any PostgresEncodable)?] = [
+        guard let idempotency = photo.idempotency else {
+            if let inserted = try await inserts.insert(.init(values: upload, photo: photo)) {
+                return .created(inserted)
+            }
+            switch try await projectOrganization(upload.projectID, pool: pool) {
+            case .some(let organization) where organization != photo.organizationID: return .projectForbidden
+            // Found in the caller's organization now, yet not by the insert a moment ago: the
+            // project was created in between, so at the insert it did not exist.
+            case .some, .none: return .projectNotFound
+            }
+        }
+        let parameters: [(any PostgresEncodable)?] = [
             photo.id, upload.projectID, photo.userID, upload.fileName, upload.mimeType, upload.fileSize,
             upload.checksumSHA256, photo.bucket, photo.key, upload.detectionTypes, upload.priority,
-            photo.expiresAt, photo.organizationID,
+            photo.expiresAt, photo.organizationID, idempotency.key, idempotency.requestHash,
         ]
-        guard let idempotency = photo.idempotency else {
-            return try await createUploadWithoutKey(
-                photoParameters,
-                projectID: upload.projectID,
-                organizationID: photo.organizationID,
-                pool: pool
-            )
-        }
-        let parameters = photoParameters + [idempotency.key, idempotency.requestHash]
         // Lost the race for the key: the winner has committed by now (the claim waited for
         // it), so the second run replays its photo.
         if let outcome = try await runCreateUpload(parameters, pool: pool) { return outcome }
@@ -317,23 +332,47 @@ enum PhotoStore {
         throw PostgresError(code: .decodingFailed, message: "the idempotency key race did not settle")
     }
 
-    /// ``createUploadWithoutKeyStatement``, then, only when it inserted nothing, the project's
-    /// organization for the 404 or 403. Each is one non-blocking statement (no thread hop).
-    private static func createUploadWithoutKey(
-        _ parameters: [(any PostgresEncodable)?],
-        projectID: UUID,
-        organizationID: UUID,
+    /// Runs ``insertPhotosStatement`` for `rows`: the photos inserted, by id. A photo whose
+    /// project is missing or another organization's is not among them.
+    static func insertPhotos(
+        _ rows: [PhotoInsertBatcher.Row],
         pool: ConnectionPool
-    ) async throws -> CreateOutcome {
-        if let row = try await pool.execute(createUploadWithoutKeyStatement, parameters).first {
-            return .created(try IssuedPhoto(row: row))
+    ) async throws -> [UUID: IssuedPhoto] {
+        let result = try await pool.execute(insertPhotosStatement, [batchJSON(rows)])
+        var inserted: [UUID: IssuedPhoto] = [:]
+        inserted.reserveCapacity(result.rows.count)
+        for row in result.rows {
+            let photo = try IssuedPhoto(row: row)
+            inserted[photo.id] = photo
         }
-        switch try await projectOrganization(projectID, pool: pool) {
-        case .some(let organization) where organization != organizationID: return .projectForbidden
-        // Found in the caller's organization now, yet not by the insert a moment ago: the
-        // project was created in between, so at the insert it did not exist.
-        case .some, .none: return .projectNotFound
+        return inserted
+    }
+
+    /// ``insertPhotosStatement``'s `$1`: a JSON array with an object per photo, whose members
+    /// are the column definitions of its `jsonb_to_recordset`.
+    static func batchJSON(_ rows: [PhotoInsertBatcher.Row]) -> String {
+        var json: [UInt8] = [UInt8(ascii: "[")]
+        json.reserveCapacity(512 * rows.count)
+        for (index, row) in rows.enumerated() {
+            if index > 0 { json.append(UInt8(ascii: ",")) }
+            var object = JSONObjectWriter()
+            object.string("id", row.photo.id.lowercasedString)
+            object.string("project_id", row.values.projectID.lowercasedString)
+            object.string("organization_id", row.photo.organizationID.lowercasedString)
+            object.string("user_id", row.photo.userID.lowercasedString)
+            object.string("file_name", row.values.fileName)
+            object.string("mime_type", row.values.mimeType)
+            object.number("file_size", row.values.fileSize)
+            if let checksum = row.values.checksumSHA256 { object.string("checksum_sha256", checksum) }
+            object.string("s3_bucket", row.photo.bucket)
+            object.string("s3_key", row.photo.key)
+            object.strings("detection_types", row.values.detectionTypes)
+            object.string("priority", row.values.priority)
+            object.string("upload_expires_at", row.photo.expiresAt.postgresText)
+            json.append(contentsOf: object.finish())
         }
+        json.append(UInt8(ascii: "]"))
+        return String(decoding: json, as: UTF8.self)
     }
 
     /// One run of ``createUploadStatement``; `nil` for `race`.

@@ -73,6 +73,17 @@ struct JSONObjectWriter {
         buffer.append(contentsOf: String(value).utf8)
     }
 
+    /// An array of strings.
+    mutating func strings(_ key: String, _ values: [String]) {
+        member(key)
+        buffer.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { buffer.append(UInt8(ascii: ",")) }
+            Self.append(string: value, to: &buffer)
+        }
+        buffer.append(UInt8(ascii: "]"))
+    }
+
     /// A nested object of string members, in the order given.
     mutating func object(_ key: String, _ members: [(name: String, value: String)]) {
         member(key)

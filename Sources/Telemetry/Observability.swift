@@ -11,8 +11,16 @@ public enum Observability {
     /// Sends logs to `JSONLogHandler` at `level` and metrics to the Prometheus registry.
     public static func bootstrap(logLevel: Logger.Level) {
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: logLevel) }
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.valueHistogramBuckets = valueHistogramBuckets
+        MetricsSystem.bootstrap(factory)
     }
+
+    /// Buckets of the histograms that count things rather than time them.
+    static let valueHistogramBuckets: [String: [Double]] = [
+        // photo-api's `PhotoInsertBatcher`: rows per insert statement (at most 64).
+        "photo_insert_batch_rows": [1, 2, 4, 8, 16, 32, 64]
+    ]
 
     /// `LOG_LEVEL` (trace, debug, info, notice, warning, error, critical); `nil` when invalid.
     public static func logLevel(from text: String?) -> Logger.Level? {

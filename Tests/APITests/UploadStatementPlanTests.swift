@@ -49,4 +49,64 @@ import Testing
             #expect(!text.contains("Seq Scan"), "\(text)")
         }
     }
+
+    /// The batched insert checks each photo's project by its primary key, in the plan Postgres
+    /// caches too: never by reading every project.
+    @Test func theBatchedInsertLooksUpEachProjectByItsKey() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.migrate()
+            let connection = try database.connect()
+            let organization = UUID()
+            try connection.query(
+                """
+                INSERT INTO projects (id, organization_id, name)
+                SELECT gen_random_uuid(), $1, 'site ' || n FROM generate_series(1, 2000) AS n
+                """,
+                [organization]
+            )
+            try connection.query("ANALYZE projects")
+            let project: UUID = try #require(
+                try connection.query("SELECT id FROM projects LIMIT 1").first?.decode("id")
+            )
+            func row() -> PhotoInsertBatcher.Row {
+                let id = UUID()
+                return PhotoInsertBatcher.Row(
+                    values: UploadRequestValues(
+                        projectID: project,
+                        fileName: "a.jpg",
+                        fileSize: 2048,
+                        mimeType: "image/jpeg",
+                        detectionTypes: ["damage"],
+                        priority: "normal",
+                        checksumSHA256: nil
+                    ),
+                    photo: PhotoStore.NewPhoto(
+                        id: id,
+                        userID: UUID(),
+                        organizationID: organization,
+                        bucket: "bucket",
+                        key: "k/\(id.postgresText).jpg",
+                        expiresAt: Date().addingTimeInterval(900),
+                        idempotency: nil
+                    )
+                )
+            }
+            for size in [1, 5, 1, 20, 1, 3, 1, 64] {
+                let result = try connection.execute(
+                    PhotoStore.insertPhotosStatement,
+                    [PhotoStore.batchJSON((0..<size).map { _ in row() })]
+                )
+                #expect(result.rows.count == size)
+            }
+            // EXPLAIN takes no bound parameters: the JSON is written out (all made here, no quotes).
+            let json = PhotoStore.batchJSON([row(), row()])
+            #expect(!json.contains("'"))
+            let plan = try connection.query(
+                "EXPLAIN (COSTS OFF) EXECUTE \(PhotoStore.insertPhotosStatement.name) ('\(json)')"
+            )
+            let text = plan.rows.compactMap { $0.values.first ?? nil }.joined(separator: "\n")
+            #expect(text.contains("projects_pkey"), "\(text)")
+            #expect(!text.contains("Seq Scan on projects"), "\(text)")
+        }
+    }
 }

@@ -1,0 +1,159 @@
+import Foundation
+import Metrics
+import Postgres
+import Synchronization
+import UUIDCoding
+
+/// Inserts the photos of upload-url requests without an `Idempotency-Key`, several requests'
+/// rows in one statement and one commit whenever requests arrive faster than single inserts
+/// finish.
+///
+/// Most of Postgres's work for such a request was per statement, not per row: the round trip,
+/// the executor's set-up, the commit and its signal to the WAL writer (docs/benchmarks.md,
+/// "Fourth round"). So at most `maximumConcurrentBatches` insert statements run at once. A
+/// request that finds a slot free runs at once, alone: an idle server adds no wait. Requests
+/// arriving while every slot is busy queue in arrival order, and the next slot to come free
+/// takes them all (up to `maximumBatchSize`) into one statement. The first of them runs it, on
+/// its own task, and hands the others their rows; no task is spawned.
+///
+/// Each request still gets its own answer, and only after its row is committed. A batch is one
+/// transaction, so when Postgres refuses it over a row's data (SQLSTATE classes 22 and 23, which
+/// validation should already have ruled out) every request of the batch runs again alone and
+/// only the culprit fails. Any other failure (a lost connection) fails the requests of the
+/// batch, as it would have failed each of them alone.
+///
+/// A queued request is not withdrawn when its task is cancelled, just as a statement already
+/// sent is not: its row is inserted and its answer dropped.
+final class PhotoInsertBatcher: Sendable {
+    /// One request's photo.
+    struct Row: Sendable {
+        let values: UploadRequestValues
+        let photo: PhotoStore.NewPhoto
+    }
+
+    let maximumConcurrentBatches: Int
+    let maximumBatchSize: Int
+    private let pool: ConnectionPool
+    /// Rows per insert statement (`photo_insert_batch_rows`): how much batching the load causes.
+    private let batchRows = Recorder(label: PhotoInsertBatcher.batchRowsMetric)
+    private let state = Mutex(State())
+
+    private struct State {
+        var runningBatches = 0
+        var queue: [Waiting] = []
+        /// For tests: how many insert statements ran, and the most rows one carried.
+        var statements = 0
+        var largestBatch = 0
+    }
+
+    /// A queued request, waiting for its turn.
+    private struct Waiting: Sendable {
+        let row: Row
+        let continuation: CheckedContinuation<Turn, Never>
+    }
+
+    /// What a queued request is told to do when it is resumed.
+    private enum Turn: Sendable {
+        /// Its batch ran; the photo, or `nil` when the project is missing or another
+        /// organization's.
+        case finished(Result<PhotoStore.IssuedPhoto?, any Error>)
+        /// Run a batch of this request and `others`.
+        case lead(others: [Waiting])
+        /// Its batch was refused over some row's data: insert alone.
+        case insertAlone
+    }
+
+    /// The histogram of rows per insert statement; its buckets are set in `Observability`.
+    static let batchRowsMetric = "photo_insert_batch_rows"
+
+    /// - Parameters:
+    ///   - maximumConcurrentBatches: insert statements in flight at once (at least 1); the
+    ///     rest of the pool stays free for the other routes.
+    ///   - maximumBatchSize: rows in one statement (at least 1).
+    init(pool: ConnectionPool, maximumConcurrentBatches: Int, maximumBatchSize: Int = 64) {
+        self.pool = pool
+        self.maximumConcurrentBatches = max(1, maximumConcurrentBatches)
+        self.maximumBatchSize = max(1, maximumBatchSize)
+    }
+
+    /// Inserts `row`'s photo and its first history row; `nil` when its project does not exist
+    /// or belongs to another organization than the photo's (nothing is written then).
+    func insert(_ row: Row) async throws -> PhotoStore.IssuedPhoto? {
+        let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
+            let startsNow = state.withLock { state in
+                guard state.runningBatches < maximumConcurrentBatches else {
+                    state.queue.append(Waiting(row: row, continuation: continuation))
+                    return false
+                }
+                state.runningBatches += 1
+                return true
+            }
+            if startsNow { continuation.resume(returning: .lead(others: [])) }
+        }
+        switch turn {
+        case .finished(let result):
+            return try result.get()
+        case .insertAlone:
+            return try await PhotoStore.insertPhotos([row], pool: pool)[row.photo.id]
+        case .lead(let others):
+            return try await lead(row, others)
+        }
+    }
+
+    /// Runs the batch of `row` and `others`, hands the slot on, then answers the others.
+    private func lead(_ row: Row, _ others: [Waiting]) async throws -> PhotoStore.IssuedPhoto? {
+        let rows = [row] + others.map(\.row)
+        let outcome: Result<[UUID: PhotoStore.IssuedPhoto], any Error>
+        do {
+            outcome = .success(try await PhotoStore.insertPhotos(rows, pool: pool))
+        } catch {
+            outcome = .failure(error)
+        }
+        startNextBatch(after: rows.count)
+        batchRows.record(rows.count)
+        switch outcome {
+        case .success(let inserted):
+            for waiting in others {
+                waiting.continuation.resume(returning: .finished(.success(inserted[waiting.row.photo.id])))
+            }
+            return inserted[row.photo.id]
+        case .failure(let error) where !others.isEmpty && Self.isCausedByARow(error):
+            for waiting in others { waiting.continuation.resume(returning: .insertAlone) }
+            return try await PhotoStore.insertPhotos([row], pool: pool)[row.photo.id]
+        case .failure(let error):
+            for waiting in others { waiting.continuation.resume(returning: .finished(.failure(error))) }
+            throw error
+        }
+    }
+
+    /// Gives the slot of a batch that just ended to the requests queued meanwhile, or frees it.
+    private func startNextBatch(after finishedRows: Int) {
+        let next = state.withLock { state -> (leader: Waiting, others: [Waiting])? in
+            state.statements += 1
+            state.largestBatch = max(state.largestBatch, finishedRows)
+            guard let leader = state.queue.first else {
+                state.runningBatches -= 1
+                return nil
+            }
+            let count = min(state.queue.count, maximumBatchSize)
+            let others = Array(state.queue[1..<count])
+            state.queue.removeFirst(count)
+            return (leader, others)
+        }
+        if let next { next.leader.continuation.resume(returning: .lead(others: next.others)) }
+    }
+
+    /// A data exception (22) or integrity violation (23): one row's values, not the batch.
+    private static func isCausedByARow(_ error: any Error) -> Bool {
+        guard let sqlState = (error as? PostgresError)?.sqlState else { return false }
+        return sqlState.hasPrefix("22") || sqlState.hasPrefix("23")
+    }
+
+    /// For tests: requests waiting for a slot.
+    var queuedCount: Int { state.withLock { $0.queue.count } }
+
+    /// For tests: insert statements run so far, and the most rows one of them carried.
+    var statistics: (statements: Int, largestBatch: Int) {
+        state.withLock { ($0.statements, $0.largestBatch) }
+    }
+}

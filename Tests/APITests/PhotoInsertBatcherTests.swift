@@ -1,0 +1,303 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+import UUIDCoding
+
+@testable import API
+
+/// Upload-url inserts without an Idempotency-Key, batched (`PhotoInsertBatcher`), against a real
+/// Postgres. Batches are made deterministic by holding the project row `FOR UPDATE` in another
+/// session: the insert's foreign-key check waits on it, so the slot stays busy until the test has
+/// queued what it wants, then lets go.
+@Suite struct PhotoInsertBatcherTests {
+    /// A migrated database with a project of `organization`, a batcher with one slot, and a
+    /// session holding nothing yet.
+    struct Fixture {
+        let database: TestDatabase
+        let pool: ConnectionPool
+        let batcher: PhotoInsertBatcher
+        /// Holds the project's lock.
+        let session: Connection
+        /// Looks on, outside `session`'s transaction (which would see one snapshot of
+        /// `pg_stat_activity` throughout).
+        let observer: Connection
+        let project = UUID()
+        let organization = UUID()
+
+        func row(
+            project: UUID? = nil,
+            organization: UUID? = nil,
+            fileName: String = "site.jpg"
+        ) -> PhotoInsertBatcher.Row {
+            let id = UUID()
+            return PhotoInsertBatcher.Row(
+                values: UploadRequestValues(
+                    projectID: project ?? self.project,
+                    fileName: fileName,
+                    fileSize: 2048,
+                    mimeType: "image/jpeg",
+                    detectionTypes: ["damage", "\"quoted\" \\ and ünïcode"],
+                    priority: "normal",
+                    checksumSHA256: nil
+                ),
+                photo: PhotoStore.NewPhoto(
+                    id: id,
+                    userID: UUID(),
+                    organizationID: organization ?? self.organization,
+                    bucket: "bucket",
+                    key: "\(self.project.lowercasedString)/2026/12/02/\(id.lowercasedString).jpg",
+                    expiresAt: Date().addingTimeInterval(900),
+                    idempotency: nil
+                )
+            )
+        }
+
+        /// `row`'s insert, with its id.
+        func attempt(_ row: PhotoInsertBatcher.Row) async -> (UUID, Result<PhotoStore.IssuedPhoto?, any Error>) {
+            do {
+                return (row.photo.id, .success(try await batcher.insert(row)))
+            } catch {
+                return (row.photo.id, .failure(error))
+            }
+        }
+
+        /// Inserts `first` while the project is held, so that it waits, queues `queued` behind it,
+        /// then lets go: `first` runs alone and `queued` in batches. Every outcome, by photo id.
+        func insertBehindABusySlot(
+            _ first: PhotoInsertBatcher.Row,
+            _ queued: [PhotoInsertBatcher.Row]
+        ) async throws -> [UUID: Result<PhotoStore.IssuedPhoto?, any Error>] {
+            try holdProject()
+            return try await withThrowingTaskGroup(of: (UUID, Result<PhotoStore.IssuedPhoto?, any Error>).self) {
+                group in
+                group.addTask { await attempt(first) }
+                try await waitUntil("the first insert waits for the lock") { try waitingInserts() == 1 }
+                for row in queued { group.addTask { await attempt(row) } }
+                try await waitUntil("\(queued.count) requests queue") { batcher.queuedCount == queued.count }
+                try release()
+                var outcomes: [UUID: Result<PhotoStore.IssuedPhoto?, any Error>] = [:]
+                for try await (id, outcome) in group { outcomes[id] = outcome }
+                return outcomes
+            }
+        }
+
+        /// Takes the project row's lock until `release()`: inserts into it wait.
+        func holdProject() throws {
+            try session.query("BEGIN")
+            try session.query("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE", [project])
+        }
+
+        func release() throws { try session.query("COMMIT") }
+
+        func count(_ sql: String) throws -> Int {
+            let value: Int? = try observer.query(sql).first?.decode("count")
+            return value ?? -1
+        }
+
+        /// Waits until `condition` holds (up to 30 s). On a time-out the lock is let go, so
+        /// that the inserts waiting on it end and the test fails instead of hanging.
+        func waitUntil(_ what: String, _ condition: () throws -> Bool) async throws {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try !condition() {
+                guard ContinuousClock.now < deadline else {
+                    _ = try? session.query("ROLLBACK")
+                    throw TestEnvironmentError("timed out waiting: \(what)")
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+
+        /// Backends waiting for the project's lock.
+        func waitingInserts() throws -> Int {
+            try count(
+                """
+                SELECT count(*)::int AS count FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()
+                """
+            )
+        }
+    }
+
+    static func withFixture(_ body: (Fixture) async throws -> Void) async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.migrate()
+            let pool = database.makePool(maximumConnections: 4)
+            let fixture = Fixture(
+                database: database,
+                pool: pool,
+                batcher: PhotoInsertBatcher(pool: pool, maximumConcurrentBatches: 1),
+                session: try database.connect(),
+                observer: try database.connect()
+            )
+            try fixture.session.query(
+                "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'site')",
+                [fixture.project, fixture.organization]
+            )
+            do {
+                try await body(fixture)
+            } catch {
+                await pool.shutdown()
+                throw error
+            }
+            await pool.shutdown()
+        }
+    }
+
+    @Test func anIdleServerInsertsEachPhotoAtOnceAlone() async throws {
+        try await Self.withFixture { fixture in
+            for _ in 0..<3 {
+                let row = fixture.row()
+                let inserted = try #require(try await fixture.batcher.insert(row))
+                #expect(inserted.id == row.photo.id)
+                #expect(inserted.s3Key == row.photo.key)
+                #expect(inserted.status == "pending_upload")
+            }
+            #expect(fixture.batcher.statistics.statements == 3)
+            #expect(fixture.batcher.statistics.largestBatch == 1)
+            #expect(try fixture.count("SELECT count(*)::int AS count FROM photos") == 3)
+            #expect(
+                try fixture.count(
+                    "SELECT count(*)::int AS count FROM photo_status_history WHERE status = 'pending_upload' AND previous_status IS NULL"
+                ) == 3
+            )
+        }
+    }
+
+    /// 150 requests while the slot is busy: one statement for the first, then batches of at most
+    /// 64 in arrival order; every request gets its own photo back, with its values stored.
+    @Test func requestsArrivingWhileTheSlotIsBusyShareStatements() async throws {
+        try await Self.withFixture { fixture in
+            let queued = (0..<149).map { _ in fixture.row() }
+            let outcomes = try await fixture.insertBehindABusySlot(fixture.row(), queued)
+            #expect(outcomes.count == 150)
+            for (id, outcome) in outcomes { #expect(try outcome.get()?.id == id) }
+            // 1 + 64 + 64 + 21.
+            #expect(fixture.batcher.statistics.statements == 4)
+            #expect(fixture.batcher.statistics.largestBatch == 64)
+            #expect(try fixture.count("SELECT count(*)::int AS count FROM photos") == 150)
+            #expect(try fixture.count("SELECT count(*)::int AS count FROM photo_status_history") == 150)
+            let stored = try fixture.observer.query(
+                """
+                SELECT file_name, file_size, mime_type, s3_bucket, status, priority,
+                       array_to_json(detection_types)::text AS detection_types,
+                       upload_expires_at > now() AS pending
+                FROM photos WHERE id = $1
+                """,
+                [queued[100].photo.id]
+            )
+            let row = try #require(stored.first)
+            #expect(row["file_name"] == "site.jpg")
+            #expect(row["file_size"] == "2048")
+            #expect(row["mime_type"] == "image/jpeg")
+            #expect(row["s3_bucket"] == "bucket")
+            #expect(row["status"] == "pending_upload")
+            #expect(row["priority"] == "normal")
+            #expect(row["detection_types"] == #"["damage","\"quoted\" \\ and ünïcode"]"#)
+            #expect(row["pending"] == "t")
+        }
+    }
+
+    /// In one batch: a missing project and another organization's project insert nothing and
+    /// come back `nil`; the others are inserted.
+    @Test func aBatchInsertsOnlyThePhotosOfTheCallersProjects() async throws {
+        try await Self.withFixture { fixture in
+            let foreign = UUID()
+            try fixture.session.query(
+                "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'elsewhere')",
+                [foreign, UUID()]
+            )
+            let first = fixture.row()
+            let rows = [fixture.row(), fixture.row(project: UUID()), fixture.row(project: foreign), fixture.row()]
+            let outcomes = try await fixture.insertBehindABusySlot(first, rows)
+            func wasInserted(_ row: PhotoInsertBatcher.Row) throws -> Bool {
+                try #require(outcomes[row.photo.id]).get() != nil
+            }
+            #expect(try wasInserted(first))
+            #expect(try wasInserted(rows[0]))
+            #expect(try !wasInserted(rows[1]))
+            #expect(try !wasInserted(rows[2]))
+            #expect(try wasInserted(rows[3]))
+            #expect(fixture.batcher.statistics.statements == 2)
+            #expect(try fixture.count("SELECT count(*)::int AS count FROM photos") == 3)
+        }
+    }
+
+    /// A row the schema refuses (a 300-character name, which validation would have stopped) makes
+    /// Postgres refuse its whole batch; the batch's requests then run alone and only that one
+    /// fails, with the database's SQLSTATE.
+    @Test func aRowTheDatabaseRefusesFailsOnlyItsOwnRequest() async throws {
+        try await Self.withFixture { fixture in
+            let good = [fixture.row(), fixture.row(), fixture.row()]
+            let bad = fixture.row(fileName: String(repeating: "x", count: 300) + ".jpg")
+            let outcomes = try await fixture.insertBehindABusySlot(fixture.row(), [good[0], bad, good[1], good[2]])
+            #expect(outcomes.count == 5)
+            for (id, outcome) in outcomes {
+                switch outcome {
+                case .success(let inserted):
+                    #expect(id != bad.photo.id)
+                    #expect(inserted?.id == id)
+                case .failure(let error):
+                    #expect(id == bad.photo.id)
+                    #expect((error as? PostgresError)?.sqlState == "23514", "\(error)")
+                }
+            }
+            #expect(try fixture.count("SELECT count(*)::int AS count FROM photos") == 4)
+            #expect(try fixture.count("SELECT count(*)::int AS count FROM photo_status_history") == 4)
+        }
+    }
+
+    /// The connection of a batch is lost (its backend terminated while it waits): every request
+    /// of that batch fails with the connection error and nothing of it is written, while the
+    /// requests queued meanwhile go through as the next batch, on a new connection.
+    @Test func aLostConnectionFailsItsBatchAndNotTheNext() async throws {
+        try await Self.withFixture { fixture in
+            try fixture.holdProject()
+            let first = fixture.row()
+            let doomed = (0..<5).map { _ in fixture.row() }
+            let later = (0..<5).map { _ in fixture.row() }
+            /// Terminates the backend waiting for the project's lock.
+            func terminateTheWaitingInsert() throws {
+                try fixture.observer.query(
+                    """
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()
+                    """
+                )
+            }
+            try await withThrowingTaskGroup(of: (UUID, Result<PhotoStore.IssuedPhoto?, any Error>).self) { group in
+                func insert(_ row: PhotoInsertBatcher.Row) { group.addTask { await fixture.attempt(row) } }
+                insert(first)
+                try await fixture.waitUntil("the first insert waits for the lock") { try fixture.waitingInserts() == 1 }
+                for row in doomed { insert(row) }
+                try await fixture.waitUntil("five requests queue") { fixture.batcher.queuedCount == 5 }
+                try terminateTheWaitingInsert()
+                try await fixture.waitUntil("the batch of five waits for the lock") {
+                    try fixture.waitingInserts() == 1 && fixture.batcher.statistics.statements == 1
+                }
+                for row in later { insert(row) }
+                try await fixture.waitUntil("the last five queue") { fixture.batcher.queuedCount == 5 }
+                try terminateTheWaitingInsert()
+                try await fixture.waitUntil("the batch of five failed") { fixture.batcher.statistics.statements == 2 }
+                try fixture.release()
+                var failed: Set<UUID> = []
+                var inserted: Set<UUID> = []
+                for try await (id, outcome) in group {
+                    switch outcome {
+                    case .success(let photo):
+                        #expect(photo?.id == id)
+                        inserted.insert(id)
+                    case .failure(let error):
+                        #expect((error as? PostgresError)?.isConnectionProblem == true, "\(error)")
+                        failed.insert(id)
+                    }
+                }
+                #expect(failed == Set(([first] + doomed).map(\.photo.id)))
+                #expect(inserted == Set(later.map(\.photo.id)))
+            }
+            #expect(try fixture.count("SELECT count(*)::int AS count FROM photos") == 5)
+            #expect(fixture.batcher.statistics.statements == 3)
+            #expect(fixture.batcher.statistics.largestBatch == 5)
+        }
+    }
+}
