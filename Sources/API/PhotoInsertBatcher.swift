@@ -18,12 +18,13 @@ import UUIDCoding
 ///
 /// Each request still gets its own answer, and only after its row is committed. A batch is one
 /// transaction, so when Postgres refuses it over a row's data (SQLSTATE classes 22 and 23, which
-/// validation should already have ruled out) every request of the batch runs again alone and
-/// only the culprit fails. Any other failure (a lost connection) fails the requests of the
-/// batch, as it would have failed each of them alone.
+/// validation should already have ruled out) its requests run again one at a time, in the same
+/// slot, and only the culprit fails. Any other failure (a lost connection) fails the requests of
+/// the batch, as it would have failed each of them alone.
 ///
 /// A queued request is not withdrawn when its task is cancelled, just as a statement already
-/// sent is not: its row is inserted and its answer dropped.
+/// sent is not: its row is inserted and its answer dropped. A leader whose task is cancelled
+/// before its statement succeeds hands the batch to the next of its requests.
 final class PhotoInsertBatcher: Sendable {
     /// One request's photo.
     struct Row: Sendable {
@@ -41,7 +42,8 @@ final class PhotoInsertBatcher: Sendable {
     private struct State {
         var runningBatches = 0
         var queue: [Waiting] = []
-        /// For tests: how many insert statements ran, and the most rows one carried.
+        /// For tests: insert statements run (batches and retries alone), and the most rows one
+        /// carried.
         var statements = 0
         var largestBatch = 0
     }
@@ -59,8 +61,6 @@ final class PhotoInsertBatcher: Sendable {
         case finished(Result<PhotoStore.IssuedPhoto?, any Error>)
         /// Run a batch of this request and `others`.
         case lead(others: [Waiting])
-        /// Its batch was refused over some row's data: insert alone.
-        case insertAlone
     }
 
     /// The histogram of rows per insert statement; its buckets are set in `Observability`.
@@ -93,44 +93,65 @@ final class PhotoInsertBatcher: Sendable {
         switch turn {
         case .finished(let result):
             return try result.get()
-        case .insertAlone:
-            return try await PhotoStore.insertPhotos([row], pool: pool)[row.photo.id]
         case .lead(let others):
             return try await lead(row, others)
         }
     }
 
-    /// Runs the batch of `row` and `others`, hands the slot on, then answers the others.
+    /// Runs the batch of `row` and `others` in the slot this request holds, hands the slot on,
+    /// then answers the others.
     private func lead(_ row: Row, _ others: [Waiting]) async throws -> PhotoStore.IssuedPhoto? {
-        let rows = [row] + others.map(\.row)
-        let outcome: Result<[UUID: PhotoStore.IssuedPhoto], any Error>
-        do {
-            outcome = .success(try await PhotoStore.insertPhotos(rows, pool: pool))
-        } catch {
-            outcome = .failure(error)
-        }
-        startNextBatch(after: rows.count)
-        batchRows.record(rows.count)
+        let outcome = await insertPhotos([row] + others.map(\.row))
         switch outcome {
         case .success(let inserted):
+            startNextBatch()
             for waiting in others {
                 waiting.continuation.resume(returning: .finished(.success(inserted[waiting.row.photo.id])))
             }
             return inserted[row.photo.id]
-        case .failure(let error) where !others.isEmpty && Self.isCausedByARow(error):
-            for waiting in others { waiting.continuation.resume(returning: .insertAlone) }
-            return try await PhotoStore.insertPhotos([row], pool: pool)[row.photo.id]
+        case .failure where Task.isCancelled && !others.isEmpty:
+            // This request's task was cancelled (while waiting for a connection, say), not the
+            // others': the first of them runs their batch again, in the same slot.
+            others[0].continuation.resume(returning: .lead(others: Array(others.dropFirst())))
+            throw CancellationError()
+        case .failure(let error) where Self.isCausedByARow(error) && !others.isEmpty:
+            // One request at a time, still in this slot, so that a bad row costs its batch a
+            // series of statements but never more statements at once than there are slots.
+            var results: [Result<PhotoStore.IssuedPhoto?, any Error>] = []
+            for single in [row] + others.map(\.row) {
+                results.append(await insertPhotos([single]).map { $0[single.photo.id] })
+            }
+            startNextBatch()
+            for (waiting, result) in zip(others, results.dropFirst()) {
+                waiting.continuation.resume(returning: .finished(result))
+            }
+            return try results[0].get()
         case .failure(let error):
+            startNextBatch()
             for waiting in others { waiting.continuation.resume(returning: .finished(.failure(error))) }
             throw error
         }
     }
 
-    /// Gives the slot of a batch that just ended to the requests queued meanwhile, or frees it.
-    private func startNextBatch(after finishedRows: Int) {
-        let next = state.withLock { state -> (leader: Waiting, others: [Waiting])? in
+    /// One insert statement for `rows`, counted.
+    private func insertPhotos(_ rows: [Row]) async -> Result<[UUID: PhotoStore.IssuedPhoto], any Error> {
+        let result: Result<[UUID: PhotoStore.IssuedPhoto], any Error>
+        do {
+            result = .success(try await PhotoStore.insertPhotos(rows, pool: pool))
+        } catch {
+            result = .failure(error)
+        }
+        batchRows.record(rows.count)
+        state.withLock { state in
             state.statements += 1
-            state.largestBatch = max(state.largestBatch, finishedRows)
+            state.largestBatch = max(state.largestBatch, rows.count)
+        }
+        return result
+    }
+
+    /// Gives the slot of a batch that just ended to the requests queued meanwhile, or frees it.
+    private func startNextBatch() {
+        let next = state.withLock { state -> (leader: Waiting, others: [Waiting])? in
             guard let leader = state.queue.first else {
                 state.runningBatches -= 1
                 return nil
@@ -152,7 +173,8 @@ final class PhotoInsertBatcher: Sendable {
     /// For tests: requests waiting for a slot.
     var queuedCount: Int { state.withLock { $0.queue.count } }
 
-    /// For tests: insert statements run so far, and the most rows one of them carried.
+    /// For tests: insert statements run so far (batches and retries alone), and the most rows
+    /// one of them carried.
     var statistics: (statements: Int, largestBatch: Int) {
         state.withLock { ($0.statements, $0.largestBatch) }
     }

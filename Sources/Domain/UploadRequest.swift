@@ -15,7 +15,8 @@ public struct UploadRequest: Sendable, Equatable {
     public static let defaultDetectionTypes = ["damage", "material"]
     /// The only accepted `mime_type` values; anything else is 415.
     public static let allowedMimeTypes: Set<String> = ["image/jpeg", "image/png"]
-    /// `file_name` length limit, as the column's domain (`photo_file_name`) enforces too.
+    /// `file_name` length limit in Unicode code points, which is what the column's domain
+    /// (`photo_file_name`, Postgres's `length`) and JSON Schema's `maxLength` count too.
     public static let maximumFileNameLength = 255
 
     /// Detection priority; `normal` by default.
@@ -132,7 +133,9 @@ public struct UploadRequest: Sendable, Equatable {
     /// path or a control sequence is refused rather than cleaned up.
     public static func fileNameProblem(_ name: String) -> String? {
         if name.isEmpty { return "file_name must not be empty" }
-        if name.count > maximumFileNameLength {
+        // Code points, not Swift's characters: "e" and 300 combining accents is one character
+        // but 301 code points, which the database would refuse.
+        if name.unicodeScalars.count > maximumFileNameLength {
             return "file_name must be at most \(maximumFileNameLength) characters"
         }
         if name == "." || name == ".." { return "file_name must not be . or .." }

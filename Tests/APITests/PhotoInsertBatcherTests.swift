@@ -1,10 +1,10 @@
 import Foundation
-import Postgres
 import TestSupport
 import Testing
 import UUIDCoding
 
 @testable import API
+@testable import Postgres
 
 /// Upload-url inserts without an Idempotency-Key, batched (`PhotoInsertBatcher`), against a real
 /// Postgres. Batches are made deterministic by holding the project row `FOR UPDATE` in another
@@ -28,7 +28,8 @@ import UUIDCoding
         func row(
             project: UUID? = nil,
             organization: UUID? = nil,
-            fileName: String = "site.jpg"
+            fileName: String = "site.jpg",
+            checksum: String? = nil
         ) -> PhotoInsertBatcher.Row {
             let id = UUID()
             return PhotoInsertBatcher.Row(
@@ -39,7 +40,7 @@ import UUIDCoding
                     mimeType: "image/jpeg",
                     detectionTypes: ["damage", "\"quoted\" \\ and ünïcode"],
                     priority: "normal",
-                    checksumSHA256: nil
+                    checksumSHA256: checksum
                 ),
                 photo: PhotoStore.NewPhoto(
                     id: id,
@@ -119,10 +120,10 @@ import UUIDCoding
         }
     }
 
-    static func withFixture(_ body: (Fixture) async throws -> Void) async throws {
+    static func withFixture(connections: Int = 4, _ body: (Fixture) async throws -> Void) async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let pool = database.makePool(maximumConnections: 4)
+            let pool = database.makePool(maximumConnections: connections)
             let fixture = Fixture(
                 database: database,
                 pool: pool,
@@ -168,7 +169,8 @@ import UUIDCoding
     /// 64 in arrival order; every request gets its own photo back, with its values stored.
     @Test func requestsArrivingWhileTheSlotIsBusyShareStatements() async throws {
         try await Self.withFixture { fixture in
-            let queued = (0..<149).map { _ in fixture.row() }
+            let checksum = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+            let queued = (0..<149).map { index in fixture.row(checksum: index == 100 ? checksum : nil) }
             let outcomes = try await fixture.insertBehindABusySlot(fixture.row(), queued)
             #expect(outcomes.count == 150)
             for (id, outcome) in outcomes { #expect(try outcome.get()?.id == id) }
@@ -179,12 +181,12 @@ import UUIDCoding
             #expect(try fixture.count("SELECT count(*)::int AS count FROM photo_status_history") == 150)
             let stored = try fixture.observer.query(
                 """
-                SELECT file_name, file_size, mime_type, s3_bucket, status, priority,
+                SELECT file_name, file_size, mime_type, s3_bucket, status, priority, checksum_sha256,
                        array_to_json(detection_types)::text AS detection_types,
-                       upload_expires_at > now() AS pending
+                       upload_expires_at = $2::timestamptz AS expiry_kept
                 FROM photos WHERE id = $1
                 """,
-                [queued[100].photo.id]
+                [queued[100].photo.id, queued[100].photo.expiresAt]
             )
             let row = try #require(stored.first)
             #expect(row["file_name"] == "site.jpg")
@@ -194,7 +196,12 @@ import UUIDCoding
             #expect(row["status"] == "pending_upload")
             #expect(row["priority"] == "normal")
             #expect(row["detection_types"] == #"["damage","\"quoted\" \\ and ünïcode"]"#)
-            #expect(row["pending"] == "t")
+            #expect(row["checksum_sha256"] == checksum)
+            #expect(row["expiry_kept"] == "t")
+            let withoutChecksum: Int = try fixture.count(
+                "SELECT count(*)::int AS count FROM photos WHERE checksum_sha256 IS NULL"
+            )
+            #expect(withoutChecksum == 149)
         }
     }
 
@@ -244,6 +251,51 @@ import UUIDCoding
             }
             #expect(try fixture.count("SELECT count(*)::int AS count FROM photos") == 4)
             #expect(try fixture.count("SELECT count(*)::int AS count FROM photo_status_history") == 4)
+            // The first alone, the refused batch, then its four requests one at a time.
+            #expect(fixture.batcher.statistics.statements == 6)
+        }
+    }
+
+    /// The leader of a batch is cancelled while it waits for a connection: it fails with
+    /// `CancellationError` and writes nothing, and the next request of its batch runs the batch
+    /// for the rest.
+    @Test func aCancelledLeaderHandsItsBatchToTheNextRequest() async throws {
+        try await Self.withFixture(connections: 1) { fixture in
+            let letGo = DispatchSemaphore(value: 0)
+            defer { letGo.signal() }
+            try fixture.holdProject()
+            let first = fixture.row()
+            let leader = fixture.row()
+            let followers = [fixture.row(), fixture.row()]
+            let firstTask = Task { await fixture.attempt(first) }
+            try await fixture.waitUntil("the first insert waits for the lock") { try fixture.waitingInserts() == 1 }
+            let leaderTask = Task { await fixture.attempt(leader) }
+            try await fixture.waitUntil("the leader queues") { fixture.batcher.queuedCount == 1 }
+            let followerTasks = followers.map { row in Task { await fixture.attempt(row) } }
+            try await fixture.waitUntil("its followers queue") { fixture.batcher.queuedCount == 3 }
+            // First in line for the pool's only connection: a borrower keeping it until let go.
+            let holder = Task { try await fixture.pool.withConnection { _ in letGo.wait() } }
+            try await fixture.waitUntil("the holder waits") { fixture.pool.waitingBorrowerCount == 1 }
+            try fixture.release()
+            #expect(try await firstTask.value.1.get()?.id == first.photo.id)
+            try await fixture.waitUntil("the leader waits for the connection") {
+                fixture.batcher.queuedCount == 0 && fixture.pool.waitingBorrowerCount == 1
+            }
+            leaderTask.cancel()
+            let (_, leaderOutcome) = await leaderTask.value
+            #expect(throws: CancellationError.self) { try leaderOutcome.get() }
+            try await fixture.waitUntil("the next request waits for the connection") {
+                fixture.pool.waitingBorrowerCount == 1
+            }
+            letGo.signal()
+            try await holder.value
+            for (row, task) in zip(followers, followerTasks) {
+                #expect(try await task.value.1.get()?.id == row.photo.id)
+            }
+            #expect(try fixture.count("SELECT count(*)::int AS count FROM photos") == 3)
+            // The first alone, the leader's attempt, then its followers' batch.
+            #expect(fixture.batcher.statistics.statements == 3)
+            #expect(fixture.batcher.statistics.largestBatch == 3)
         }
     }
 

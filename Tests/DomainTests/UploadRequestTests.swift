@@ -54,6 +54,9 @@ import Testing
         ("newline", fields { $0.fileName = "a\n.jpg" }),
         ("DEL", fields { $0.fileName = "a\u{7F}.jpg" }),
         ("256 characters", fields { $0.fileName = String(repeating: "a", count: 256) }),
+        // One grapheme of 256 code points: the database counts code points.
+        ("256 code points", fields { $0.fileName = "e" + String(repeating: "\u{301}", count: 255) }),
+        ("256 code points, decomposed", fields { $0.fileName = String(repeating: "e\u{301}", count: 128) }),
         ("missing file_size", fields { $0.fileSize = nil }),
         ("missing mime_type", fields { $0.mimeType = nil }),
         ("empty detection_types", fields { $0.detectionTypes = [] }),
