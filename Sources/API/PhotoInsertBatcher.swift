@@ -101,8 +101,8 @@ final class PhotoInsertBatcher: Sendable {
     /// Runs the batch of `row` and `others` in the slot this request holds, hands the slot on,
     /// then answers the others.
     private func lead(_ row: Row, _ others: [Waiting]) async throws -> PhotoStore.IssuedPhoto? {
-        let outcome = await insertPhotos([row] + others.map(\.row))
-        switch outcome {
+        let rows = [row] + others.map(\.row)
+        switch await insertPhotos(rows) {
         case .success(let inserted):
             startNextBatch()
             for waiting in others {
@@ -118,7 +118,7 @@ final class PhotoInsertBatcher: Sendable {
             // One request at a time, still in this slot, so that a bad row costs its batch a
             // series of statements but never more statements at once than there are slots.
             var results: [Result<PhotoStore.IssuedPhoto?, any Error>] = []
-            for single in [row] + others.map(\.row) {
+            for single in rows {
                 results.append(await insertPhotos([single]).map { $0[single.photo.id] })
             }
             startNextBatch()

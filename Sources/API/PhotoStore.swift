@@ -119,10 +119,13 @@ enum PhotoStore {
     private static let firstPageTimestamp = "infinity"
     private static let firstPageID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
-    /// The parts the two upload statements share; the parameters are numbered alike in both.
-    private static let insertPhoto = """
+    /// The parts the two upload statements share.
+    private static let insertIntoPhotos = """
         INSERT INTO photos (id, project_id, user_id, file_name, mime_type, file_size, checksum_sha256,
                             s3_bucket, s3_key, status, detection_types, priority, upload_expires_at)
+        """
+    private static let insertPhoto = """
+        \(insertIntoPhotos)
             SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::text, $6::bigint, $7::text, $8::text, $9::text,
                    'pending_upload', $10::text[], $11::text, $12::timestamptz
         """
@@ -152,8 +155,7 @@ enum PhotoStore {
                     s3_key text, detection_types text[], priority text, upload_expires_at timestamptz)
             ),
             new_photo AS (
-                INSERT INTO photos (id, project_id, user_id, file_name, mime_type, file_size, checksum_sha256,
-                                    s3_bucket, s3_key, status, detection_types, priority, upload_expires_at)
+                \(insertIntoPhotos)
                     SELECT r.id, r.project_id, r.user_id, r.file_name, r.mime_type, r.file_size,
                            r.checksum_sha256, r.s3_bucket, r.s3_key, 'pending_upload', r.detection_types,
                            r.priority, r.upload_expires_at
