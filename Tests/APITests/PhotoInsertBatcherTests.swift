@@ -14,7 +14,6 @@ import UUIDCoding
     /// A migrated database with a project of `organization`, a batcher with one slot, and a
     /// session holding nothing yet.
     struct Fixture {
-        let database: TestDatabase
         let pool: ConnectionPool
         let batcher: PhotoInsertBatcher
         /// Holds the project's lock.
@@ -125,7 +124,6 @@ import UUIDCoding
             try await database.migrate()
             let pool = database.makePool(maximumConnections: connections)
             let fixture = Fixture(
-                database: database,
                 pool: pool,
                 batcher: PhotoInsertBatcher(pool: pool, maximumConcurrentBatches: 1),
                 session: try database.connect(),
