@@ -53,6 +53,7 @@ let package = Package(
         // MARK: Infrastructure libraries.
         .target(name: "CivilTime", swiftSettings: swiftSettings),
         .target(name: "UUIDCoding", swiftSettings: swiftSettings),
+        .target(name: "WireFormats", swiftSettings: swiftSettings),
         .target(
             name: "Digest",
             dependencies: ["COpenSSL"],
@@ -119,6 +120,19 @@ let package = Package(
             dependencies: ["CivilTime", "UUIDCoding"],
             swiftSettings: swiftSettings
         ),
+        // MARK: The only code that reads or writes photos, their history and idempotency keys,
+        // and inserts outbox events.
+        .target(
+            name: "PhotoStore",
+            dependencies: [
+                "Domain",
+                "Postgres",
+                "UUIDCoding",
+                "WireFormats",
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Migrator",
             dependencies: [
@@ -139,9 +153,11 @@ let package = Package(
                 "ImageInspection",
                 "Migrator",
                 "Operations",
+                "PhotoStore",
                 "Postgres",
                 "Telemetry",
                 "UUIDCoding",
+                "WireFormats",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -157,6 +173,7 @@ let package = Package(
                 "Domain",
                 "Migrator",
                 "Operations",
+                "PhotoStore",
                 "Postgres",
                 "Telemetry",
                 "UUIDCoding",
@@ -216,6 +233,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
+        .testTarget(name: "WireFormatsTests", dependencies: ["WireFormats"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PhotoStoreTests",
+            dependencies: ["Domain", "PhotoStore", "Postgres", "TestSupport", "UUIDCoding"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "CivilTimeTests", dependencies: ["CivilTime"], swiftSettings: swiftSettings),
         .testTarget(name: "UUIDCodingTests", dependencies: ["UUIDCoding"], swiftSettings: swiftSettings),
         .testTarget(name: "DigestTests", dependencies: ["Digest"], swiftSettings: swiftSettings),

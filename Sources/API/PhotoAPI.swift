@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import Migrator
 import Operations
+import PhotoStore
 import Postgres
 import ServiceLifecycle
 
@@ -37,17 +38,16 @@ public enum PhotoAPI {
             throw error
         }
         let storageHTTP = CurlHTTPClient(concurrency: storageConcurrency)
-        let storage = makeStorage(configuration: configuration, http: storageHTTP)
+        let components = Components(pool: pool, configuration: configuration, http: storageHTTP)
         let router = makeRouter(
-            pool: pool,
+            components: components,
             configuration: configuration,
             verifier: authentication.verifier,
-            storage: storage,
             logger: logger
         )
         var services: [any Service] = [pool] + authentication.services + [CurlClientService(client: storageHTTP)]
         if configuration.confirmation.reconcileEnabled {
-            services.append(makeReconciler(pool: pool, configuration: configuration, storage: storage, logger: logger))
+            services.append(makeReconciler(components: components, configuration: configuration, logger: logger))
         }
         return Application(
             router: router,
@@ -63,27 +63,44 @@ public enum PhotoAPI {
     /// Threads for S3 calls (confirmations and reconciliation); each blocks in libcurl.
     public static let storageConcurrency = 16
 
-    /// Reads uploaded objects with the configured retries (`STORAGE_RETRY_BASE_MS`: base, 2x, 4x).
-    public static func makeStorage(configuration: APIConfiguration, http: CurlHTTPClient) -> S3ObjectReader {
-        let base = configuration.confirmation.storageRetryBaseMilliseconds
-        return S3ObjectReader(
-            presigner: configuration.aws.makeS3Presigner(),
-            http: http,
-            retryDelays: [1, 2, 4].map { Duration.milliseconds(base * $0) }
-        )
+    /// The pieces the routes and the reconciler share, each built once per application.
+    public struct Components: Sendable {
+        let pool: ConnectionPool
+        /// Signs upload URLs and formats `s3_url`s; also signs the confirmation's S3 reads.
+        let presigner: S3Presigner
+        /// Whether AWS credentials are configured, without which upload-url answers 503.
+        let canSign: Bool
+        let inserts: PhotoInsertBatcher
+        let confirmer: UploadConfirmer
+
+        /// - Parameter http: the libcurl client for S3 calls, owned by the caller.
+        public init(pool: ConnectionPool, configuration: APIConfiguration, http: CurlHTTPClient) {
+            self.pool = pool
+            presigner = configuration.aws.makeS3Presigner()
+            canSign = configuration.aws.credentials != nil
+            // Half the pool, so that reads and completions find a connection while uploads queue.
+            inserts = PhotoInsertBatcher(pool: pool, maximumConcurrentBatches: pool.maximumConnections / 2)
+            let base = configuration.confirmation.storageRetryBaseMilliseconds
+            // The configured retries: `STORAGE_RETRY_BASE_MS`, then twice and four times that.
+            let storage = S3ObjectReader(
+                presigner: presigner,
+                http: http,
+                retryDelays: [1, 2, 4].map { Duration.milliseconds(base * $0) }
+            )
+            confirmer = UploadConfirmer(pool: pool, objects: storage, bucket: configuration.aws.bucket)
+        }
     }
 
     /// The background reconciliation of expired pending uploads, as a `Service`.
     public static func makeReconciler(
-        pool: ConnectionPool,
+        components: Components,
         configuration: APIConfiguration,
-        storage: S3ObjectReader,
         logger: Logger
     ) -> UploadReconciler {
         let settings = configuration.confirmation
         return UploadReconciler(
-            pool: pool,
-            confirmer: UploadConfirmer(pool: pool, objects: storage, bucket: configuration.aws.bucket),
+            pool: components.pool,
+            confirmer: components.confirmer,
             settings: .init(
                 graceSeconds: settings.reconcileGraceSeconds,
                 interval: .seconds(settings.reconcileIntervalSeconds),
@@ -93,30 +110,37 @@ public enum PhotoAPI {
         )
     }
 
-    /// Every route and middleware of the API, without opening anything: `pool` is only used by
-    /// handlers. The OpenAPI test reads the route table from it.
+    /// Every route and middleware of the API, without opening anything: the pool is only used
+    /// by handlers. The OpenAPI test reads the route table from it.
     public static func makeRouter(
-        pool: ConnectionPool,
+        components: Components,
         configuration: APIConfiguration,
         verifier: TokenVerifier,
-        storage: S3ObjectReader,
         logger: Logger
     ) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         let routeIndex = RouteMethodIndex()
         // Middleware first: Hummingbird applies it only to routes added after it.
         APIRoutes.addMiddleware(to: router, routeIndex: routeIndex)
-        HealthRoutes.add(to: router, pool: pool)
+        HealthRoutes.add(to: router, pool: components.pool)
         OpenAPIDocument.add(to: router)
         // `/api/v1` endpoints go on this group, behind bearer-token authentication.
         let version1 = APIRoutes.addVersion1(to: router, verifier: verifier)
-        let photoRoutes = PhotoRoutes(pool: pool, configuration: configuration, logger: logger)
-        photoRoutes.add(to: version1)
-        PhotoLifecycleRoutes(
-            photos: photoRoutes,
-            confirmer: UploadConfirmer(pool: pool, objects: storage, bucket: configuration.aws.bucket),
-            pool: pool
+        let shapes = PhotoShapes(presigner: components.presigner)
+        if !components.canSign {
+            logger.warning("no AWS credentials configured: POST /api/v1/photos/upload-url will answer 503")
+        }
+        PhotoRoutes(
+            pool: components.pool,
+            uploads: PhotoUploads(pool: components.pool, inserts: components.inserts),
+            limits: configuration.uploads,
+            bucket: configuration.aws.bucket,
+            presigner: components.presigner,
+            canSign: components.canSign,
+            rateLimiter: UploadRateLimiter(limit: configuration.uploads.rateLimitPerMinute),
+            shapes: shapes
         ).add(to: version1)
+        PhotoLifecycleRoutes(pool: components.pool, confirmer: components.confirmer, shapes: shapes).add(to: version1)
         // Last: the route table used to answer 405 instead of 404 (routes added after it 404).
         routeIndex.index(router)
         return router

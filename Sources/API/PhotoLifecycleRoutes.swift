@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import Hummingbird
 import Logging
+import PhotoStore
 import Postgres
 import UUIDCoding
 
@@ -15,9 +16,9 @@ struct PhotoLifecycleRoutes: Sendable {
     /// A photo changed under a PATCH is re-read and the change re-decided this many times.
     static let statusChangeAttempts = 3
 
-    let photos: PhotoRoutes
-    let confirmer: UploadConfirmer
     let pool: ConnectionPool
+    let confirmer: UploadConfirmer
+    let shapes: PhotoShapes
 
     func add(to group: RouterGroup<APIRequestContext>) {
         group.post("photos/:photo_id/complete") { request, context in
@@ -38,12 +39,7 @@ struct PhotoLifecycleRoutes: Sendable {
         let photoID = try PhotoRoutes.uuidParameter("photo_id", context)
         let logger = context.logger.with(photoID: photoID)
         let photo = try await loadAuthorized(photoID, identity: identity)
-        guard let status = PhotoStatus(rawValue: photo.status) else {
-            throw APIError.internalError(
-                logDetail: "photo \(photoID.lowercasedString) has unknown status \(photo.status)"
-            )
-        }
-        switch status {
+        switch photo.status {
         case .pendingUpload:
             break
         case .uploaded, .processing, .completed:
@@ -53,7 +49,7 @@ struct PhotoLifecycleRoutes: Sendable {
         }
         let outcome: UploadConfirmer.Outcome
         do {
-            outcome = try await confirmer.confirm(photo, changedBy: "api", logger: logger)
+            outcome = try await confirmer.confirm(photo, changedBy: .api, logger: logger)
         } catch let error as S3ReadError {
             logger.warning("storage unavailable while confirming", metadata: ["error": "\(error)"])
             throw APIError.storageUnavailable()
@@ -64,7 +60,7 @@ struct PhotoLifecycleRoutes: Sendable {
         case .alreadyChanged:
             // Another request or the reconciler got there first: answer as if this call repeated it.
             let current = try await loadAuthorized(photoID, identity: identity)
-            if current.status == PhotoStatus.failed.rawValue { throw Self.failedPhotoError(current) }
+            if current.status == .failed { throw Self.failedPhotoError(current) }
             return try await respond(with: photoID)
         case .objectMissing:
             throw APIError.uploadNotFound(
@@ -77,7 +73,7 @@ struct PhotoLifecycleRoutes: Sendable {
 
     /// A repeated complete of an upload refused as invalid gets the same 422 again; any other
     /// failed photo (expired, failed by detection) cannot be confirmed: 409.
-    static func failedPhotoError(_ photo: PhotoRecord) -> APIError {
+    static func failedPhotoError(_ photo: StoredPhoto) -> APIError {
         let prefix = "invalid_upload: "
         if let error = photo.error, error.hasPrefix(prefix) {
             return .invalidUpload(String(error.dropFirst(prefix.count)))
@@ -95,12 +91,7 @@ struct PhotoLifecycleRoutes: Sendable {
         let photoID = try PhotoRoutes.uuidParameter("photo_id", context)
         let change = try await Self.decodeStatusChange(request: request, context: context)
         for _ in 0..<Self.statusChangeAttempts {
-            let photo = try await loadAuthorized(photoID, identity: identity)
-            guard let current = PhotoStatus(rawValue: photo.status) else {
-                throw APIError.internalError(
-                    logDetail: "photo \(photoID.lowercasedString) has unknown status \(photo.status)"
-                )
-            }
+            let current = try await loadAuthorized(photoID, identity: identity).status
             switch current.transition(to: change.status) {
             case .unchanged:
                 return try await respond(with: photoID)
@@ -109,16 +100,15 @@ struct PhotoLifecycleRoutes: Sendable {
                     "a \(current.rawValue) photo cannot become \(change.status.rawValue)"
                 )
             case .change:
-                let changed = try await pool.withConnection { connection in
-                    try PhotoLifecycleStore.change(
-                        PhotoLifecycleStore.changeStatus,
-                        [
-                            photoID, current.rawValue, change.status.rawValue, change.resultJSON, change.error,
-                            "detection",
-                        ],
-                        on: connection
-                    )
-                }
+                let changed = try await PhotoLifecycle.changeStatus(
+                    photoID,
+                    from: current,
+                    to: change.status,
+                    resultJSON: change.resultJSON,
+                    error: change.error,
+                    changedBy: .detection,
+                    pool: pool
+                )
                 if changed {
                     context.logger.with(photoID: photoID).info(
                         "photo status changed",
@@ -168,8 +158,8 @@ struct PhotoLifecycleRoutes: Sendable {
     // MARK: Shared
 
     /// The photo, when it exists (404) and belongs to the caller's organization (403).
-    private func loadAuthorized(_ photoID: UUID, identity: AuthenticatedIdentity) async throws -> PhotoRecord {
-        guard let photo = try await pool.withConnection({ try PhotoStore.loadPhoto(photoID, on: $0) }) else {
+    private func loadAuthorized(_ photoID: UUID, identity: AuthenticatedIdentity) async throws -> StoredPhoto {
+        guard let photo = try await PhotoReads.photo(photoID, pool: pool) else {
             throw APIError.notFound("photo \(photoID.lowercasedString) does not exist")
         }
         guard photo.organizationID == identity.organizationID else {
@@ -180,10 +170,10 @@ struct PhotoLifecycleRoutes: Sendable {
 
     /// The photo as `GET` shows it, read after the change committed.
     private func respond(with photoID: UUID) async throws -> Response {
-        guard let photo = try await pool.withConnection({ try PhotoStore.loadPhoto(photoID, on: $0) }) else {
+        guard let photo = try await PhotoReads.photo(photoID, pool: pool) else {
             throw APIError.notFound("photo \(photoID.lowercasedString) does not exist")
         }
-        return try PhotoRoutes.jsonResponse(photos.photoJSON(photo, includeHistory: true))
+        return try shapes.response(photo)
     }
 }
 

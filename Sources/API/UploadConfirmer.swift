@@ -5,6 +5,7 @@ import Foundation
 import ImageInspection
 import Logging
 import Metrics
+import PhotoStore
 import Postgres
 import UUIDCoding
 
@@ -50,14 +51,8 @@ struct UploadConfirmer: Sendable {
     ///
     /// - Throws: ``S3ReadError/unavailable(_:)`` when S3 keeps failing (the photo is unchanged,
     ///   so the caller can retry), or a database error.
-    func confirm(_ photo: PhotoRecord, changedBy: String, logger: Logger) async throws -> Outcome {
-        guard let declared = ImageFormat(mimeType: photo.mimeType) else {
-            return try await fail(
-                photo,
-                reason: "the photo's type \(photo.mimeType) is not an image type",
-                changedBy: changedBy
-            )
-        }
+    func confirm(_ photo: StoredPhoto, changedBy: ChangedBy, logger: Logger) async throws -> Outcome {
+        let declared = ImageFormat(photo.mediaType)
         guard let object = try await objects.head(key: photo.s3Key) else { return .objectMissing }
         if object.size != photo.fileSize {
             return try await fail(
@@ -66,10 +61,10 @@ struct UploadConfirmer: Sendable {
                 changedBy: changedBy
             )
         }
-        if let stored = object.contentType, stored != photo.mimeType {
+        if let stored = object.contentType, stored != photo.mediaType.mimeType {
             return try await fail(
                 photo,
-                reason: "the object is stored as \(stored) but \(photo.mimeType) was declared",
+                reason: "the object is stored as \(stored) but \(photo.mediaType.mimeType) was declared",
                 changedBy: changedBy
             )
         }
@@ -81,32 +76,32 @@ struct UploadConfirmer: Sendable {
         } catch S3ReadError.notFound {
             return .objectMissing
         }
-        let exif = exifJSON(header.exifBlock, photoID: photo.id, logger: logger)
-        let event = PhotoUploadedEvent(
-            photoID: photo.id,
-            projectID: photo.projectID,
-            bucket: bucket,
-            key: photo.s3Key,
-            detectionTypes: Self.detectionTypes(photo.detectionTypesJSON),
-            priority: photo.priority,
-            mimeType: photo.mimeType,
+        let confirmation = PhotoLifecycle.Confirmation(
             width: header.width,
-            height: header.height
-        )
-        let eventID = UUID.randomVersion4()
-        let changed = try await pool.withConnection { connection in
-            try PhotoLifecycleStore.change(
-                PhotoLifecycleStore.confirmUpload,
-                [photo.id, header.width, header.height, exif, eventID, event.payloadJSON(), changedBy],
-                on: connection
+            height: header.height,
+            exifJSON: exifJSON(header.exifBlock, photoID: photo.photoID, logger: logger),
+            eventID: UUID.randomVersion4(),
+            event: PhotoUploadedEvent(
+                photoID: photo.photoID,
+                projectID: photo.projectID,
+                bucket: bucket,
+                key: photo.s3Key,
+                detectionTypes: photo.detectionTypes,
+                priority: photo.priority,
+                mediaType: photo.mediaType,
+                width: header.width,
+                height: header.height
             )
+        )
+        guard try await PhotoLifecycle.confirm(photo.photoID, confirmation, changedBy: changedBy, pool: pool) else {
+            return .alreadyChanged
         }
-        guard changed else { return .alreadyChanged }
         confirmations.increment()
         logger.info(
             "upload confirmed",
             metadata: [
-                "photo_id": "\(photo.id.lowercasedString)", "event_id": "\(eventID.lowercasedString)",
+                "photo_id": "\(photo.photoID.lowercasedString)",
+                "event_id": "\(confirmation.eventID.lowercasedString)",
                 "width": "\(header.width)", "height": "\(header.height)", "confirmed_by": "\(changedBy)",
             ]
         )
@@ -114,7 +109,7 @@ struct UploadConfirmer: Sendable {
     }
 
     /// Fetches the object's first bytes, more only when the image's header needs them.
-    private func inspectHead(of photo: PhotoRecord, size: Int, declared: ImageFormat) async throws -> ImageHeader {
+    private func inspectHead(of photo: StoredPhoto, size: Int, declared: ImageFormat) async throws -> ImageHeader {
         var length = min(ImageInspector.initialHeadLength, size)
         for _ in 0..<Self.maximumHeadFetches {
             let head = try await objects.readPrefix(key: photo.s3Key, length: max(length, 1))
@@ -153,29 +148,18 @@ struct UploadConfirmer: Sendable {
     }
 
     /// Marks `photo` failed as an invalid upload (422 for the client).
-    private func fail(_ photo: PhotoRecord, reason: String, changedBy: String) async throws -> Outcome {
+    private func fail(_ photo: StoredPhoto, reason: String, changedBy: ChangedBy) async throws -> Outcome {
         let error = "invalid_upload: \(reason)"
-        let changed = try await pool.withConnection { connection in
-            try PhotoLifecycleStore.change(
-                PhotoLifecycleStore.failUpload,
-                [photo.id, error, changedBy],
-                on: connection
-            )
+        guard try await PhotoLifecycle.failUpload(photo.photoID, error: error, changedBy: changedBy, pool: pool) else {
+            return .alreadyChanged
         }
-        guard changed else { return .alreadyChanged }
         invalidUploads.increment()
         return .invalid(reason: reason)
     }
 
     /// Fails a pending photo whose upload never arrived (the reconciler's `upload_expired`).
-    func expire(_ photo: PhotoRecord, changedBy: String) async throws -> Bool {
-        try await pool.withConnection { connection in
-            try PhotoLifecycleStore.change(
-                PhotoLifecycleStore.failUpload,
-                [photo.id, "upload_expired", changedBy],
-                on: connection
-            )
-        }
+    func expire(_ photo: StoredPhoto, changedBy: ChangedBy) async throws -> Bool {
+        try await PhotoLifecycle.failUpload(photo.photoID, error: "upload_expired", changedBy: changedBy, pool: pool)
     }
 
     static func reason(_ error: ImageInspectionError) -> String {
@@ -188,8 +172,14 @@ struct UploadConfirmer: Sendable {
             "\(width)x\(height) is more than \(ImageInspector.maximumPixels / 1_000_000) megapixels"
         }
     }
+}
 
-    static func detectionTypes(_ json: String) -> [String] {
-        (try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? UploadRequest.defaultDetectionTypes
+extension ImageFormat {
+    /// The header format a photo of `mediaType` must have.
+    init(_ mediaType: MediaType) {
+        switch mediaType {
+        case .jpeg: self = .jpeg
+        case .png: self = .png
+        }
     }
 }

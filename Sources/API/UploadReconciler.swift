@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import Logging
 import Metrics
+import PhotoStore
 import Postgres
 import ServiceLifecycle
 
@@ -83,27 +84,23 @@ public struct UploadReconciler: Service {
     /// Claims one batch of due photos and settles each.
     @discardableResult
     public func runPass() async throws -> PassSummary {
-        let settings = self.settings
-        let claimed = try await pool.withConnection { connection in
-            try PhotoLifecycleStore.claimExpiredUploads(
-                graceSeconds: settings.graceSeconds,
-                limit: settings.batchSize,
-                claimSeconds: settings.claimSeconds,
-                on: connection
-            )
-        }
+        let claimed = try await PhotoLifecycle.claimExpiredUploads(
+            graceSeconds: settings.graceSeconds,
+            limit: settings.batchSize,
+            claimSeconds: settings.claimSeconds,
+            pool: pool
+        )
         var summary = PassSummary()
         for photoID in claimed {
             if Task.isShuttingDownGracefully { break }
             let photoLogger = logger.with(photoID: photoID)
             do {
-                guard let photo = try await pool.withConnection({ try PhotoStore.loadPhoto(photoID, on: $0) }),
-                    photo.status == PhotoStatus.pendingUpload.rawValue
+                guard let photo = try await PhotoReads.photo(photoID, pool: pool), photo.status == .pendingUpload
                 else {
                     summary.skipped += 1
                     continue
                 }
-                switch try await confirmer.confirm(photo, changedBy: "reconciler", logger: photoLogger) {
+                switch try await confirmer.confirm(photo, changedBy: .reconciler, logger: photoLogger) {
                 case .confirmed:
                     summary.confirmed += 1
                     outcomes.increment()
@@ -112,7 +109,7 @@ public struct UploadReconciler: Service {
                 case .alreadyChanged:
                     summary.skipped += 1
                 case .objectMissing:
-                    if try await confirmer.expire(photo, changedBy: "reconciler") {
+                    if try await confirmer.expire(photo, changedBy: .reconciler) {
                         summary.expired += 1
                         expirations.increment()
                         photoLogger.info("pending upload expired without an object")

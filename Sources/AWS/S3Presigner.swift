@@ -175,7 +175,7 @@ public final class S3Presigner: Sendable {
     ///
     /// - Parameters:
     ///   - key: the object key, unencoded (`/` separates segments; each is encoded once).
-    ///   - checksumSHA256: validate it first with `isValidChecksumSHA256`.
+    ///   - checksumSHA256: validated first (`UploadRequest.isValidChecksumSHA256` in Domain).
     ///   - expiresIn: seconds, `1...604800`.
     ///   - now: the signing time; sub-second parts are dropped.
     public func presignPut(
@@ -365,14 +365,6 @@ public final class S3Presigner: Sendable {
         }
         SigV4Encoding.appendPercentEncoded(key, keepingSlashes: true, to: &buffer)
         return String(decoding: buffer, as: UTF8.self)
-    }
-
-    /// Whether `value` is a base64 SHA-256 digest (44 characters, standard alphabet, one `=`),
-    /// the only form of `x-amz-checksum-sha256` S3 accepts.
-    public static func isValidChecksumSHA256(_ value: String) -> Bool {
-        guard value.utf8.count == 44, value.utf8.last == UInt8(ascii: "=") else { return false }
-        guard let decoded = Data(base64Encoded: value) else { return false }
-        return decoded.count == SHA256.byteCount
     }
 
     // MARK: Signing

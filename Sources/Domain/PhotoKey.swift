@@ -9,22 +9,12 @@ import UUIDCoding
 /// was issued, which spreads a project's objects over prefixes and makes lifecycle rules and
 /// manual browsing by day possible. UUIDs are lower case, as everywhere else in the API.
 public enum PhotoKey {
-    /// The file extension for an accepted MIME type; `nil` for any other type.
-    public static func fileExtension(forMimeType mimeType: String) -> String? {
-        switch mimeType {
-        case "image/jpeg": "jpg"
-        case "image/png": "png"
-        default: nil
-        }
-    }
-
-    /// The key, or `nil` when `mimeType` is not one the API accepts.
-    public static func make(projectID: UUID, photoID: UUID, mimeType: String, date: Date) -> String? {
-        guard let fileExtension = fileExtension(forMimeType: mimeType) else { return nil }
+    /// The key of the photo `photoID` of `projectID`, uploaded as `mediaType` on `date`'s UTC day.
+    public static func make(projectID: UUID, photoID: UUID, mediaType: MediaType, date: Date) -> String {
         let fields = UTCDateTime(secondsSince1970: Int(date.timeIntervalSince1970.rounded(.down)))
         var path: [UInt8] = []
         fields.appendDate(separator: UInt8(ascii: "/"), to: &path)
         let datePath = String(decoding: path, as: UTF8.self)
-        return "\(projectID.lowercasedString)/\(datePath)/\(photoID.lowercasedString).\(fileExtension)"
+        return "\(projectID.lowercasedString)/\(datePath)/\(photoID.lowercasedString).\(mediaType.fileExtension)"
     }
 }

@@ -15,8 +15,8 @@ public struct PhotoUploadedEvent: Sendable, Equatable, Encodable {
     /// `s3://bucket/key`.
     public let s3URL: String
     public let detectionTypes: [String]
-    public let priority: String
-    public let mimeType: String
+    public let priority: UploadRequest.Priority
+    public let mediaType: MediaType
     public let width: Int
     public let height: Int
 
@@ -26,8 +26,8 @@ public struct PhotoUploadedEvent: Sendable, Equatable, Encodable {
         bucket: String,
         key: String,
         detectionTypes: [String],
-        priority: String,
-        mimeType: String,
+        priority: UploadRequest.Priority,
+        mediaType: MediaType,
         width: Int,
         height: Int
     ) {
@@ -36,7 +36,7 @@ public struct PhotoUploadedEvent: Sendable, Equatable, Encodable {
         s3URL = "s3://\(bucket)/\(key)"
         self.detectionTypes = detectionTypes
         self.priority = priority
-        self.mimeType = mimeType
+        self.mediaType = mediaType
         self.width = width
         self.height = height
     }
@@ -47,7 +47,7 @@ public struct PhotoUploadedEvent: Sendable, Equatable, Encodable {
         case s3URL = "s3_url"
         case detectionTypes = "detection_types"
         case priority
-        case mimeType = "mime_type"
+        case mediaType = "mime_type"
         case width
         case height
     }
@@ -58,8 +58,8 @@ public struct PhotoUploadedEvent: Sendable, Equatable, Encodable {
         try container.encode(projectID.lowercasedString, forKey: .projectID)
         try container.encode(s3URL, forKey: .s3URL)
         try container.encode(detectionTypes, forKey: .detectionTypes)
-        try container.encode(priority, forKey: .priority)
-        try container.encode(mimeType, forKey: .mimeType)
+        try container.encode(priority.rawValue, forKey: .priority)
+        try container.encode(mediaType.mimeType, forKey: .mediaType)
         try container.encode(width, forKey: .width)
         try container.encode(height, forKey: .height)
     }

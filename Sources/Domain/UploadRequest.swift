@@ -13,8 +13,6 @@ public struct UploadRequest: Sendable, Equatable {
     public static let allowedDetectionTypes: Set<String> = ["damage", "material"]
     /// Used when the body has no `detection_types`, as the contract says.
     public static let defaultDetectionTypes = ["damage", "material"]
-    /// The only accepted `mime_type` values; anything else is 415.
-    public static let allowedMimeTypes: Set<String> = ["image/jpeg", "image/png"]
     /// `file_name` length limit in Unicode code points, which is what the column's domain
     /// (`photo_file_name`, Postgres's `length`) and JSON Schema's `maxLength` count too.
     public static let maximumFileNameLength = 255
@@ -29,14 +27,17 @@ public struct UploadRequest: Sendable, Equatable {
     public let projectID: UUID
     public let fileName: String
     public let fileSize: Int
-    public let mimeType: String
+    public let mediaType: MediaType
     public let detectionTypes: [String]
     public let priority: Priority
     /// Base64 SHA-256 of the body the client will upload; S3 verifies it when present.
     public let checksumSHA256: String?
 
-    /// The raw fields as decoded from JSON; `nil` means absent (or JSON `null`).
-    public struct Fields: Sendable {
+    /// The raw fields as decoded from the JSON body; `nil` means absent (or JSON `null`).
+    ///
+    /// Every field is optional here so that a missing one gets ``validate(_:minimumBytes:maximumBytes:)``'s
+    /// precise message; a field of the wrong JSON type fails decoding (400).
+    public struct Fields: Sendable, Decodable {
         public var projectID: String?
         public var fileName: String?
         public var fileSize: Int?
@@ -61,6 +62,16 @@ public struct UploadRequest: Sendable, Equatable {
             self.detectionTypes = detectionTypes
             self.priority = priority
             self.checksumSHA256 = checksumSHA256
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case projectID = "project_id"
+            case fileName = "file_name"
+            case fileSize = "file_size"
+            case mimeType = "mime_type"
+            case detectionTypes = "detection_types"
+            case priority
+            case checksumSHA256 = "checksum_sha256"
         }
     }
 
@@ -106,7 +117,7 @@ public struct UploadRequest: Sendable, Equatable {
             throw .invalidRequest("checksum_sha256 must be the base64 encoding of a 32-byte SHA-256 digest")
         }
 
-        guard allowedMimeTypes.contains(mimeType) else {
+        guard let mediaType = MediaType(rawValue: mimeType) else {
             throw .invalidFileType("mime_type must be image/jpeg or image/png")
         }
         guard fileSize >= minimumBytes else {
@@ -119,7 +130,7 @@ public struct UploadRequest: Sendable, Equatable {
             projectID: projectID,
             fileName: fileName,
             fileSize: fileSize,
-            mimeType: mimeType,
+            mediaType: mediaType,
             detectionTypes: detectionTypes,
             priority: priority,
             checksumSHA256: fields.checksumSHA256
@@ -165,7 +176,7 @@ public struct UploadRequest: Sendable, Equatable {
             projectID.lowercasedString,
             fileName,
             String(fileSize),
-            mimeType,
+            mediaType.mimeType,
             detectionTypes.joined(separator: ","),
             priority.rawValue,
             checksumSHA256 ?? "",

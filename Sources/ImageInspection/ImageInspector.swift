@@ -1,23 +1,7 @@
-/// The two image formats the service accepts.
+/// The two image formats the inspector reads (Domain's `MediaType` maps onto them).
 public enum ImageFormat: String, Sendable, CaseIterable {
     case jpeg
     case png
-
-    /// `image/jpeg` → `.jpeg`, `image/png` → `.png`; anything else is not ours.
-    public init?(mimeType: String) {
-        switch mimeType {
-        case "image/jpeg": self = .jpeg
-        case "image/png": self = .png
-        default: return nil
-        }
-    }
-
-    public var mimeType: String {
-        switch self {
-        case .jpeg: "image/jpeg"
-        case .png: "image/png"
-        }
-    }
 }
 
 /// What the head of an uploaded object says about the image.

@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import PhotoStore
 import Postgres
 import UUIDCoding
 
@@ -75,32 +76,14 @@ public enum OutboxClaims {
             """
     )
 
-    /// The move the relay makes, an allowed move of `Domain`'s transition table
-    /// (`PhotoStatus.allowedTransitions`), spelled into the statement from the same constants.
-    static let deliveredPhotoMove = (from: PhotoStatus.uploaded, to: PhotoStatus.processing)
-
-    /// Deletes delivered events and, in the same statement, moves their photos
-    /// `uploaded → processing` with a history row (contract section 5).
+    /// Deletes delivered events; the rows name the photos of the `photo.uploaded` ones, which
+    /// the retiring transaction then moves `uploaded → processing` (`PhotoLifecycle`).
     static let deliverStatement = PreparedStatement(
         name: "outbox_deliver",
         sql: """
-            WITH delivered AS (
-                DELETE FROM outbox_events
-                WHERE id = ANY($1::uuid[]) AND claim_token = $2
-                RETURNING id, event_type, aggregate_id
-            ), moved AS (
-                UPDATE photos AS p
-                SET status = '\(deliveredPhotoMove.to.rawValue)', processing_at = now(), updated_at = now()
-                FROM delivered AS d
-                WHERE d.event_type = '\(PhotoUploadedEvent.eventType)' AND p.id = d.aggregate_id
-                  AND p.status = '\(deliveredPhotoMove.from.rawValue)'
-                RETURNING p.id
-            ), history AS (
-                INSERT INTO photo_status_history (photo_id, status, previous_status, changed_by)
-                SELECT id, '\(deliveredPhotoMove.to.rawValue)', '\(deliveredPhotoMove.from.rawValue)', 'relay' FROM moved
-                RETURNING 1
-            )
-            SELECT (SELECT count(*) FROM delivered) AS delivered, (SELECT count(*) FROM history) AS moved
+            DELETE FROM outbox_events
+            WHERE id = ANY($1::uuid[]) AND claim_token = $2
+            RETURNING event_type, aggregate_id
             """
     )
 
@@ -185,8 +168,11 @@ public enum OutboxClaims {
         try connection.transaction { connection in
             var counts = RetireCounts()
             if !outcome.delivered.isEmpty {
-                let row = try connection.execute(deliverStatement, [outcome.delivered, token]).first
-                counts.delivered = try row?.decode("delivered", as: Int.self) ?? 0
+                let deleted = try connection.execute(deliverStatement, [outcome.delivered, token]).rows
+                counts.delivered = deleted.count
+                let uploadedPhotos = try deleted.filter { try $0.decode("event_type") == PhotoUploadedEvent.eventType }
+                    .map { try $0.decode("aggregate_id", as: UUID.self) }
+                try PhotoLifecycle.markProcessing(uploadedPhotos, on: connection)
             }
             if !outcome.retries.isEmpty {
                 counts.retried =

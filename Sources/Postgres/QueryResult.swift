@@ -67,3 +67,18 @@ public struct Row: Sendable {
         return value
     }
 }
+
+extension Row {
+    /// Decodes a non-NULL text column into a string enum (a status, a media type): a value the
+    /// enum does not know throws, like any malformed value.
+    public func decode<Value: RawRepresentable>(
+        _ column: String,
+        as type: Value.Type = Value.self
+    ) throws -> Value where Value.RawValue == String {
+        let text: String = try decode(column)
+        guard let value = Value(rawValue: text) else {
+            throw PostgresError(code: .decodingFailed, message: "column \(column) is not a valid \(Value.self)")
+        }
+        return value
+    }
+}

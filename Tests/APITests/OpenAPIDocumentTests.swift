@@ -85,10 +85,9 @@ import Testing
         let http = CurlHTTPClient(concurrency: 1)
         defer { Task { await http.shutdown() } }
         let router = PhotoAPI.makeRouter(
-            pool: pool,
+            components: .init(pool: pool, configuration: configuration, http: http),
             configuration: configuration,
             verifier: try await TokenVerifier(hs256Secret: AuthFixtures.secret, jwks: nil),
-            storage: PhotoAPI.makeStorage(configuration: configuration, http: http),
             logger: logger
         )
         return Set(

@@ -36,9 +36,8 @@ import Testing
             pools.append(pool)
             reconcilers.append(
                 PhotoAPI.makeReconciler(
-                    pool: pool,
+                    components: .init(pool: pool, configuration: configuration, http: http),
                     configuration: configuration,
-                    storage: PhotoAPI.makeStorage(configuration: configuration, http: http),
                     logger: logger
                 )
             )

@@ -33,7 +33,7 @@ import Testing
                 "s3_url": response.s3URL,
                 "method": response.method,
                 "expires_in_seconds": response.expiresInSeconds,
-                "expires_at": PhotoRoutes.timestamp(expiresAt),
+                "expires_at": PhotoShapes.timestamp(expiresAt),
                 "headers": Dictionary(headers.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last }),
                 "status": response.status,
                 "status_url": "/api/v1/photos/\(photoText)",
@@ -51,7 +51,7 @@ import Testing
         let seconds: [Double] = [0, 1_764_094_601, 1_764_094_601.999, 951_782_400, 1_709_164_800, 4_102_444_799, -1]
         for value in seconds {
             let date = Date(timeIntervalSince1970: value)
-            #expect(UploadURLResponse.iso8601(date) == PhotoRoutes.timestamp(date), "\(value)")
+            #expect(UploadURLResponse.iso8601(date) == PhotoShapes.timestamp(date), "\(value)")
         }
     }
 }

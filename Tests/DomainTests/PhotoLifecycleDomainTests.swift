@@ -62,8 +62,8 @@ import Testing
             bucket: "companycam-photos-development",
             key: "k/2026/12/01/p.jpg",
             detectionTypes: ["damage"],
-            priority: "high",
-            mimeType: "image/jpeg",
+            priority: .high,
+            mediaType: .jpeg,
             width: 4032,
             height: 3024
         )

@@ -116,13 +116,21 @@ import Testing
         // 2026-01-05T23:59:59Z: the UTC day, whatever the process's time zone.
         let date = Date(timeIntervalSince1970: 1_767_657_599)
         #expect(
-            PhotoKey.make(projectID: project, photoID: photo, mimeType: "image/jpeg", date: date)
+            PhotoKey.make(projectID: project, photoID: photo, mediaType: .jpeg, date: date)
                 == "a1b2c3d4-0000-4000-8000-000000000001/2026/01/05/f1e2d3c4-0000-4000-8000-000000000002.jpg"
         )
-        #expect(
-            PhotoKey.make(projectID: project, photoID: photo, mimeType: "image/png", date: date)?.hasSuffix(".png")
-                == true
-        )
-        #expect(PhotoKey.make(projectID: project, photoID: photo, mimeType: "image/gif", date: date) == nil)
+        #expect(PhotoKey.make(projectID: project, photoID: photo, mediaType: .png, date: date).hasSuffix(".png"))
+        #expect(MediaType(rawValue: "image/gif") == nil)
+    }
+
+    /// The one checksum rule: what S3 accepts as `x-amz-checksum-sha256`.
+    @Test func validatesChecksums() {
+        #expect(UploadRequest.isValidChecksumSHA256("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="))
+        #expect(!UploadRequest.isValidChecksumSHA256(""))
+        #expect(!UploadRequest.isValidChecksumSHA256("47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU="))  // base64url
+        #expect(!UploadRequest.isValidChecksumSHA256("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuF"))
+        #expect(!UploadRequest.isValidChecksumSHA256("AAAA"))
+        #expect(!UploadRequest.isValidChecksumSHA256(Data(repeating: 1, count: 31).base64EncodedString()))
+        #expect(UploadRequest.isValidChecksumSHA256(Data(repeating: 7, count: 32).base64EncodedString()))
     }
 }

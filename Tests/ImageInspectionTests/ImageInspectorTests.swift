@@ -3,12 +3,6 @@ import Testing
 @testable import ImageInspection
 
 @Suite struct ImageInspectorTests {
-    @Test func formatFromMimeType() {
-        #expect(ImageFormat(mimeType: "image/png") == .png)
-        #expect(ImageFormat(mimeType: "image/jpeg") == .jpeg)
-        #expect(ImageFormat(mimeType: "text/html") == nil)
-    }
-
     // MARK: Every sample and generated fixture: dimensions as `exiftool -j -n FILE` reports
     // ImageWidth/ImageHeight, and whether an EXIF block is found.
 

@@ -25,15 +25,9 @@ import UUIDCoding
 /// A queued request is not withdrawn when its task is cancelled, just as a statement already
 /// sent is not: its row is inserted and its answer dropped. A leader whose task is cancelled
 /// before its statement succeeds hands the batch to the next of its requests.
-final class PhotoInsertBatcher: Sendable {
-    /// One request's photo.
-    struct Row: Sendable {
-        let values: UploadRequestValues
-        let photo: PhotoStore.NewPhoto
-    }
-
-    let maximumConcurrentBatches: Int
-    let maximumBatchSize: Int
+public final class PhotoInsertBatcher: Sendable {
+    public let maximumConcurrentBatches: Int
+    public let maximumBatchSize: Int
     private let pool: ConnectionPool
     /// Rows per insert statement (`photo_insert_batch_rows`): how much batching the load causes.
     private let batchRows = Recorder(label: PhotoInsertBatcher.batchRowsMetric)
@@ -50,39 +44,39 @@ final class PhotoInsertBatcher: Sendable {
 
     /// A queued request, waiting for its turn.
     private struct Waiting: Sendable {
-        let row: Row
+        let photo: NewPhoto
         let continuation: CheckedContinuation<Turn, Never>
     }
 
     /// What a queued request is told to do when it is resumed.
     private enum Turn: Sendable {
-        /// Its batch ran; the photo, or `nil` when the project is missing or another
-        /// organization's.
-        case finished(Result<PhotoStore.IssuedPhoto?, any Error>)
+        /// Its batch ran: whether the photo was inserted (it is not when the project is
+        /// missing or another organization's).
+        case finished(Result<Bool, any Error>)
         /// Run a batch of this request and `others`.
         case lead(others: [Waiting])
     }
 
     /// The histogram of rows per insert statement; its buckets are set in `Observability`.
-    static let batchRowsMetric = "photo_insert_batch_rows"
+    public static let batchRowsMetric = "photo_insert_batch_rows"
 
     /// - Parameters:
     ///   - maximumConcurrentBatches: insert statements in flight at once (at least 1); the
     ///     rest of the pool stays free for the other routes.
     ///   - maximumBatchSize: rows in one statement (at least 1).
-    init(pool: ConnectionPool, maximumConcurrentBatches: Int, maximumBatchSize: Int = 64) {
+    public init(pool: ConnectionPool, maximumConcurrentBatches: Int, maximumBatchSize: Int = 64) {
         self.pool = pool
         self.maximumConcurrentBatches = max(1, maximumConcurrentBatches)
         self.maximumBatchSize = max(1, maximumBatchSize)
     }
 
-    /// Inserts `row`'s photo and its first history row; `nil` when its project does not exist
-    /// or belongs to another organization than the photo's (nothing is written then).
-    func insert(_ row: Row) async throws -> PhotoStore.IssuedPhoto? {
+    /// Inserts `photo` and its first history row; `false` when its project does not exist or
+    /// belongs to another organization than the photo's (nothing is written then).
+    public func insert(_ photo: NewPhoto) async throws -> Bool {
         let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
             let startsNow = state.withLock { state in
                 guard state.runningBatches < maximumConcurrentBatches else {
-                    state.queue.append(Waiting(row: row, continuation: continuation))
+                    state.queue.append(Waiting(photo: photo, continuation: continuation))
                     return false
                 }
                 state.runningBatches += 1
@@ -94,21 +88,21 @@ final class PhotoInsertBatcher: Sendable {
         case .finished(let result):
             return try result.get()
         case .lead(let others):
-            return try await lead(row, others)
+            return try await lead(photo, others)
         }
     }
 
-    /// Runs the batch of `row` and `others` in the slot this request holds, hands the slot on,
-    /// then answers the others.
-    private func lead(_ row: Row, _ others: [Waiting]) async throws -> PhotoStore.IssuedPhoto? {
-        let rows = [row] + others.map(\.row)
-        switch await insertPhotos(rows) {
+    /// Runs the batch of `photo` and `others` in the slot this request holds, hands the slot
+    /// on, then answers the others.
+    private func lead(_ photo: NewPhoto, _ others: [Waiting]) async throws -> Bool {
+        let photos = [photo] + others.map(\.photo)
+        switch await insertPhotos(photos) {
         case .success(let inserted):
             startNextBatch()
             for waiting in others {
-                waiting.continuation.resume(returning: .finished(.success(inserted[waiting.row.photo.id])))
+                waiting.continuation.resume(returning: .finished(.success(inserted.contains(waiting.photo.photoID))))
             }
-            return inserted[row.photo.id]
+            return inserted.contains(photo.photoID)
         case .failure where Task.isCancelled && !others.isEmpty:
             // This request's task was cancelled (while waiting for a connection, say), not the
             // others': the first of them runs their batch again, in the same slot.
@@ -117,9 +111,9 @@ final class PhotoInsertBatcher: Sendable {
         case .failure(let error) where Self.isCausedByARow(error) && !others.isEmpty:
             // One request at a time, still in this slot, so that a bad row costs its batch a
             // series of statements but never more statements at once than there are slots.
-            var results: [Result<PhotoStore.IssuedPhoto?, any Error>] = []
-            for single in rows {
-                results.append(await insertPhotos([single]).map { $0[single.photo.id] })
+            var results: [Result<Bool, any Error>] = []
+            for single in photos {
+                results.append(await insertPhotos([single]).map { $0.contains(single.photoID) })
             }
             startNextBatch()
             for (waiting, result) in zip(others, results.dropFirst()) {
@@ -133,18 +127,18 @@ final class PhotoInsertBatcher: Sendable {
         }
     }
 
-    /// One insert statement for `rows`, counted.
-    private func insertPhotos(_ rows: [Row]) async -> Result<[UUID: PhotoStore.IssuedPhoto], any Error> {
-        let result: Result<[UUID: PhotoStore.IssuedPhoto], any Error>
+    /// One insert statement for `photos`, counted: the ids it inserted.
+    private func insertPhotos(_ photos: [NewPhoto]) async -> Result<Set<UUID>, any Error> {
+        let result: Result<Set<UUID>, any Error>
         do {
-            result = .success(try await PhotoStore.insertPhotos(rows, pool: pool))
+            result = .success(Set(try await pool.execute(InsertPhotos(photos: photos))))
         } catch {
             result = .failure(error)
         }
-        batchRows.record(rows.count)
+        batchRows.record(photos.count)
         state.withLock { state in
             state.statements += 1
-            state.largestBatch = max(state.largestBatch, rows.count)
+            state.largestBatch = max(state.largestBatch, photos.count)
         }
         return result
     }

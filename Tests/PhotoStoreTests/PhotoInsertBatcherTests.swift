@@ -3,7 +3,8 @@ import TestSupport
 import Testing
 import UUIDCoding
 
-@testable import API
+@testable import Domain
+@testable import PhotoStore
 @testable import Postgres
 
 /// Upload-url inserts without an Idempotency-Key, batched (`PhotoInsertBatcher`), against a real
@@ -29,54 +30,53 @@ import UUIDCoding
             organization: UUID? = nil,
             fileName: String = "site.jpg",
             checksum: String? = nil
-        ) -> PhotoInsertBatcher.Row {
+        ) -> NewPhoto {
             let id = UUID()
-            return PhotoInsertBatcher.Row(
-                values: UploadRequestValues(
+            // The memberwise initialiser: values validation would refuse reach the database.
+            return NewPhoto(
+                photoID: id,
+                upload: UploadRequest(
                     projectID: project ?? self.project,
                     fileName: fileName,
                     fileSize: 2048,
-                    mimeType: "image/jpeg",
+                    mediaType: .jpeg,
                     detectionTypes: ["damage", "\"quoted\" \\ and ünïcode"],
-                    priority: "normal",
+                    priority: .normal,
                     checksumSHA256: checksum
                 ),
-                photo: PhotoStore.NewPhoto(
-                    id: id,
-                    userID: UUID(),
-                    organizationID: organization ?? self.organization,
-                    bucket: "bucket",
-                    key: "\(self.project.lowercasedString)/2026/12/02/\(id.lowercasedString).jpg",
-                    expiresAt: Date().addingTimeInterval(900),
-                    idempotency: nil
-                )
+                userID: UUID(),
+                organizationID: organization ?? self.organization,
+                bucket: "bucket",
+                s3Key: "\(self.project.lowercasedString)/2026/12/02/\(id.lowercasedString).jpg",
+                uploadExpiresAt: Date().addingTimeInterval(900),
+                idempotency: nil
             )
         }
 
-        /// `row`'s insert, with its id.
-        func attempt(_ row: PhotoInsertBatcher.Row) async -> (UUID, Result<PhotoStore.IssuedPhoto?, any Error>) {
+        /// `photo`'s insert, with its id.
+        func attempt(_ photo: NewPhoto) async -> (UUID, Result<Bool, any Error>) {
             do {
-                return (row.photo.id, .success(try await batcher.insert(row)))
+                return (photo.photoID, .success(try await batcher.insert(photo)))
             } catch {
-                return (row.photo.id, .failure(error))
+                return (photo.photoID, .failure(error))
             }
         }
 
         /// Inserts `first` while the project is held, so that it waits, queues `queued` behind it,
         /// then lets go: `first` runs alone and `queued` in batches. Every outcome, by photo id.
         func insertBehindABusySlot(
-            _ first: PhotoInsertBatcher.Row,
-            _ queued: [PhotoInsertBatcher.Row]
-        ) async throws -> [UUID: Result<PhotoStore.IssuedPhoto?, any Error>] {
+            _ first: NewPhoto,
+            _ queued: [NewPhoto]
+        ) async throws -> [UUID: Result<Bool, any Error>] {
             try holdProject()
-            return try await withThrowingTaskGroup(of: (UUID, Result<PhotoStore.IssuedPhoto?, any Error>).self) {
+            return try await withThrowingTaskGroup(of: (UUID, Result<Bool, any Error>).self) {
                 group in
                 group.addTask { await attempt(first) }
                 try await waitUntil("the first insert waits for the lock") { try waitingInserts() == 1 }
                 for row in queued { group.addTask { await attempt(row) } }
                 try await waitUntil("\(queued.count) requests queue") { batcher.queuedCount == queued.count }
                 try release()
-                var outcomes: [UUID: Result<PhotoStore.IssuedPhoto?, any Error>] = [:]
+                var outcomes: [UUID: Result<Bool, any Error>] = [:]
                 for try await (id, outcome) in group { outcomes[id] = outcome }
                 return outcomes
             }
@@ -146,11 +146,8 @@ import UUIDCoding
     @Test func anIdleServerInsertsEachPhotoAtOnceAlone() async throws {
         try await Self.withFixture { fixture in
             for _ in 0..<3 {
-                let row = fixture.row()
-                let inserted = try #require(try await fixture.batcher.insert(row))
-                #expect(inserted.id == row.photo.id)
-                #expect(inserted.s3Key == row.photo.key)
-                #expect(inserted.status == "pending_upload")
+                let inserted = try await fixture.batcher.insert(fixture.row())
+                #expect(inserted)
             }
             #expect(fixture.batcher.statistics.statements == 3)
             #expect(fixture.batcher.statistics.largestBatch == 1)
@@ -171,7 +168,7 @@ import UUIDCoding
             let queued = (0..<149).map { index in fixture.row(checksum: index == 100 ? checksum : nil) }
             let outcomes = try await fixture.insertBehindABusySlot(fixture.row(), queued)
             #expect(outcomes.count == 150)
-            for (id, outcome) in outcomes { #expect(try outcome.get()?.id == id) }
+            for (_, outcome) in outcomes { #expect(try outcome.get()) }
             // 1 + 64 + 64 + 21.
             #expect(fixture.batcher.statistics.statements == 4)
             #expect(fixture.batcher.statistics.largestBatch == 64)
@@ -184,7 +181,7 @@ import UUIDCoding
                        upload_expires_at = $2::timestamptz AS expiry_kept
                 FROM photos WHERE id = $1
                 """,
-                [queued[100].photo.id, queued[100].photo.expiresAt]
+                [queued[100].photoID, queued[100].uploadExpiresAt]
             )
             let row = try #require(stored.first)
             #expect(row["file_name"] == "site.jpg")
@@ -204,7 +201,7 @@ import UUIDCoding
     }
 
     /// In one batch: a missing project and another organization's project insert nothing and
-    /// come back `nil`; the others are inserted.
+    /// come back `false`; the others are inserted.
     @Test func aBatchInsertsOnlyThePhotosOfTheCallersProjects() async throws {
         try await Self.withFixture { fixture in
             let foreign = UUID()
@@ -215,8 +212,8 @@ import UUIDCoding
             let first = fixture.row()
             let rows = [fixture.row(), fixture.row(project: UUID()), fixture.row(project: foreign), fixture.row()]
             let outcomes = try await fixture.insertBehindABusySlot(first, rows)
-            func wasInserted(_ row: PhotoInsertBatcher.Row) throws -> Bool {
-                try #require(outcomes[row.photo.id]).get() != nil
+            func wasInserted(_ photo: NewPhoto) throws -> Bool {
+                try #require(outcomes[photo.photoID]).get()
             }
             #expect(try wasInserted(first))
             #expect(try wasInserted(rows[0]))
@@ -240,10 +237,10 @@ import UUIDCoding
             for (id, outcome) in outcomes {
                 switch outcome {
                 case .success(let inserted):
-                    #expect(id != bad.photo.id)
-                    #expect(inserted?.id == id)
+                    #expect(id != bad.photoID)
+                    #expect(inserted)
                 case .failure(let error):
-                    #expect(id == bad.photo.id)
+                    #expect(id == bad.photoID)
                     #expect((error as? PostgresError)?.sqlState == "23514", "\(error)")
                 }
             }
@@ -275,7 +272,7 @@ import UUIDCoding
             let holder = Task { try await fixture.pool.withConnection { _ in letGo.wait() } }
             try await fixture.waitUntil("the holder waits") { fixture.pool.waitingBorrowerCount == 1 }
             try fixture.release()
-            #expect(try await firstTask.value.1.get()?.id == first.photo.id)
+            #expect(try await firstTask.value.1.get())
             try await fixture.waitUntil("the leader waits for the connection") {
                 fixture.batcher.queuedCount == 0 && fixture.pool.waitingBorrowerCount == 1
             }
@@ -287,8 +284,8 @@ import UUIDCoding
             }
             letGo.signal()
             try await holder.value
-            for (row, task) in zip(followers, followerTasks) {
-                #expect(try await task.value.1.get()?.id == row.photo.id)
+            for task in followerTasks {
+                #expect(try await task.value.1.get())
             }
             #expect(try fixture.count("SELECT count(*)::int AS count FROM photos") == 3)
             // The first alone, the leader's attempt, then its followers' batch.
@@ -315,8 +312,8 @@ import UUIDCoding
                     """
                 )
             }
-            try await withThrowingTaskGroup(of: (UUID, Result<PhotoStore.IssuedPhoto?, any Error>).self) { group in
-                func insert(_ row: PhotoInsertBatcher.Row) { group.addTask { await fixture.attempt(row) } }
+            try await withThrowingTaskGroup(of: (UUID, Result<Bool, any Error>).self) { group in
+                func insert(_ photo: NewPhoto) { group.addTask { await fixture.attempt(photo) } }
                 insert(first)
                 try await fixture.waitUntil("the first insert waits for the lock") { try fixture.waitingInserts() == 1 }
                 for row in doomed { insert(row) }
@@ -334,16 +331,16 @@ import UUIDCoding
                 var inserted: Set<UUID> = []
                 for try await (id, outcome) in group {
                     switch outcome {
-                    case .success(let photo):
-                        #expect(photo?.id == id)
+                    case .success(let wasInserted):
+                        #expect(wasInserted)
                         inserted.insert(id)
                     case .failure(let error):
                         #expect((error as? PostgresError)?.isConnectionProblem == true, "\(error)")
                         failed.insert(id)
                     }
                 }
-                #expect(failed == Set(([first] + doomed).map(\.photo.id)))
-                #expect(inserted == Set(later.map(\.photo.id)))
+                #expect(failed == Set(([first] + doomed).map(\.photoID)))
+                #expect(inserted == Set(later.map(\.photoID)))
             }
             #expect(try fixture.count("SELECT count(*)::int AS count FROM photos") == 5)
             #expect(fixture.batcher.statistics.statements == 3)

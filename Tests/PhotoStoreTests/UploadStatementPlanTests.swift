@@ -3,7 +3,8 @@ import Postgres
 import TestSupport
 import Testing
 
-@testable import API
+@testable import Domain
+@testable import PhotoStore
 
 /// The plan Postgres caches for the upload-url statement stays a primary-key plan.
 @Suite struct UploadStatementPlanTests {
@@ -20,24 +21,20 @@ import Testing
                 "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'site')",
                 [project, organization]
             )
-            func parameters(key: String?) -> [(any PostgresEncodable)?] {
-                let photo = UUID()
-                return [
-                    photo, project, UUID(), "a.jpg", "image/jpeg", 2048, nil, "bucket", "k/\(photo).jpg",
-                    ["damage"], "normal", Date().addingTimeInterval(900), organization, key, "hash",
-                ]
-            }
             for round in 0..<8 {
-                let result = try connection.execute(
-                    PhotoStore.createUploadStatement,
-                    parameters(key: round.isMultiple(of: 2) ? nil : "key-\(round)")
+                let statement = CreateUpload(
+                    photo: Self.newPhoto(project: project, organization: organization),
+                    idempotency: Idempotency(key: "key-\(round)", requestHash: "hash")
                 )
-                #expect(result.first?["outcome"] == "created")
+                guard case .created = try #require(try connection.execute(statement).first) else {
+                    Issue.record("round \(round) did not create its photo")
+                    return
+                }
             }
             // EXPLAIN takes no bound parameters: the values are written out (all made here).
             let plan = try connection.query(
                 """
-                EXPLAIN (COSTS OFF) EXECUTE \(PhotoStore.createUploadStatement.name) (
+                EXPLAIN (COSTS OFF) EXECUTE \(CreateUpload.prepared.name) (
                     gen_random_uuid(), '\(project.postgresText)', gen_random_uuid(), 'a.jpg', 'image/jpeg', 2048,
                     NULL, 'bucket', gen_random_uuid()::text, '{damage}', 'normal', now() + interval '15 minutes',
                     '\(organization.postgresText)', 'key-x', 'hash')
@@ -68,47 +65,45 @@ import Testing
             let project: UUID = try #require(
                 try connection.query("SELECT id FROM projects LIMIT 1").first?.decode("id")
             )
-            func row() -> PhotoInsertBatcher.Row {
-                let id = UUID()
-                return PhotoInsertBatcher.Row(
-                    values: UploadRequestValues(
-                        projectID: project,
-                        fileName: "a.jpg",
-                        fileSize: 2048,
-                        mimeType: "image/jpeg",
-                        detectionTypes: ["damage"],
-                        priority: "normal",
-                        checksumSHA256: nil
-                    ),
-                    photo: PhotoStore.NewPhoto(
-                        id: id,
-                        userID: UUID(),
-                        organizationID: organization,
-                        bucket: "bucket",
-                        key: "k/\(id.postgresText).jpg",
-                        expiresAt: Date().addingTimeInterval(900),
-                        idempotency: nil
-                    )
-                )
-            }
+            func photo() -> NewPhoto { Self.newPhoto(project: project, organization: organization) }
             for size in [1, 5, 1, 20, 1, 3, 1, 64] {
-                let result = try connection.execute(
-                    PhotoStore.insertPhotosStatement,
-                    [PhotoStore.batchJSON((0..<size).map { _ in row() })]
-                )
-                #expect(result.rows.count == size)
+                let inserted = try connection.execute(InsertPhotos(photos: (0..<size).map { _ in photo() }))
+                #expect(inserted.count == size)
             }
             // EXPLAIN takes no bound parameters: the JSON is written out (all made here, no quotes).
-            let json = PhotoStore.batchJSON([row(), row()])
+            let json = InsertPhotos.json([photo(), photo()])
             #expect(!json.contains("'"))
             // The plan every later execution would reuse, whatever the server would pick.
             try connection.query("SET plan_cache_mode = force_generic_plan")
             let plan = try connection.query(
-                "EXPLAIN (COSTS OFF) EXECUTE \(PhotoStore.insertPhotosStatement.name) ('\(json)')"
+                "EXPLAIN (COSTS OFF) EXECUTE \(InsertPhotos.prepared.name) ('\(json)')"
             )
             let text = plan.rows.compactMap { $0.values.first ?? nil }.joined(separator: "\n")
             #expect(text.contains("projects_pkey"), "\(text)")
             #expect(!text.contains("Seq Scan on projects"), "\(text)")
         }
+    }
+
+    /// A photo of `project` for a caller of `organization`, valid as validation would leave it.
+    static func newPhoto(project: UUID, organization: UUID) -> NewPhoto {
+        let id = UUID()
+        return NewPhoto(
+            photoID: id,
+            upload: UploadRequest(
+                projectID: project,
+                fileName: "a.jpg",
+                fileSize: 2048,
+                mediaType: .jpeg,
+                detectionTypes: ["damage"],
+                priority: .normal,
+                checksumSHA256: nil
+            ),
+            userID: UUID(),
+            organizationID: organization,
+            bucket: "bucket",
+            s3Key: "k/\(id.postgresText).jpg",
+            uploadExpiresAt: Date().addingTimeInterval(900),
+            idempotency: nil
+        )
     }
 }

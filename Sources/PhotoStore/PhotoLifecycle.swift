@@ -1,0 +1,247 @@
+import Domain
+import Foundation
+import Postgres
+
+/// The moves of a photo through its lifecycle (contract section 5), each one statement of
+/// data-modifying CTEs around ``StatusChange``, so the status, its history row and (for
+/// confirmation) the `photo.uploaded` outbox event commit together or not at all.
+///
+/// Every move is conditional on the status the caller saw: `false` (or 0) means the photo had
+/// moved on, and nothing was written.
+public enum PhotoLifecycle {
+    /// The metadata a confirmation stores, and the event it hands to the relay.
+    public struct Confirmation: Sendable {
+        public let width: Int
+        public let height: Int
+        /// `exif_data`: a JSON object's text, `{}` when there is none.
+        public let exifJSON: String
+        public let eventID: UUID
+        public let event: PhotoUploadedEvent
+
+        public init(width: Int, height: Int, exifJSON: String, eventID: UUID, event: PhotoUploadedEvent) {
+            self.width = width
+            self.height = height
+            self.exifJSON = exifJSON
+            self.eventID = eventID
+            self.event = event
+        }
+    }
+
+    /// `pending_upload → uploaded` with the photo's metadata and its `photo.uploaded` event;
+    /// `true` when this call confirmed it.
+    public static func confirm(
+        _ photoID: UUID,
+        _ confirmation: Confirmation,
+        changedBy: ChangedBy,
+        pool: ConnectionPool
+    ) async throws -> Bool {
+        try await changesThePhoto(
+            ConfirmUpload(photoID: photoID, confirmation: confirmation, changedBy: changedBy),
+            pool
+        )
+    }
+
+    /// `pending_upload → failed` with `error` (`upload_expired`, `invalid_upload: ...`); `true`
+    /// when this call failed it. The API fails uploads; detections fail through ``changeStatus``.
+    public static func failUpload(
+        _ photoID: UUID,
+        error: String,
+        changedBy: ChangedBy,
+        pool: ConnectionPool
+    ) async throws -> Bool {
+        try await changesThePhoto(FailUpload(photoID: photoID, error: error, changedBy: changedBy), pool)
+    }
+
+    /// `from → to` for the detection pipeline, with its result (kept when `nil`) and, for
+    /// `failed`, its error; `true` when this call changed the photo.
+    public static func changeStatus(
+        _ photoID: UUID,
+        from: PhotoStatus,
+        to: PhotoStatus,
+        resultJSON: String?,
+        error: String?,
+        changedBy: ChangedBy,
+        pool: ConnectionPool
+    ) async throws -> Bool {
+        let change = ChangeStatus(
+            photoID: photoID,
+            from: from,
+            to: to,
+            resultJSON: resultJSON,
+            error: error,
+            changedBy: changedBy
+        )
+        return try await changesThePhoto(change, pool)
+    }
+
+    /// `uploaded → processing` for the photos whose events SQS accepted, run by the relay on
+    /// the transaction that retires those events; the number of photos moved.
+    @discardableResult
+    public static func markProcessing(_ photoIDs: [UUID], on connection: Connection) throws -> Int {
+        guard !photoIDs.isEmpty else { return 0 }
+        return try connection.execute(MarkProcessing(photoIDs: photoIDs)).first ?? 0
+    }
+
+    /// Claims up to `limit` photos still `pending_upload` whose URL expired more than
+    /// `graceSeconds` ago and that no replica holds, for `claimSeconds`. `SKIP LOCKED` lets
+    /// replicas claim side by side without waiting on each other.
+    public static func claimExpiredUploads(
+        graceSeconds: Int,
+        limit: Int,
+        claimSeconds: Int,
+        pool: ConnectionPool
+    ) async throws -> [UUID] {
+        try await pool.execute(
+            ClaimExpiredUploads(graceSeconds: graceSeconds, limit: limit, claimSeconds: claimSeconds)
+        )
+    }
+
+    /// Runs a one-photo change on its own (``StatusChange/changedCount``): whether it moved the photo.
+    private static func changesThePhoto<Change: Statement>(
+        _ change: Change,
+        _ pool: ConnectionPool
+    ) async throws -> Bool where Change.Output == Int {
+        try await pool.execute(change).first == 1
+    }
+}
+
+/// The statement-level trigger on `outbox_events` sends the NOTIFY that wakes the relays.
+struct ConfirmUpload: Statement {
+    static let prepared = PreparedStatement(
+        name: "photo_store_confirm_upload",
+        sql: """
+            WITH \(StatusChange.ctes(
+                photos: "p.id = $1",
+                from: PhotoStatus.pendingUpload.sqlLiteral,
+                to: PhotoStatus.uploaded.sqlLiteral,
+                assignments: ", width = $2, height = $3, exif_data = $4::jsonb, reconcile_claimed_until = NULL",
+                changedBy: "$7"
+            )), event AS (
+                INSERT INTO outbox_events (id, event_type, aggregate_id, payload)
+                SELECT $5, '\(PhotoUploadedEvent.eventType)', id, $6::jsonb FROM changed
+            )
+            \(StatusChange.changedCount)
+            """
+    )
+
+    let photoID: UUID
+    let confirmation: PhotoLifecycle.Confirmation
+    let changedBy: ChangedBy
+
+    var bindings: [(any PostgresEncodable)?] {
+        [
+            photoID, confirmation.width, confirmation.height, confirmation.exifJSON, confirmation.eventID,
+            confirmation.event.payloadJSON(), changedBy,
+        ]
+    }
+
+    func decodeRow(_ row: Row) throws -> Int { try row.decode("changed") }
+}
+
+struct FailUpload: Statement {
+    static let prepared = PreparedStatement(
+        name: "photo_store_fail_upload",
+        sql: """
+            WITH \(StatusChange.ctes(
+                photos: "p.id = $1",
+                from: PhotoStatus.pendingUpload.sqlLiteral,
+                to: PhotoStatus.failed.sqlLiteral,
+                assignments: ", error = $2, reconcile_claimed_until = NULL",
+                changedBy: "$3",
+                reason: "$2"
+            ))
+            \(StatusChange.changedCount)
+            """
+    )
+
+    let photoID: UUID
+    let error: String
+    let changedBy: ChangedBy
+
+    var bindings: [(any PostgresEncodable)?] { [photoID, error, changedBy] }
+
+    func decodeRow(_ row: Row) throws -> Int { try row.decode("changed") }
+}
+
+/// `$4` result JSON or NULL (keeps the stored one), `$5` error or NULL.
+struct ChangeStatus: Statement {
+    static let prepared = PreparedStatement(
+        name: "photo_store_change_status",
+        sql: """
+            WITH \(StatusChange.ctes(
+                photos: "p.id = $1",
+                from: "$2::text",
+                to: "$3::text",
+                assignments: """
+                    , detection_result = coalesce($4::jsonb, p.detection_result),
+                                error = CASE WHEN $3::text = \(PhotoStatus.failed.sqlLiteral) THEN coalesce($5::text, p.error) ELSE p.error END
+                    """,
+                changedBy: "$6",
+                reason: "$5::text"
+            ))
+            \(StatusChange.changedCount)
+            """
+    )
+
+    let photoID: UUID
+    let from: PhotoStatus
+    let to: PhotoStatus
+    let resultJSON: String?
+    let error: String?
+    let changedBy: ChangedBy
+
+    var bindings: [(any PostgresEncodable)?] { [photoID, from.rawValue, to.rawValue, resultJSON, error, changedBy] }
+
+    func decodeRow(_ row: Row) throws -> Int { try row.decode("changed") }
+}
+
+/// The move is an allowed one of `Domain`'s transition table (`PhotoStatus.allowedTransitions`).
+struct MarkProcessing: Statement {
+    static let prepared = PreparedStatement(
+        name: "photo_store_mark_processing",
+        sql: """
+            WITH \(StatusChange.ctes(
+                photos: "p.id = ANY($1::uuid[])",
+                from: PhotoStatus.uploaded.sqlLiteral,
+                to: PhotoStatus.processing.sqlLiteral,
+                changedBy: ChangedBy.relay.sqlLiteral
+            ))
+            \(StatusChange.changedCount)
+            """
+    )
+
+    let photoIDs: [UUID]
+
+    var bindings: [(any PostgresEncodable)?] { [photoIDs] }
+
+    func decodeRow(_ row: Row) throws -> Int { try row.decode("changed") }
+}
+
+struct ClaimExpiredUploads: Statement {
+    static let prepared = PreparedStatement(
+        name: "photo_store_claim_expired_uploads",
+        sql: """
+            UPDATE photos p
+            SET reconcile_claimed_until = now() + make_interval(secs => $3::integer)
+            FROM (
+                SELECT id FROM photos
+                WHERE status = \(PhotoStatus.pendingUpload.sqlLiteral)
+                  AND upload_expires_at < now() - make_interval(secs => $1::integer)
+                  AND (reconcile_claimed_until IS NULL OR reconcile_claimed_until < now())
+                ORDER BY upload_expires_at
+                LIMIT $2
+                FOR UPDATE SKIP LOCKED
+            ) due
+            WHERE p.id = due.id
+            RETURNING p.id
+            """
+    )
+
+    let graceSeconds: Int
+    let limit: Int
+    let claimSeconds: Int
+
+    var bindings: [(any PostgresEncodable)?] { [graceSeconds, limit, claimSeconds] }
+
+    func decodeRow(_ row: Row) throws -> UUID { try row.decode("id") }
+}
