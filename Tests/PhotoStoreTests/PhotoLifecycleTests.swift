@@ -1,0 +1,287 @@
+import Domain
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+import UUIDCoding
+
+@testable import PhotoStore
+
+/// Every writer of a photo's status goes through the one status-change CTE: the move is
+/// conditional on the status the caller saw, sets the new status's timestamp, and records a
+/// history row with who made it, in the same statement.
+@Suite struct PhotoLifecycleTests {
+    /// A migrated database with one project, a pool on it, and `count` pending photos.
+    struct World {
+        let pool: ConnectionPool
+        let observer: Connection
+        let photos: [UUID]
+
+        func status(_ photo: UUID) throws -> String? {
+            try observer.query("SELECT status FROM photos WHERE id = $1", [photo]).first?["status"]
+        }
+
+        /// The photo's history as `previous → status by changed_by (reason)`, oldest first.
+        func history(_ photo: UUID) throws -> [String] {
+            try observer.query(
+                """
+                SELECT coalesce(previous_status, '-') || ' → ' || status || ' by ' || changed_by
+                       || coalesce(' (' || reason || ')', '') AS line
+                FROM photo_status_history WHERE photo_id = $1 ORDER BY at, id
+                """,
+                [photo]
+            ).rows.compactMap { $0["line"] }
+        }
+
+        /// Whether the photo's `<column>` is set (a timestamp, or any other column).
+        func isSet(_ photo: UUID, _ column: String) throws -> Bool {
+            let sql = "SELECT \(column) IS NOT NULL AS set FROM photos WHERE id = $1"
+            return try observer.query(sql, [photo]).first?["set"] == "t"
+        }
+    }
+
+    static func withWorld(photos count: Int, _ body: (World) async throws -> Void) async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.migrate()
+            let pool = database.makePool(maximumConnections: 2)
+            let observer = try database.connect()
+            let project = UUID()
+            let organization = UUID()
+            try observer.query(
+                "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'site')",
+                [project, organization]
+            )
+            let photos = (0..<count).map { _ in
+                UploadStatementPlanTests.newPhoto(project: project, organization: organization)
+            }
+            do {
+                #expect(try await pool.execute(InsertPhotos(photos: photos)).count == count)
+                try await body(World(pool: pool, observer: observer, photos: photos.map(\.photoID)))
+            } catch {
+                await pool.shutdown()
+                throw error
+            }
+            await pool.shutdown()
+        }
+    }
+
+    static func confirmation(of photo: UUID) -> PhotoLifecycle.Confirmation {
+        PhotoLifecycle.Confirmation(
+            width: 4032,
+            height: 3024,
+            exifJSON: #"{"camera_make":"Canon"}"#,
+            eventID: UUID(),
+            event: PhotoUploadedEvent(
+                photoID: photo,
+                projectID: UUID(),
+                bucket: "bucket",
+                key: "k.jpg",
+                detectionTypes: ["damage"],
+                priority: .high,
+                mediaType: .jpeg,
+                width: 4032,
+                height: 3024
+            )
+        )
+    }
+
+    @Test func confirmationStoresTheMetadataTheHistoryAndTheEventOnce() async throws {
+        try await Self.withWorld(photos: 1) { world in
+            let photo = world.photos[0]
+            let confirmation = Self.confirmation(of: photo)
+            #expect(try await PhotoLifecycle.confirm(photo, confirmation, changedBy: .api, pool: world.pool))
+            #expect(try await !PhotoLifecycle.confirm(photo, confirmation, changedBy: .reconciler, pool: world.pool))
+            #expect(try world.status(photo) == "uploaded")
+            #expect(try world.isSet(photo, "uploaded_at"))
+            #expect(try !world.isSet(photo, "processing_at"))
+            #expect(try world.history(photo) == ["- → pending_upload by api", "pending_upload → uploaded by api"])
+            let row = try #require(
+                try world.observer.query(
+                    """
+                    SELECT p.width, p.height, p.exif_data->>'camera_make' AS make, e.event_type,
+                           e.aggregate_id, e.payload->>'priority' AS priority
+                    FROM photos p JOIN outbox_events e ON e.aggregate_id = p.id WHERE p.id = $1
+                    """,
+                    [photo]
+                ).first
+            )
+            #expect(row["width"] == "4032")
+            #expect(row["height"] == "3024")
+            #expect(row["make"] == "Canon")
+            #expect(row["event_type"] == PhotoUploadedEvent.eventType)
+            #expect(row["aggregate_id"] == photo.lowercasedString)
+            #expect(row["priority"] == "high")
+            let events: Int = try #require(
+                try world.observer.query("SELECT count(*)::int AS n FROM outbox_events").first?.decode("n")
+            )
+            #expect(events == 1)
+        }
+    }
+
+    @Test func aFailedUploadRecordsItsReasonAndReleasesTheReconcileClaim() async throws {
+        try await Self.withWorld(photos: 1) { world in
+            let photo = world.photos[0]
+            try world.observer.query(
+                "UPDATE photos SET reconcile_claimed_until = now() + interval '1 hour' WHERE id = $1",
+                [photo]
+            )
+            #expect(
+                try await PhotoLifecycle.failUpload(
+                    photo,
+                    error: "upload_expired",
+                    changedBy: .reconciler,
+                    pool: world.pool
+                )
+            )
+            #expect(try await !PhotoLifecycle.failUpload(photo, error: "again", changedBy: .api, pool: world.pool))
+            #expect(try world.status(photo) == "failed")
+            #expect(try world.isSet(photo, "failed_at"))
+            #expect(try !world.isSet(photo, "reconcile_claimed_until"))
+            #expect(
+                try world.history(photo) == [
+                    "- → pending_upload by api", "pending_upload → failed by reconciler (upload_expired)",
+                ]
+            )
+        }
+    }
+
+    /// The relay's move: only `uploaded` photos become `processing`, however many ids it names.
+    @Test func markProcessingMovesOnlyUploadedPhotos() async throws {
+        try await Self.withWorld(photos: 3) { world in
+            let (uploaded, pending, alsoUploaded) = (world.photos[0], world.photos[1], world.photos[2])
+            for photo in [uploaded, alsoUploaded] {
+                #expect(
+                    try await PhotoLifecycle.confirm(
+                        photo,
+                        Self.confirmation(of: photo),
+                        changedBy: .api,
+                        pool: world.pool
+                    )
+                )
+            }
+            let moved = try await world.pool.withConnection { connection in
+                try connection.transaction { try PhotoLifecycle.markProcessing(world.photos + [UUID()], on: $0) }
+            }
+            #expect(moved == 2)
+            #expect(try world.status(uploaded) == "processing")
+            #expect(try world.status(alsoUploaded) == "processing")
+            #expect(try world.status(pending) == "pending_upload")
+            #expect(try world.isSet(uploaded, "processing_at"))
+            #expect(try world.history(uploaded).last == "uploaded → processing by relay")
+            #expect(try await world.pool.withConnection { try PhotoLifecycle.markProcessing([], on: $0) } == 0)
+            #expect(try await world.pool.withConnection { try PhotoLifecycle.markProcessing([uploaded], on: $0) } == 0)
+        }
+    }
+
+    /// The pipeline's change: conditional on the status it saw; `result` kept when not sent,
+    /// `error` stored only with `failed`.
+    @Test func theDetectionPipelinesChangesAreConditionalOnTheStatusSeen() async throws {
+        try await Self.withWorld(photos: 1) { world in
+            let photo = world.photos[0]
+            #expect(
+                try await PhotoLifecycle.confirm(photo, Self.confirmation(of: photo), changedBy: .api, pool: world.pool)
+            )
+            func change(from: PhotoStatus, to: PhotoStatus, result: String?, error: String?) async throws -> Bool {
+                try await PhotoLifecycle.changeStatus(
+                    photo,
+                    from: from,
+                    to: to,
+                    resultJSON: result,
+                    error: error,
+                    changedBy: .detection,
+                    pool: world.pool
+                )
+            }
+            #expect(try await !change(from: .pendingUpload, to: .processing, result: nil, error: nil))
+            #expect(try await change(from: .uploaded, to: .processing, result: #"{"boxes":[1]}"#, error: nil))
+            #expect(try await change(from: .processing, to: .failed, result: nil, error: "model crashed"))
+            #expect(try world.status(photo) == "failed")
+            #expect(try world.isSet(photo, "processing_at"))
+            #expect(try world.isSet(photo, "failed_at"))
+            #expect(try !world.isSet(photo, "completed_at"))
+            let row = try #require(
+                try world.observer.query(
+                    "SELECT detection_result::text AS result, error FROM photos WHERE id = $1",
+                    [photo]
+                ).first
+            )
+            #expect(row["result"] == #"{"boxes": [1]}"#)
+            #expect(row["error"] == "model crashed")
+            #expect(
+                try world.history(photo).suffix(2) == [
+                    "uploaded → processing by detection", "processing → failed by detection (model crashed)",
+                ]
+            )
+        }
+    }
+
+    /// Reads come back typed: the status, media type and priority are enums, the detection
+    /// types an array, and the history in order.
+    @Test func aStoredPhotoIsReadBackTyped() async throws {
+        try await Self.withWorld(photos: 1) { world in
+            let photoID = world.photos[0]
+            let photo = try #require(try await PhotoReads.photo(photoID, pool: world.pool))
+            #expect(photo.photoID == photoID)
+            #expect(photo.status == .pendingUpload)
+            #expect(photo.mediaType == .jpeg)
+            #expect(photo.priority == .normal)
+            #expect(photo.detectionTypes == ["damage"])
+            #expect(photo.history.map(\.status) == [.pendingUpload])
+            #expect(try await PhotoReads.photo(UUID(), pool: world.pool) == nil)
+        }
+    }
+
+    /// A page ends where the cursor of its last photo says; the next page starts after it.
+    @Test func pagesFollowTheirCursors() async throws {
+        try await Self.withWorld(photos: 5) { world in
+            let project: UUID = try #require(
+                try world.observer.query("SELECT id FROM projects").first?.decode("id")
+            )
+            let pages = try await world.pool.withConnection { connection in
+                var pages: [[UUID]] = []
+                var cursor: PhotoListCursor?
+                while true {
+                    let page = try PhotoReads.projectPhotos(
+                        project,
+                        status: nil,
+                        after: cursor,
+                        limit: 2,
+                        on: connection
+                    )
+                    if page.isEmpty { break }
+                    pages.append(page.map(\.photoID))
+                    cursor = page.last.map(PhotoListCursor.init(after:))
+                    // The cursor survives its trip through a client.
+                    cursor = try #require(cursor.flatMap { PhotoListCursor(encoded: $0.encoded) })
+                }
+                return pages
+            }
+            #expect(pages.map(\.count) == [2, 2, 1])
+            #expect(Set(pages.flatMap { $0 }) == Set(world.photos))
+            let failed = try await world.pool.withConnection {
+                try PhotoReads.projectPhotos(project, status: .failed, after: nil, limit: 10, on: $0)
+            }
+            #expect(failed.isEmpty)
+        }
+    }
+}
+
+/// The list cursor is opaque to clients, and only what this API wrote decodes.
+@Suite struct PhotoListCursorTests {
+    @Test func roundTrips() throws {
+        let cursor = PhotoListCursor(createdAtText: "2026-12-06 10:30:00.123456+00", photoID: UUID())
+        #expect(PhotoListCursor(encoded: cursor.encoded) == cursor)
+        #expect(!cursor.encoded.contains("="))
+    }
+
+    @Test(arguments: [
+        "", "not base64!", String(repeating: "A", count: 201),
+        "MjAyNi0xMi0wNiAxMDozMDowMCswMA",  // a timestamp without `|id`
+        "bm90IGEgZGF0ZXx4",  // "not a date|x"
+        "MjAyNi0xMi0wNiAxMDozMDowMCswMHxub3QtYS11dWlk",  // "2026-12-06 10:30:00+00|not-a-uuid"
+        "MjAyNi0xMi0wNiAxMDozMDowMCswMHxub3QtYS11dWlk+/",  // standard base64's characters
+    ])
+    func refusesWhatThisAPIDidNotWrite(encoded: String) {
+        #expect(PhotoListCursor(encoded: encoded) == nil)
+    }
+}
