@@ -276,14 +276,15 @@ class Relay:
 
 @dataclass
 class RelayKind:
-    """`reference` (the Python relay) or `ours` (outbox-relay), and how many processes."""
+    """`reference` (the Python relay), `ours` (outbox-relay) or `baseline` (another outbox-relay
+    binary, `--baseline-relay-bin`, e.g. the build before a change), and how many processes."""
 
     impl: str
     processes: int
 
     @property
     def label(self) -> str:
-        name = "reference (Python)" if self.impl == "reference" else "outbox-relay"
+        name = {"reference": "reference (Python)", "ours": "outbox-relay", "baseline": "baseline relay"}[self.impl]
         return f"{name} x{self.processes}"
 
     @property
@@ -293,8 +294,8 @@ class RelayKind:
     @staticmethod
     def parse(text: str) -> RelayKind:
         impl, _, count = text.partition(":")
-        if impl not in ("reference", "ours") or not count.isdigit() or int(count) < 1:
-            raise argparse.ArgumentTypeError(f"relay kind {text!r}: want reference:N or ours:N")
+        if impl not in ("reference", "ours", "baseline") or not count.isdigit() or int(count) < 1:
+            raise argparse.ArgumentTypeError(f"relay kind {text!r}: want reference:N, ours:N or baseline:N")
         return RelayKind(impl, int(count))
 
 
@@ -306,6 +307,7 @@ class Environment:
     sink_pid: int | None
     relay_bin: Path
     python: Path
+    baseline_relay_bin: Path | None
     log_dir: Path
     timeout: float
     idle_wait: float = 30
@@ -333,10 +335,13 @@ class Environment:
         for index in range(kind.processes):
             env = self.relay_env()
             port = None
-            if kind.impl == "ours":
+            if kind.impl in ("ours", "baseline"):
                 port = free_port()
                 env["RELAY_METRICS_PORT"] = str(port)
-                command = [str(self.relay_bin), "run"]
+                binary = self.relay_bin if kind.impl == "ours" else self.baseline_relay_bin
+                if binary is None:
+                    raise SystemExit("relay kind baseline needs --baseline-relay-bin")
+                command = [str(binary), "run"]
             else:
                 command = [str(self.python), str(HERE / "reference_relay.py")]
             log_path = self.log_dir / f"{tag}-{index + 1}.log"
@@ -825,6 +830,7 @@ def run(args: argparse.Namespace) -> int:
         sink_pid=args.sink_pid,
         relay_bin=Path(args.relay_bin),
         python=Path(args.python),
+        baseline_relay_bin=Path(args.baseline_relay_bin) if args.baseline_relay_bin else None,
         log_dir=Path(args.log_dir),
         timeout=args.timeout,
         idle_wait=args.idle_wait,
@@ -929,6 +935,7 @@ def main() -> int:
     full.add_argument("--sink-port", type=int, required=True)
     full.add_argument("--sink-pid", type=int)
     full.add_argument("--relay-bin", required=True)
+    full.add_argument("--baseline-relay-bin", help="the outbox-relay binary of relay kind baseline:N")
     full.add_argument("--python", default=sys.executable)
     full.add_argument("--log-dir", required=True)
     full.add_argument("--results-dir", default=str(HERE / "results"))

@@ -6,8 +6,9 @@
 #   --repeat N            drain runs per relay kind (default 3; the table shows medians)
 #   --events N            pending events per drain run (default 100000)
 #   --kinds LIST          relay kinds, comma-separated IMPL:PROCESSES with IMPL reference
-#                         (Benchmarks/reference_relay.py) or ours (outbox-relay)
-#                         (default reference:1,ours:1,ours:2)
+#                         (Benchmarks/reference_relay.py), ours (outbox-relay) or baseline
+#                         (the outbox-relay binary BASELINE_RELAY_BIN names, e.g. the build
+#                         before a change) (default reference:1,ours:1,ours:2)
 #   --latency-rate R      events/s of the latency run (default 200)
 #   --latency-seconds S   length of each latency run (default 20; 0 skips them)
 #   --timeout S           give up on a drain run after S seconds (default 120)
@@ -123,10 +124,13 @@ if ((sink_ceiling)); then
     fi
 fi
 
+baseline_args=()
+if [[ -n ${BASELINE_RELAY_BIN:-} ]]; then baseline_args=(--baseline-relay-bin "$BASELINE_RELAY_BIN"); fi
 status=0
 "$python" Benchmarks/bench.py run \
     --sink-port "$sink_port" --sink-pid "$sink_pid" \
     --relay-bin "$bin_dir/outbox-relay" --python "$python" \
+    "${baseline_args[@]}" \
     --log-dir "$RUN_DIR/logs" --command-line "$command_line" \
     "${ceiling_args[@]}" "${bench_args[@]}" || status=$?
 if ((status == 3)); then
