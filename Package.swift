@@ -79,6 +79,7 @@ let package = Package(
                 "Digest",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -137,7 +138,6 @@ let package = Package(
                 "Domain",
                 "Exif",
                 "ImageInspection",
-                "Migrator",
                 "Operations",
                 "Postgres",
                 "Telemetry",
@@ -155,7 +155,6 @@ let package = Package(
                 "AppConfig",
                 "AWS",
                 "Domain",
-                "Migrator",
                 "Operations",
                 "Postgres",
                 "Telemetry",
