@@ -1,5 +1,7 @@
 import AWS
 import AppConfig
+import Auth
+import HTTPSupport
 import Hummingbird
 import Logging
 import Operations
