@@ -80,6 +80,7 @@ let package = Package(
                 "Digest",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -142,16 +143,45 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Who is calling and what may they do: bearer tokens, JWKS keys, identities, scopes. No HTTP.
+        .target(
+            name: "Auth",
+            dependencies: [
+                "AppConfig",
+                "AWS",
+                "UUIDCoding",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // photo-api's HTTP plumbing: errors as problem documents, request ids, logs, metrics, authentication.
+        .target(
+            name: "HTTPSupport",
+            dependencies: [
+                "Auth",
+                "Postgres",
+                "UUIDCoding",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "API",
             dependencies: [
                 "AppConfig",
+                "Auth",
                 "AWS",
                 "CivilTime",
                 "Domain",
                 "Exif",
+                "HTTPSupport",
                 "ImageInspection",
-                "Migrator",
                 "Operations",
                 "PhotoStore",
                 "Postgres",
@@ -159,7 +189,6 @@ let package = Package(
                 "UUIDCoding",
                 "WireFormats",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -171,7 +200,6 @@ let package = Package(
                 "AppConfig",
                 "AWS",
                 "Domain",
-                "Migrator",
                 "Operations",
                 "PhotoStore",
                 "Postgres",
@@ -265,11 +293,55 @@ let package = Package(
             dependencies: ["Migrator", "Postgres", "TestSupport"],
             swiftSettings: swiftSettings
         ),
+        // Tokens, signing keys, a JWKS server and a log capture, for the Auth, HTTPSupport and API tests.
+        .target(
+            name: "AuthTestSupport",
+            dependencies: [
+                "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/AuthTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuthTests",
+            dependencies: [
+                "AppConfig",
+                "Auth",
+                "AuthTestSupport",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HTTPSupportTests",
+            dependencies: [
+                "Auth",
+                "AuthTestSupport",
+                "HTTPSupport",
+                "Operations",
+                "Postgres",
+                "Telemetry",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "APITests",
             dependencies: [
                 "API",
                 "AppConfig",
+                "Auth",
+                "AuthTestSupport",
+                "HTTPSupport",
                 "Migrator",
                 "Postgres",
                 "TestSupport",

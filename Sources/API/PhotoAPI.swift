@@ -1,8 +1,9 @@
 import AWS
 import AppConfig
+import Auth
+import HTTPSupport
 import Hummingbird
 import Logging
-import Migrator
 import Operations
 import PhotoStore
 import Postgres
@@ -18,17 +19,11 @@ public enum PhotoAPI {
         configuration: APIConfiguration,
         logger: Logger
     ) async throws -> some ApplicationProtocol {
-        let pool = ConnectionPool(
+        let pool = try await DatabaseBootstrap.openPool(
             settings: configuration.database.settings,
             maximumConnections: configuration.databasePoolSize,
             logger: logger
         )
-        do {
-            try await pool.withConnection { try SchemaRequirement.check(on: $0) }
-        } catch {
-            await pool.shutdown()
-            throw error
-        }
         // Fetches the JWKS (when configured) before the first request can need it.
         let authentication: Authentication
         do {
@@ -45,7 +40,7 @@ public enum PhotoAPI {
             verifier: authentication.verifier,
             logger: logger
         )
-        var services: [any Service] = [pool] + authentication.services + [CurlClientService(client: storageHTTP)]
+        var services: [any Service] = [pool] + authentication.services + [CurlHTTPClientService(client: storageHTTP)]
         if configuration.confirmation.reconcileEnabled {
             services.append(makeReconciler(components: components, configuration: configuration, logger: logger))
         }
@@ -144,15 +139,5 @@ public enum PhotoAPI {
         // Last: the route table used to answer 405 instead of 404 (routes added after it 404).
         routeIndex.index(router)
         return router
-    }
-}
-
-/// Keeps the storage client's threads until the application shuts down, then stops them.
-struct CurlClientService: Service {
-    let client: CurlHTTPClient
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        await client.shutdown()
     }
 }

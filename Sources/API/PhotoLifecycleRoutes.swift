@@ -1,6 +1,8 @@
 import AWS
+import Auth
 import Domain
 import Foundation
+import HTTPSupport
 import Hummingbird
 import Logging
 import PhotoStore

@@ -1,8 +1,10 @@
 import AWS
 import AppConfig
+import Auth
 import Digest
 import Domain
 import Foundation
+import HTTPSupport
 import HTTPTypes
 import Hummingbird
 import Logging

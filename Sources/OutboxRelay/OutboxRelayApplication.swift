@@ -3,7 +3,6 @@ import AppConfig
 import Foundation
 import Hummingbird
 import Logging
-import Migrator
 import Operations
 import Postgres
 import ServiceLifecycle
@@ -21,17 +20,11 @@ public enum OutboxRelayApplication {
     ) async throws -> some ApplicationProtocol {
         // Workers claim and retire on the pool; the statistics loop and the readiness probe
         // need one each. LISTEN has a connection of its own.
-        let pool = ConnectionPool(
+        let pool = try await DatabaseBootstrap.openPool(
             settings: configuration.database.settings,
             maximumConnections: configuration.workers + 2,
             logger: logger
         )
-        do {
-            try await pool.withConnection { try SchemaRequirement.check(on: $0) }
-        } catch {
-            await pool.shutdown()
-            throw error
-        }
         let http = CurlHTTPClient(
             concurrency: sendConcurrency,
             timeoutMilliseconds: 10_000,
@@ -59,7 +52,7 @@ public enum OutboxRelayApplication {
                 serverName: "outbox-relay"
             ),
             // Stopped in reverse: the relay finishes its batch before HTTP and the pool close.
-            services: [pool, HTTPClientService(client: http), relay],
+            services: [pool, CurlHTTPClientService(client: http), relay],
             logger: logger
         )
     }
@@ -85,15 +78,5 @@ extension OutboxRelayService.Settings {
             ),
             isFIFOQueue: configuration.isFIFOQueue
         )
-    }
-}
-
-/// Shuts the libcurl client's threads down with the rest of the process.
-struct HTTPClientService: Service {
-    let client: CurlHTTPClient
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        await client.shutdown()
     }
 }

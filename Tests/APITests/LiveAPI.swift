@@ -1,4 +1,5 @@
 import AWS
+import AuthTestSupport
 import Foundation
 import TestSupport
 

@@ -1,7 +1,10 @@
 import API
 import AWS
 import AppConfig
+import Auth
+import AuthTestSupport
 import Foundation
+import HTTPSupport
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting

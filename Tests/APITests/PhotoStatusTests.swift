@@ -1,5 +1,6 @@
 import API
 import AWS
+import AuthTestSupport
 import Foundation
 import HTTPTypes
 import HummingbirdTesting

@@ -1,5 +1,6 @@
 import API
 import AppConfig
+import AuthTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,5 +1,7 @@
 import API
+import AuthTestSupport
 import Foundation
+import HTTPSupport
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting

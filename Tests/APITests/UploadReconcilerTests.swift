@@ -1,6 +1,7 @@
 import API
 import AWS
 import AppConfig
+import AuthTestSupport
 import Foundation
 import HTTPTypes
 import HummingbirdTesting

@@ -10,9 +10,8 @@ import Synchronization
 /// same as the request log's), never the raw path, so ids cannot blow up the number of series;
 /// an unmatched request is `NotFound`.
 ///
-/// It sits just outside `RequestLogMiddleware`, inside `ProblemMiddleware`, so a failed request
-/// reaches it as a thrown error: it records the status `ProblemMiddleware` will answer with
-/// (through `APIError.classify`, the same classification) and rethrows.
+/// It sits outside `ProblemMiddleware`, so it only ever sees a response, and counts the status
+/// the client gets; errors were classified (once) by `ProblemMiddleware` before they reach it.
 public struct RouteMetricsMiddleware: RouterMiddleware {
     public typealias Context = APIRequestContext
 
@@ -21,18 +20,14 @@ public struct RouteMetricsMiddleware: RouterMiddleware {
     /// The timer's name.
     public static let durationLabel = "http_request_duration_seconds"
 
-    let routeIndex: RouteMethodIndex?
     let factory: any MetricsFactory
     /// The counter and timer of each (method, route, status) seen so far.
     private let handles = MetricHandles()
 
-    /// - Parameters:
-    ///   - routeIndex: the same index `ProblemMiddleware` uses, so 405s are counted as 405.
-    ///   - factory: where the metrics go; the process-wide `MetricsSystem.factory` by default
-    ///     (bootstrapped to Prometheus by the executable). Tests pass their own, since the
-    ///     global factory can be bootstrapped only once per process.
-    public init(routeIndex: RouteMethodIndex? = nil, factory: any MetricsFactory = MetricsSystem.factory) {
-        self.routeIndex = routeIndex
+    /// - Parameter factory: where the metrics go; the process-wide `MetricsSystem.factory` by
+    ///   default (bootstrapped to Prometheus by the executable). Tests pass their own, since the
+    ///   global factory can be bootstrapped only once per process.
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
         self.factory = factory
     }
 
@@ -42,15 +37,9 @@ public struct RouteMetricsMiddleware: RouterMiddleware {
         next: (Request, APIRequestContext) async throws -> Response
     ) async throws -> Response {
         let start = ContinuousClock.now
-        do {
-            let response = try await next(request, context)
-            record(request, context, status: Int(response.status.code), since: start)
-            return response
-        } catch {
-            let problem = await APIError.classify(error, request: request, context: context, routeIndex: routeIndex)
-            record(request, context, status: Int(problem.status.code), since: start)
-            throw error
-        }
+        let response = try await next(request, context)
+        record(request, context, status: Int(response.status.code), since: start)
+        return response
     }
 
     /// The `route` dimension: the matched pattern, or `NotFound` when nothing matched.

@@ -16,7 +16,7 @@ public struct Authentication: Sendable {
     /// Builds the verifier and, with `JWT_JWKS_URL`, fetches the key set once.
     ///
     /// A failed first fetch does not stop the start: the error is logged and tokens signed with
-    /// JWKS keys are refused (401) until a later fetch succeeds, either on the first token with
+    /// JWKS keys are refused until a later fetch succeeds, either on the first token with
     /// a `kid` (unknown, since no key is known) or at the next periodic refresh. An identity
     /// provider's outage should not keep the API, and its HS256 callers, down.
     public static func start(configuration: AuthConfiguration, logger: Logger) async throws -> Authentication {

@@ -15,7 +15,7 @@ import Synchronization
 /// refetch in flight rather than starting their own.
 ///
 /// A failed fetch keeps the previous keys and is logged; it never fails a request by itself
-/// (the token is refused as unknown-kid, a 401). Only keys usable for our algorithms are kept:
+/// (the token is refused as unknown-kid). Only keys usable for our algorithms are kept:
 /// `kty` `RSA` (RS256) and `EC` on P-256 (ES256), with a `kid`, not marked `use: enc`, and an
 /// `alg`, when present, matching. Each key is pinned to its algorithm, so a token can never
 /// choose how a key is used.

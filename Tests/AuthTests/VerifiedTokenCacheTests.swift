@@ -1,4 +1,5 @@
-import API
+import Auth
+import AuthTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -22,7 +23,7 @@ import Testing
         #expect(try await verifier.verify(token).userID == AuthFixtures.userID)
         // Past exp plus the leeway: refused although it verified a moment ago.
         clock.advance(by: 30 + TokenVerifier.leeway + 1)
-        await #expect(throws: APIError.self) { try await verifier.verify(token) }
+        await #expect(throws: AuthenticationError.self) { try await verifier.verify(token) }
     }
 
     @Test func onlyTheExactVerifiedTextIsRemembered() async throws {
@@ -32,12 +33,12 @@ import Testing
         // The same header and claims with another signature, and another key's token: refused.
         let parts = token.split(separator: ".")
         let forged = "\(parts[0]).\(parts[1]).\(AuthFixtures.base64URL(Array(repeating: 7, count: 32)))"
-        await #expect(throws: APIError.self) { try await verifier.verify(forged) }
+        await #expect(throws: AuthenticationError.self) { try await verifier.verify(forged) }
         let otherKey = try await AuthFixtures.hs256(
             AuthFixtures.validClaims(),
             secret: "another-secret-of-at-least-32-bytes!!!"
         )
-        await #expect(throws: APIError.self) { try await verifier.verify(otherKey) }
+        await #expect(throws: AuthenticationError.self) { try await verifier.verify(otherKey) }
         #expect(try await verifier.verify(token).organizationID == AuthFixtures.organizationID)
     }
 }

@@ -1,7 +1,6 @@
-import Foundation
+import Auth
 import Hummingbird
 import Logging
-import Synchronization
 
 /// The request context of every `photo-api` route.
 ///
@@ -36,34 +35,21 @@ public struct APIRequestContext: RequestContext {
     /// The verified caller, or 401 `unauthorized` when the route is not behind authentication.
     public func requireIdentity() throws(APIError) -> AuthenticatedIdentity {
         guard let identity else {
-            throw APIError.unauthorized("authentication is required", challenge: .credentialsRequired)
+            throw APIError(AuthenticationError.credentialsMissing("authentication is required"))
         }
         return identity
     }
 
-    /// The verified caller when its token carries `scope`; 403 `forbidden` otherwise.
-    ///
-    /// `PATCH /api/v1/photos/{id}/status` needs `photos:status:write` (the detection pipeline).
+    /// The verified caller when its token carries `scope` (``AuthenticatedIdentity/require(scope:)``);
+    /// 403 `forbidden` otherwise.
     @discardableResult
     public func requireScope(_ scope: String) throws(APIError) -> AuthenticatedIdentity {
         let identity = try requireIdentity()
-        guard identity.scopes.contains(scope) else {
-            throw APIError.missingScope(scope)
+        do throws(AuthorizationError) {
+            try identity.require(scope: scope)
+        } catch {
+            throw APIError(error)
         }
         return identity
-    }
-}
-
-/// Facts about one request that inner middlewares report to outer ones.
-///
-/// Contexts are values, so what an inner middleware sets on its copy never reaches an outer
-/// middleware; this reference, created once per request, does.
-final class RequestRecord: Sendable {
-    private let state = Mutex<UUID?>(nil)
-
-    /// The authenticated user, once `AuthenticationMiddleware` has verified the token.
-    var userID: UUID? {
-        get { state.withLock { $0 } }
-        set { state.withLock { $0 = newValue } }
     }
 }

@@ -4,14 +4,18 @@ import Logging
 /// The one place where errors become HTTP responses: every error a handler (or an inner
 /// middleware, or Hummingbird's router) throws comes out as an RFC 9457 problem document.
 ///
-/// `APIError`s keep their code; Hummingbird's 400 (undecodable JSON), 404 (no route), 413 (body
-/// over the limit) become `invalid_request`, `not_found`, `payload_too_large`, and a 404 for a
-/// path that exists with other methods becomes 405 `method_not_allowed` with `Allow`. Anything
-/// unexpected, Postgres errors included, becomes 500 `internal_error`: the client gets a fixed
-/// sentence and the request id, the log gets the error.
+/// `APIError`s keep their code; Auth's refusals become 401 `unauthorized` and 403 `forbidden`;
+/// Hummingbird's 400 (undecodable JSON), 404 (no route), 413 (body over the limit) become
+/// `invalid_request`, `not_found`, `payload_too_large`, and a 404 for a path that exists with
+/// other methods becomes 405 `method_not_allowed` with `Allow`. Anything unexpected, Postgres
+/// errors included, becomes 500 `internal_error`: the client gets a fixed sentence and the
+/// request id, the log gets the error.
 ///
-/// It sits inside `RequestIDMiddleware` (so problem documents carry the request id) and outside
-/// the request log and authentication (so their failures are mapped too). It never throws.
+/// It is the innermost of the router-wide middlewares and never throws, so it is the only one
+/// that sees errors and it classifies each failed request exactly once: it records the problem
+/// on the request's `RequestRecord`, from which `RequestLogMiddleware` takes the code and the
+/// log-only reason, while `RouteMetricsMiddleware` and `RequestIDMiddleware` only ever see the
+/// response. Authentication sits inside it, on the `/api/v1` group, so its failures are mapped too.
 public struct ProblemMiddleware: RouterMiddleware {
     public typealias Context = APIRequestContext
 
@@ -32,6 +36,7 @@ public struct ProblemMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let problem = await APIError.classify(error, request: request, context: context, routeIndex: routeIndex)
+            context.requestRecord.problem = problem
             if problem.code == .internalError {
                 context.logger.error(
                     "request failed",

@@ -1,3 +1,4 @@
+import Auth
 import Hummingbird
 import Metrics
 
@@ -8,12 +9,13 @@ public enum APIRoutes {
     ///
     /// 1. `RequestIDMiddleware`: assigns the id first, so that everything after it (problem
     ///    documents, log lines) can name it, and sets `X-Request-ID` on whatever comes back.
-    /// 2. `ProblemMiddleware`: turns every error from below into a problem response, so the
-    ///    request id middleware always receives a response to tag.
-    /// 3. `RouteMetricsMiddleware`: counts and times each request by route pattern, with the
-    ///    status the problem middleware will send (`metricsFactory`, the global one by default).
-    /// 4. `RequestLogMiddleware`: innermost, so its latency covers the handler and the route is
-    ///    known; it logs the status the problem middleware will send.
+    /// 2. `RouteMetricsMiddleware`: counts and times each request by route pattern and the
+    ///    status of the response (`metricsFactory`, the global one by default).
+    /// 3. `RequestLogMiddleware`: logs the response's status, with the code and reason of a
+    ///    failed request as the problem middleware recorded them.
+    /// 4. `ProblemMiddleware`: innermost, so it is the only one that sees thrown errors; it
+    ///    classifies each one once, answers with a problem document and records the problem on
+    ///    the request's `RequestRecord` for the log line. Everything outside it sees a response.
     ///
     /// Hummingbird applies router middleware only to routes added after it: call this before
     /// adding any route. Authentication is not here but on the `/api/v1` group (``addVersion1(to:verifier:)``),
@@ -24,9 +26,9 @@ public enum APIRoutes {
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: RouteMetricsMiddleware(factory: metricsFactory))
+        router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ProblemMiddleware(routeIndex: routeIndex))
-        router.add(middleware: RouteMetricsMiddleware(routeIndex: routeIndex, factory: metricsFactory))
-        router.add(middleware: RequestLogMiddleware(routeIndex: routeIndex))
     }
 
     /// The `/api/v1` group, behind bearer-token authentication, with `GET /api/v1/whoami`.

@@ -1,6 +1,5 @@
-import API
-import AppConfig
 import Foundation
+import HTTPSupport
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting

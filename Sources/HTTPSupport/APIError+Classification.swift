@@ -1,3 +1,4 @@
+import Auth
 import HTTPTypes
 import Hummingbird
 import JWTKit
@@ -7,10 +8,11 @@ import Postgres
 extension APIError {
     /// The problem any error thrown while handling a request stands for.
     ///
-    /// `ProblemMiddleware` answers with it and `RequestLogMiddleware` logs its status, so both
-    /// always agree. Only `APIError`s and well-known framework errors keep their meaning; anything
-    /// else is a bug or an outage and becomes 500 `internal_error`, its description kept for the
-    /// logs (`logDetail`) and never sent.
+    /// Only `ProblemMiddleware` calls it, once per failed request: it answers with the result and
+    /// records it on the request's `RequestRecord`, where the request log and the route metrics
+    /// read it, so all three always agree. Only `APIError`s, Auth's refusals and well-known
+    /// framework errors keep their meaning; anything else is a bug or an outage and becomes 500
+    /// `internal_error`, its description kept for the logs (`logDetail`) and never sent.
     ///
     /// - Parameter routeIndex: turns Hummingbird's 404 for a path that exists with other methods
     ///   into 405.
@@ -22,6 +24,12 @@ extension APIError {
     ) async -> APIError {
         if let error = error as? APIError {
             return error
+        }
+        if let error = error as? AuthenticationError {
+            return APIError(error)
+        }
+        if let error = error as? AuthorizationError {
+            return APIError(error)
         }
         if error is NIOTooManyBytesError {
             return .payloadTooLarge(limitBytes: context.maxUploadSize)

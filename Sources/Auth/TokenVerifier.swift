@@ -9,9 +9,9 @@ import UUIDCoding
 /// the token's `kid`. Required claims: `sub` and `org_id` (UUIDs) and `exp`; `nbf` is honoured,
 /// both with ``leeway`` for clock skew; `iss` and `aud` must match when configured.
 ///
-/// Every refusal is an `APIError.unauthorized` (401) whose `detail` says only what a client may
-/// know and whose `logDetail` says exactly why; no token can make it throw anything else, so a
-/// bad token is never a 500. The algorithm is chosen by our configuration and the key, never by
+/// Every refusal is an ``AuthenticationError`` (a token was presented) whose `detail` says only
+/// what a client may know and whose `logDetail` says exactly why; no token can make it throw
+/// anything else, so a bad token is never a 500. The algorithm is chosen by our configuration and the key, never by
 /// the token alone: `alg: none` and every other algorithm are refused before any key is used,
 /// an HS256 token is only ever checked with the shared secret (never with a public key), and an
 /// RS256 or ES256 token must name the algorithm its JWKS key is pinned to.
@@ -58,18 +58,18 @@ public struct TokenVerifier: Sendable {
         self.now = now
     }
 
-    /// The caller named by `token`, or 401 `unauthorized`.
+    /// The caller named by `token`, or the reason it is refused.
     ///
     /// A token whose signature was proven within the last minute is not proven again
     /// (``VerifiedTokenCache`` says why that is safe); its claims are checked every time.
-    public func verify(_ token: String) async throws(APIError) -> AuthenticatedIdentity {
+    public func verify(_ token: String) async throws(AuthenticationError) -> AuthenticatedIdentity {
         if let claims = verified.claims(for: token, now: now()) {
             return try identity(from: claims)
         }
         let claims: AccessTokenClaims
         do {
             claims = try await verifySignature(token)
-        } catch let error as APIError {
+        } catch let error as AuthenticationError {
             throw error
         } catch {
             // jwt-kit: bad signature, undecodable payload, ill-typed claim, unusable key. Its
@@ -140,7 +140,7 @@ public struct TokenVerifier: Sendable {
     }
 
     /// Checks the claims of a token whose signature holds.
-    private func identity(from claims: AccessTokenClaims) throws(APIError) -> AuthenticatedIdentity {
+    private func identity(from claims: AccessTokenClaims) throws(AuthenticationError) -> AuthenticatedIdentity {
         let now = self.now().timeIntervalSince1970
         guard let exp = claims.exp else {
             throw Self.refusal("the bearer token is not valid", because: "no exp claim")
@@ -167,8 +167,8 @@ public struct TokenVerifier: Sendable {
         return AuthenticatedIdentity(userID: userID, organizationID: organizationID, scopes: scopes)
     }
 
-    private static func refusal(_ detail: String, because reason: String) -> APIError {
-        .unauthorized(detail, logDetail: reason, challenge: .invalidToken)
+    private static func refusal(_ detail: String, because reason: String) -> AuthenticationError {
+        .invalidToken(detail, logDetail: reason)
     }
 
     /// A token-supplied string made safe and short for a log line.

@@ -1,5 +1,7 @@
-import API
+import Auth
+import AuthTestSupport
 import Foundation
+import HTTPSupport
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -14,11 +16,13 @@ import Testing
         var description: String { "password=hunter2 while running SELECT * FROM photos" }
     }
 
-    /// The application's middleware and `/api/v1` group, plus routes that fail on purpose.
+    /// The application's middleware and `/api/v1` group (with `whoami`), `GET /healthz`, plus
+    /// routes that fail on purpose.
     private static func testApplication() async throws -> some ApplicationProtocol {
         let router = Router(context: APIRequestContext.self)
         let routeIndex = RouteMethodIndex()
         APIRoutes.addMiddleware(to: router, routeIndex: routeIndex)
+        router.get("healthz") { _, _ -> HTTPResponse.Status in .ok }
         router.get("boom") { _, _ -> HTTPResponse.Status in throw LeakyError() }
         router.get("postgres") { _, _ -> HTTPResponse.Status in
             throw PostgresError(
@@ -33,14 +37,7 @@ import Testing
         router.get("conflict") { _, _ -> HTTPResponse.Status in
             throw APIError.invalidStatusTransition("completed cannot become processing")
         }
-        let version1 = APIRoutes.addVersion1(
-            to: router,
-            verifier: try await TokenVerifier(hs256Secret: AuthFixtures.secret, jwks: nil)
-        )
-        version1.post("echo") { request, context -> HTTPResponse.Status in
-            _ = try await request.decode(as: [String: String].self, context: context)
-            return .ok
-        }
+        let version1 = try await TestVersion1.add(to: router)
         version1.patch("status") { _, context -> HTTPResponse.Status in
             try context.requireScope("photos:status:write")
             return .ok
@@ -64,7 +61,7 @@ import Testing
             object.map { Set($0.keys) } == ["type", "title", "status", "detail", "code", "request_id"],
             sourceLocation: sourceLocation
         )
-        let problem = try AuthFixtures.problem(response)
+        let problem = try JSONDecoder().decode(ProblemDocument.self, from: Data(response.body.readableBytesView))
         #expect(problem.status == Int(status.code), sourceLocation: sourceLocation)
         #expect(problem.code == code, sourceLocation: sourceLocation)
         #expect(problem.type == "https://errors.photo-api.example/\(code)", sourceLocation: sourceLocation)
@@ -77,7 +74,7 @@ import Testing
     }
 
     @Test func anUnknownRouteIsANotFoundProblem() async throws {
-        try await AuthFixtures.withApplication { client in
+        try await Self.testApplication().test(.router) { client in
             for path in ["/nope", "/api/v1/photos/unknown/thing", "/api/v2/whoami"] {
                 let response = try await client.execute(uri: path, method: .get)
                 try Self.expectProblem(response, status: .notFound, code: "not_found")
@@ -86,7 +83,7 @@ import Testing
     }
 
     @Test func aKnownPathWithAnotherMethodIsAMethodNotAllowedProblem() async throws {
-        try await AuthFixtures.withApplication { client in
+        try await Self.testApplication().test(.router) { client in
             let health = try await client.execute(uri: "/healthz", method: .post)
             try Self.expectProblem(health, status: .methodNotAllowed, code: "method_not_allowed")
             #expect(health.headers[.allow] == "GET")

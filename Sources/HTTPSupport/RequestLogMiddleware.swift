@@ -9,20 +9,17 @@ import UUIDCoding
 /// neither the query string nor any header is logged: pre-signed URL signatures and bearer
 /// tokens must never reach the logs. An unmatched request logs as route `NotFound`.
 ///
-/// It is the innermost of the router's middlewares, so a failed request reaches it as a thrown
-/// error; it logs the status `ProblemMiddleware` will answer with (the same classification)
-/// and rethrows. `reason` carries an error's log-only detail (why a token was refused).
+/// It sits outside `ProblemMiddleware`, so it only ever sees a response: the status is the
+/// response's, and for a failed request `code` and `reason` (an error's log-only detail, e.g. why
+/// a token was refused) are what `ProblemMiddleware` recorded on the request's `RequestRecord`
+/// when it classified the error, never a classification of its own.
 public struct RequestLogMiddleware: RouterMiddleware {
     public typealias Context = APIRequestContext
 
-    let routeIndex: RouteMethodIndex?
     let level: Logger.Level
 
-    /// - Parameters:
-    ///   - routeIndex: the same index `ProblemMiddleware` uses, so 405s log as 405.
-    ///   - level: the level of successful requests' lines; server errors log at `error`.
-    public init(routeIndex: RouteMethodIndex? = nil, level: Logger.Level = .info) {
-        self.routeIndex = routeIndex
+    /// - Parameter level: the level of successful requests' lines; server errors log at `error`.
+    public init(level: Logger.Level = .info) {
         self.level = level
     }
 
@@ -32,22 +29,17 @@ public struct RequestLogMiddleware: RouterMiddleware {
         next: (Request, APIRequestContext) async throws -> Response
     ) async throws -> Response {
         let start = ContinuousClock.now
-        do {
-            let response = try await next(request, context)
-            log(request, context, status: Int(response.status.code), code: nil, reason: nil, since: start)
-            return response
-        } catch {
-            let problem = await APIError.classify(error, request: request, context: context, routeIndex: routeIndex)
-            log(
-                request,
-                context,
-                status: Int(problem.status.code),
-                code: problem.code.description,
-                reason: problem.logDetail,
-                since: start
-            )
-            throw error
-        }
+        let response = try await next(request, context)
+        let problem = context.requestRecord.problem
+        log(
+            request,
+            context,
+            status: Int(response.status.code),
+            code: problem?.code.description,
+            reason: problem?.logDetail,
+            since: start
+        )
+        return response
     }
 
     private func log(

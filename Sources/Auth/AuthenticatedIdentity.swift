@@ -1,0 +1,30 @@
+import Foundation
+
+/// Who is calling, as proven by a verified bearer token (contract section 3), and what it may do.
+///
+/// The HTTP layer asks Auth only two things: who is this (``TokenVerifier/verify(_:)``), and may
+/// they do X (``require(scope:)``); the answers to "no" are Auth's own errors, which the HTTP
+/// layer maps to problem documents in one place.
+public struct AuthenticatedIdentity: Sendable, Hashable {
+    /// The token's `sub`.
+    public let userID: UUID
+    /// The token's `org_id`: the caller may act only on this organization's projects.
+    public let organizationID: UUID
+    /// The token's space-separated `scope`, e.g. `photos:status:write`.
+    public let scopes: Set<String>
+
+    public init(userID: UUID, organizationID: UUID, scopes: Set<String>) {
+        self.userID = userID
+        self.organizationID = organizationID
+        self.scopes = scopes
+    }
+
+    /// Returns when the caller's token carries `scope`; throws otherwise.
+    ///
+    /// `PATCH /api/v1/photos/{id}/status` needs `photos:status:write` (the detection pipeline).
+    public func require(scope: String) throws(AuthorizationError) {
+        guard scopes.contains(scope) else {
+            throw AuthorizationError.missingScope(scope)
+        }
+    }
+}

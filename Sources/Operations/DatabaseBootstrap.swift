@@ -1,0 +1,29 @@
+import Logging
+import Migrator
+import Postgres
+
+/// The start of every process that serves from the database: open the pool, refuse to go on
+/// when the schema is behind this build, and close the pool again when that check fails.
+///
+/// `photo-api` and `outbox-relay` both start this way, so they fail the same way, with
+/// `SchemaRequirement`'s one-line message, and neither leaks the pool's threads on the way out.
+public enum DatabaseBootstrap {
+    /// A pool on `settings` whose database is at `SchemaRequirement.requiredVersion`.
+    ///
+    /// - Throws: `SchemaRequirement.SchemaBehind` or the connection's error; the pool is shut
+    ///   down before the error leaves.
+    public static func openPool(
+        settings: ConnectionSettings,
+        maximumConnections: Int,
+        logger: Logger
+    ) async throws -> ConnectionPool {
+        let pool = ConnectionPool(settings: settings, maximumConnections: maximumConnections, logger: logger)
+        do {
+            try await pool.withConnection { try SchemaRequirement.check(on: $0) }
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+        return pool
+    }
+}
