@@ -150,6 +150,7 @@ let package = Package(
                 "AppConfig",
                 "AWS",
                 "UUIDCoding",
+                "WireFormats",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import AppConfig
 import Foundation
 import JWTKit
 import UUIDCoding
+import WireFormats
 
 /// Verifies bearer tokens (contract section 3) and says who sent them.
 ///
