@@ -13,8 +13,8 @@ import Logging
 ///
 /// It is the innermost of the router-wide middlewares and never throws, so it is the only one
 /// that sees errors and it classifies each failed request exactly once: it records the problem
-/// on the request's `RequestRecord`, from which `RequestLogMiddleware` takes the code and the
-/// log-only reason, while `RouteMetricsMiddleware` and `RequestIDMiddleware` only ever see the
+/// on the request's `RequestRecord`, from which `RequestTelemetryMiddleware`'s log line takes the code and the
+/// log-only reason, while the telemetry and `RequestIDMiddleware` only ever see the
 /// response. Authentication sits inside it, on the `/api/v1` group, so its failures are mapped too.
 public struct ProblemMiddleware: RouterMiddleware {
     public typealias Context = APIRequestContext

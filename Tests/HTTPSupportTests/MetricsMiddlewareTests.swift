@@ -10,7 +10,7 @@ import Prometheus
 import Telemetry
 import Testing
 
-/// `RouteMetricsMiddleware` as `/metrics` shows it.
+/// `RouteMetrics` (through `RequestTelemetryMiddleware`) as `/metrics` shows it.
 ///
 /// `MetricsSystem.bootstrap` may run only once per process, and only the executables call it;
 /// so the router here gets a `PrometheusMetricsFactory` on `Observability.registry` (the registry

@@ -2,19 +2,16 @@ import Hummingbird
 import Metrics
 import Synchronization
 
-/// Records `http_requests_total` (counter) and `http_request_duration_seconds` (timer, a
-/// histogram in Prometheus) for every request, with the dimensions `method`, `route` and
-/// `status`.
+/// `http_requests_total` (counter) and `http_request_duration_seconds` (timer, a histogram in
+/// Prometheus) for every request, with the dimensions `method`, `route` and `status`.
 ///
 /// `route` is the matched route pattern as Hummingbird writes it (`/api/v1/photos/{photo_id}`, the
 /// same as the request log's), never the raw path, so ids cannot blow up the number of series;
 /// an unmatched request is `NotFound`.
 ///
-/// It sits outside `ProblemMiddleware`, so it only ever sees a response, and counts the status
-/// the client gets; errors were classified (once) by `ProblemMiddleware` before they reach it.
-public struct RouteMetricsMiddleware: RouterMiddleware {
-    public typealias Context = APIRequestContext
-
+/// `RequestTelemetryMiddleware` records them from the response, outside `ProblemMiddleware`, so
+/// the status counted is the one the client gets; errors were classified (once) before.
+public struct RouteMetrics: Sendable {
     /// The counter's name.
     public static let requestsLabel = "http_requests_total"
     /// The timer's name.
@@ -31,30 +28,14 @@ public struct RouteMetricsMiddleware: RouterMiddleware {
         self.factory = factory
     }
 
-    public func handle(
-        _ request: Request,
-        context: APIRequestContext,
-        next: (Request, APIRequestContext) async throws -> Response
-    ) async throws -> Response {
-        let start = ContinuousClock.now
-        let response = try await next(request, context)
-        record(request, context, status: Int(response.status.code), since: start)
-        return response
-    }
-
     /// The `route` dimension: the matched pattern, or `NotFound` when nothing matched.
     static func routeLabel(_ endpointPath: String?) -> String {
         guard let endpointPath, !endpointPath.isEmpty else { return RouteMethodIndex.notFoundEndpoint }
         return endpointPath
     }
 
-    private func record(
-        _ request: Request,
-        _ context: APIRequestContext,
-        status: Int,
-        since start: ContinuousClock.Instant
-    ) {
-        let elapsed = ContinuousClock.now - start
+    /// Counts `request`, answered with `status` after `elapsed`.
+    func record(_ request: Request, _ context: APIRequestContext, status: Int, elapsed: Duration) {
         let (counter, timer) = handles.handles(
             method: request.method.rawValue,
             route: Self.routeLabel(context.endpointPath),
@@ -90,8 +71,8 @@ private final class MetricHandles: Sendable {
         if let found = table.withLock({ $0[key] }) { return found }
         let dimensions = [("method", method), ("route", route), ("status", String(status))]
         let made = (
-            Counter(label: RouteMetricsMiddleware.requestsLabel, dimensions: dimensions, factory: factory),
-            Timer(label: RouteMetricsMiddleware.durationLabel, dimensions: dimensions, factory: factory)
+            Counter(label: RouteMetrics.requestsLabel, dimensions: dimensions, factory: factory),
+            Timer(label: RouteMetrics.durationLabel, dimensions: dimensions, factory: factory)
         )
         return table.withLock { table in
             if let found = table[key] { return found }
