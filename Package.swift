@@ -62,6 +62,7 @@ let package = Package(
         .target(
             name: "Postgres",
             dependencies: [
+                "AppConfig",
                 "CLibPQ",
                 "CivilTime",
                 "UUIDCoding",
@@ -75,6 +76,7 @@ let package = Package(
         .target(
             name: "AWS",
             dependencies: [
+                "AppConfig",
                 "CCurl",
                 "CivilTime",
                 "Digest",
@@ -84,11 +86,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .target(
-            name: "AppConfig",
-            dependencies: ["AWS", "Postgres"],
-            swiftSettings: swiftSettings
-        ),
+        .target(name: "AppConfig", swiftSettings: swiftSettings),
         .target(
             name: "Telemetry",
             dependencies: [
@@ -245,6 +243,7 @@ let package = Package(
                 "AppConfig",
                 "Migrator",
                 "Operations",
+                "Postgres",
                 "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -287,7 +286,11 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "AppConfigTests", dependencies: ["AppConfig"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ConfigurationTests",
+            dependencies: ["API", "AWS", "AppConfig", "Auth", "OutboxRelay", "Postgres"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MigratorTests",

@@ -71,7 +71,7 @@ public enum PhotoAPI {
         /// - Parameter http: the libcurl client for S3 calls, owned by the caller.
         public init(pool: ConnectionPool, configuration: APIConfiguration, http: CurlHTTPClient) {
             self.pool = pool
-            presigner = configuration.aws.makeS3Presigner()
+            presigner = S3Presigner(configuration: configuration.aws)
             canSign = configuration.aws.credentials != nil
             // Half the pool, so that reads and completions find a connection while uploads queue.
             inserts = PhotoInsertBatcher(pool: pool, maximumConcurrentBatches: pool.maximumConnections / 2)

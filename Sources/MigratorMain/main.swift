@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Migrator
+import Postgres
 import Telemetry
 
 /// `migrator`: owns the schema. Exit status 0 on success, 1 on failure, 2 on a usage error.

@@ -1,5 +1,9 @@
+import API
+import AWS
 import AppConfig
+import Auth
 import Foundation
+import OutboxRelay
 import Postgres
 import Testing
 

@@ -1,0 +1,57 @@
+import AWS
+import AppConfig
+import Foundation
+import Postgres
+
+/// Everything `outbox-relay` reads at start.
+public struct RelayConfiguration: Sendable {
+    public let appEnvironment: String
+    public let database: DatabaseConfiguration
+    public let aws: AWSConfiguration
+    public let queueURL: URL
+    public let metricsHost: String
+    public let metricsPort: Int
+    public let maxAttempts: Int
+    public let backoffBaseMilliseconds: Int
+    public let backoffMaxMilliseconds: Int
+    public let pollIntervalMilliseconds: Int
+    /// Events one worker claims at a time (`RELAY_CLAIM_BATCH`).
+    public let claimBatchSize: Int
+    /// Claim-send-retire loops running side by side in one relay (`RELAY_WORKERS`).
+    public let workers: Int
+    /// How long a claim holds its events before another relay may take them over
+    /// (`RELAY_LEASE_SECONDS`); it must outlast a send's timeout.
+    public let leaseSeconds: Int
+
+    /// FIFO queues need a message group and deduplication id on every message.
+    public var isFIFOQueue: Bool { queueURL.path.hasSuffix(".fifo") }
+
+    public init(environment: EnvironmentReader = EnvironmentReader()) throws {
+        appEnvironment = environment.string("APP_ENV", default: "development")
+        database = try DatabaseConfiguration(environment: environment, applicationName: "outbox-relay")
+        aws = try AWSConfiguration(environment: environment, appEnvironment: appEnvironment)
+        guard let queueURL = try environment.url("DETECTION_QUEUE_URL") else {
+            throw ConfigurationError(variable: "DETECTION_QUEUE_URL", reason: "is required by the relay")
+        }
+        self.queueURL = queueURL
+        metricsHost = environment.string("RELAY_METRICS_HOST", default: "0.0.0.0")
+        metricsPort = try environment.port("RELAY_METRICS_PORT", default: 9091)
+        maxAttempts = try environment.integer("RELAY_MAX_ATTEMPTS", default: 10, range: 1...1000)
+        backoffBaseMilliseconds = try environment.integer("RELAY_BACKOFF_BASE_MS", default: 1000, range: 1...86_400_000)
+        backoffMaxMilliseconds = try environment.integer(
+            "RELAY_BACKOFF_MAX_MS",
+            default: 300_000,
+            range: 1...86_400_000
+        )
+        guard backoffBaseMilliseconds <= backoffMaxMilliseconds else {
+            throw ConfigurationError(
+                variable: "RELAY_BACKOFF_BASE_MS",
+                reason: "(\(backoffBaseMilliseconds)) must not exceed RELAY_BACKOFF_MAX_MS (\(backoffMaxMilliseconds))"
+            )
+        }
+        pollIntervalMilliseconds = try environment.integer("RELAY_POLL_INTERVAL_MS", default: 1000, range: 10...600_000)
+        claimBatchSize = try environment.integer("RELAY_CLAIM_BATCH", default: 250, range: 1...10_000)
+        workers = try environment.integer("RELAY_WORKERS", default: 4, range: 1...64)
+        leaseSeconds = try environment.integer("RELAY_LEASE_SECONDS", default: 60, range: 15...86_400)
+    }
+}
