@@ -2,31 +2,6 @@ import Digest
 import Foundation
 import Synchronization
 
-/// A pre-signed request: what a client needs to talk to S3 directly, without credentials.
-public struct PresignedRequest: Sendable {
-    /// `PUT` for an upload.
-    public let method: String
-    /// The query-signed URL (`X-Amz-Signature` last).
-    public let url: String
-    /// The header fields the client must send exactly as given (they are signed), in a
-    /// stable order. `Host` is not among them: every HTTP client sends it by itself.
-    public let headers: [(name: String, value: String)]
-    /// The signing time (whole seconds) plus `X-Amz-Expires`: S3 refuses the URL afterwards.
-    public let expiresAt: Date
-
-    public init(method: String, url: String, headers: [(name: String, value: String)], expiresAt: Date) {
-        self.method = method
-        self.url = url
-        self.headers = headers
-        self.expiresAt = expiresAt
-    }
-
-    /// `headers` as a dictionary, the form of the upload-URL response's `headers` object.
-    public var headerDictionary: [String: String] {
-        Dictionary(headers.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
-    }
-}
-
 /// SigV4 query-string pre-signing for S3 (AWS4-HMAC-SHA256, `UNSIGNED-PAYLOAD`), our own
 /// implementation over libcrypto's SHA-256/HMAC (`Digest`).
 ///
@@ -61,9 +36,9 @@ public final class S3Presigner: Sendable {
     public let host: String
 
     /// `scheme://authority[/prefix][/bucket]/`: the URL up to the encoded key.
-    private let urlPrefix: [UInt8]
+    let urlPrefix: [UInt8]
     /// `[/prefix][/bucket]/`: the canonical URI up to the encoded key.
-    private let canonicalURIPrefix: [UInt8]
+    let canonicalURIPrefix: [UInt8]
     /// `host:HOST\n`
     private let hostHeaderLine: [UInt8]
     /// `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ACCESSKEY%2F`
@@ -71,15 +46,15 @@ public final class S3Presigner: Sendable {
     /// `%2FREGION%2Fs3%2Faws4_request&X-Amz-Date=`
     private let queryCredentialSuffix: [UInt8]
     /// `&X-Amz-Security-Token=TOKEN`, or empty.
-    private let querySecurityToken: [UInt8]
+    let querySecurityToken: [UInt8]
     /// `/REGION/s3/aws4_request\n`
-    private let scopeSuffix: [UInt8]
+    let scopeSuffix: [UInt8]
     /// `AWS4SECRET`
     private let keySeed: [UInt8]
     private let regionBytes: [UInt8]
     /// For header signing's `Credential=` and `x-amz-security-token`.
-    private let accessKeyID: String
-    private let sessionToken: String?
+    let accessKeyID: String
+    let sessionToken: String?
     private let signingKeyCache = Mutex(SigningKeyCache())
 
     private struct SigningKeyCache {
@@ -275,83 +250,6 @@ public final class S3Presigner: Sendable {
         )
     }
 
-    /// A header-signed request (SigV4 `Authorization` header) of `method` on `key`: the URL and
-    /// every header to send with it, `headers` included and signed.
-    ///
-    /// libcurl 7.88's own `CURLOPT_AWS_SIGV4` cannot sign for S3 (it neither sends nor signs the
-    /// `x-amz-content-sha256` header S3 requires), so S3 requests are signed here, exactly as
-    /// botocore's `S3SigV4Auth` does (`S3HeaderSigningTests`). Only body-less requests are
-    /// signed here: the payload hash is the SHA-256 of the empty body.
-    public func signHeaders(
-        method: String,
-        key: String,
-        headers: [(name: String, value: String)] = [],
-        now: Date
-    ) -> (url: String, headers: [(name: String, value: String)]) {
-        precondition(!key.isEmpty, "an S3 object key must not be empty")
-        let timestamp = Self.timestamp(of: now)
-        var amzDate: [UInt8] = []
-        timestamp.appendAmzDate(to: &amzDate)
-        var dateStamp: [UInt8] = []
-        timestamp.appendDateStamp(to: &dateStamp)
-        let payloadHash = Self.emptyPayloadSHA256
-        var fields = headers.map { (name: $0.name.lowercased(), value: $0.value) }
-        precondition(!fields.contains { $0.name == "host" }, "the host header is signed by the signer itself")
-        fields.append((name: "host", value: host))
-        fields.append((name: "x-amz-content-sha256", value: payloadHash))
-        fields.append((name: "x-amz-date", value: String(decoding: amzDate, as: UTF8.self)))
-        if !querySecurityToken.isEmpty, let token = sessionToken {
-            fields.append((name: "x-amz-security-token", value: token))
-        }
-        fields.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
-        let signedHeaders = fields.map(\.name).joined(separator: ";")
-
-        var canonical = Array(method.uppercased().utf8)
-        canonical.append(UInt8(ascii: "\n"))
-        canonical.append(contentsOf: canonicalURIPrefix)
-        let keyStart = canonical.count
-        SigV4Encoding.appendPercentEncoded(key, keepingSlashes: true, to: &canonical)
-        let encodedKey = canonical[keyStart...]
-        canonical.append(contentsOf: "\n\n".utf8)
-        for field in fields {
-            canonical.append(contentsOf: field.name.utf8)
-            canonical.append(UInt8(ascii: ":"))
-            SigV4Encoding.appendTrimmedHeaderValue(field.value, to: &canonical)
-            canonical.append(UInt8(ascii: "\n"))
-        }
-        canonical.append(UInt8(ascii: "\n"))
-        canonical.append(contentsOf: signedHeaders.utf8)
-        canonical.append(UInt8(ascii: "\n"))
-        canonical.append(contentsOf: payloadHash.utf8)
-
-        var stringToSign = Self.algorithmLine
-        stringToSign.append(contentsOf: amzDate)
-        stringToSign.append(UInt8(ascii: "\n"))
-        stringToSign.append(contentsOf: dateStamp)
-        stringToSign.append(contentsOf: scopeSuffix)
-        Self.appendLowerHex(SHA256.hash(canonical), to: &stringToSign)
-        let signature = HMACSHA256.authenticationCode(
-            for: stringToSign,
-            key: signingKey(dayNumber: timestamp.dayNumber, dateStamp: dateStamp[...])
-        )
-        var authorization = Array("AWS4-HMAC-SHA256 Credential=\(accessKeyID)/".utf8)
-        authorization.append(contentsOf: dateStamp)
-        authorization.append(contentsOf: "/\(region)/s3/aws4_request, SignedHeaders=\(signedHeaders), Signature=".utf8)
-        Self.appendLowerHex(signature, to: &authorization)
-
-        var sent = headers
-        sent.append(("x-amz-content-sha256", payloadHash))
-        sent.append(("x-amz-date", String(decoding: amzDate, as: UTF8.self)))
-        if !querySecurityToken.isEmpty, let token = sessionToken {
-            sent.append(("x-amz-security-token", token))
-        }
-        sent.append(("Authorization", String(decoding: authorization, as: UTF8.self)))
-        return (String(decoding: urlPrefix + encodedKey, as: UTF8.self), sent)
-    }
-
-    /// SHA-256 of an empty body, hex.
-    static let emptyPayloadSHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
     /// The object's plain URL, the contract's `s3_url`: `https://BUCKET.s3.REGION.amazonaws.com/KEY`
     /// on AWS; with an endpoint override, the URL of the object there (in this presigner's
     /// addressing style). The key is encoded as in the signed URL.
@@ -400,7 +298,7 @@ public final class S3Presigner: Sendable {
     private static let signedHeadersParameter = Array("&X-Amz-SignedHeaders=".utf8)
     private static let signatureParameter = Array("&X-Amz-Signature=".utf8)
     private static let unsignedPayload = Array("UNSIGNED-PAYLOAD".utf8)
-    private static let algorithmLine = Array("AWS4-HMAC-SHA256\n".utf8)
+    static let algorithmLine = Array("AWS4-HMAC-SHA256\n".utf8)
     private static let lowerHexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     @inline(__always)
@@ -418,11 +316,11 @@ public final class S3Presigner: Sendable {
         buffer.append(contentsOf: host)
     }
 
-    private static func timestamp(of date: Date) -> SigV4Encoding.Timestamp {
+    static func timestamp(of date: Date) -> SigV4Encoding.Timestamp {
         SigV4Encoding.Timestamp(secondsSince1970: Int(date.timeIntervalSince1970.rounded(.down)))
     }
 
-    private static func appendLowerHex(_ bytes: [UInt8], to buffer: inout [UInt8]) {
+    static func appendLowerHex(_ bytes: [UInt8], to buffer: inout [UInt8]) {
         for byte in bytes {
             buffer.append(lowerHexDigits[Int(byte >> 4)])
             buffer.append(lowerHexDigits[Int(byte & 0x0F)])
@@ -516,7 +414,7 @@ public final class S3Presigner: Sendable {
 
     /// The SigV4 signing key of a date stamp: HMAC chain over date, region, `s3`, `aws4_request`.
     /// Derived once per day and cached (the region is fixed per presigner).
-    private func signingKey(dayNumber: Int, dateStamp: ArraySlice<UInt8>) -> [UInt8] {
+    func signingKey(dayNumber: Int, dateStamp: ArraySlice<UInt8>) -> [UInt8] {
         signingKeyCache.withLock { cache in
             if cache.dayNumber == dayNumber {
                 return cache.key
