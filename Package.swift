@@ -97,6 +97,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Plain-text output of the operator CLIs; no Hummingbird, so `migrator` does not link it.
+        .target(name: "OperatorConsole", swiftSettings: swiftSettings),
         .target(
             name: "Operations",
             dependencies: [
@@ -184,7 +186,7 @@ let package = Package(
             name: "OutboxRelayMain",
             dependencies: [
                 "AppConfig",
-                "Operations",
+                "OperatorConsole",
                 "OutboxRelay",
                 "Postgres",
                 "Telemetry",
@@ -198,7 +200,7 @@ let package = Package(
             dependencies: [
                 "AppConfig",
                 "Migrator",
-                "Operations",
+                "OperatorConsole",
                 "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
