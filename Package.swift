@@ -205,7 +205,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // MARK: Tests. Unit tests need nothing; integration tests need TEST_DATABASE_URL (scripts/test.sh).
+        // MARK: Tests. Unit tests need nothing; integration tests need TEST_DATABASE_URL (scripts/test.sh),
+        // and a bare `swift test` skips them (TestSupport's `.requiresDatabase`).
         .target(
             name: "TestSupport",
             dependencies: [
@@ -229,6 +230,7 @@ let package = Package(
             name: "AWSTests",
             dependencies: [
                 "AWS",
+                "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

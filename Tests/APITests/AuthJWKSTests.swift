@@ -4,10 +4,11 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JWTKit
+import TestSupport
 import Testing
 
 /// RS256 and ES256 tokens verified with keys served from `JWT_JWKS_URL` (a live local server).
-@Suite struct AuthJWKSTests {
+@Suite(.requiresDatabase) struct AuthJWKSTests {
     private static func whoAmI(_ client: some TestClientProtocol, _ token: String) async throws -> TestResponse {
         try await client.execute(uri: "/api/v1/whoami", method: .get, headers: AuthFixtures.bearer(token))
     }

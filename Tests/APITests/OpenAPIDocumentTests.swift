@@ -178,7 +178,7 @@ import Testing
         }
     }
 
-    @Test func theDocumentIsServedWithoutAToken() async throws {
+    @Test(.requiresDatabase) func theDocumentIsServedWithoutAToken() async throws {
         try await AuthFixtures.withApplication { client in
             let response = try await client.execute(uri: "/openapi.yaml", method: .get)
             #expect(response.status == .ok)

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import JWTKit
 import Postgres
+import TestSupport
 import Testing
 
 /// Every error is an RFC 9457 problem document (contract section 4).
@@ -76,7 +77,7 @@ import Testing
         return problem
     }
 
-    @Test func anUnknownRouteIsANotFoundProblem() async throws {
+    @Test(.requiresDatabase) func anUnknownRouteIsANotFoundProblem() async throws {
         try await AuthFixtures.withApplication { client in
             for path in ["/nope", "/api/v1/photos/unknown/thing", "/api/v2/whoami"] {
                 let response = try await client.execute(uri: path, method: .get)
@@ -85,7 +86,7 @@ import Testing
         }
     }
 
-    @Test func aKnownPathWithAnotherMethodIsAMethodNotAllowedProblem() async throws {
+    @Test(.requiresDatabase) func aKnownPathWithAnotherMethodIsAMethodNotAllowedProblem() async throws {
         try await AuthFixtures.withApplication { client in
             let health = try await client.execute(uri: "/healthz", method: .post)
             try Self.expectProblem(health, status: .methodNotAllowed, code: "method_not_allowed")
