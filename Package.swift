@@ -67,7 +67,6 @@ let package = Package(
                 "CivilTime",
                 "UUIDCoding",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -80,7 +79,6 @@ let package = Package(
                 "CCurl",
                 "CivilTime",
                 "Digest",
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -97,6 +95,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Plain-text output of the operator CLIs; no Hummingbird, so `migrator` does not link it.
+        .target(name: "OperatorConsole", swiftSettings: swiftSettings),
         .target(
             name: "Operations",
             dependencies: [
@@ -184,13 +184,14 @@ let package = Package(
                 "Operations",
                 "PhotoStore",
                 "Postgres",
-                "Telemetry",
                 "UUIDCoding",
                 "WireFormats",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            // GET /openapi.yaml, compiled into the binary: a deployed photo-api needs no file beside it.
+            resources: [.embedInCode("openapi.yaml")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -202,7 +203,6 @@ let package = Package(
                 "Operations",
                 "PhotoStore",
                 "Postgres",
-                "Telemetry",
                 "UUIDCoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -228,7 +228,7 @@ let package = Package(
             name: "OutboxRelayMain",
             dependencies: [
                 "AppConfig",
-                "Operations",
+                "OperatorConsole",
                 "OutboxRelay",
                 "Postgres",
                 "Telemetry",
@@ -242,7 +242,7 @@ let package = Package(
             dependencies: [
                 "AppConfig",
                 "Migrator",
-                "Operations",
+                "OperatorConsole",
                 "Postgres",
                 "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -250,7 +250,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // MARK: Tests. Unit tests need nothing; integration tests need TEST_DATABASE_URL (scripts/test.sh).
+        // MARK: Tests. Unit tests need nothing; integration tests need TEST_DATABASE_URL (scripts/test.sh),
+        // and a bare `swift test` skips them (TestSupport's `.requiresDatabase`).
         .target(
             name: "TestSupport",
             dependencies: [
@@ -280,6 +281,7 @@ let package = Package(
             name: "AWSTests",
             dependencies: [
                 "AWS",
+                "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -6,6 +6,8 @@
 # Integration tests need real services, so this starts a throwaway Postgres
 # and LocalStack for S3/SQS (S3 signature validation on; --without-localstack
 # skips it, and the tests that need it then fail saying so) and stops them on exit.
+# A bare `swift test` skips the tests that need these services; here they always
+# run (REQUIRE_TEST_DATABASE=1, REQUIRE_LOCALSTACK=1), so a missing one fails loudly.
 # Variables the tests can read:
 #   TEST_DATABASE_URL (and DATABASE_URL)             the throwaway database
 #   TEST_PG_RESTART, TEST_PG_STOP, TEST_PG_START      scripts for Postgres fault tests
@@ -21,7 +23,7 @@ cd "$repo_root"
 source scripts/lib.sh
 
 usage() {
-    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 with_localstack=1
@@ -55,6 +57,8 @@ make_run_dir
 install_cleanup_traps
 start_postgres "$RUN_DIR"
 export TEST_DATABASE_URL=$DATABASE_URL
+# Never a skip here: a test that needs a service runs, and fails if the service is missing.
+export REQUIRE_TEST_DATABASE=1 REQUIRE_LOCALSTACK=1
 if ((with_localstack)); then
     start_localstack "$RUN_DIR"
 fi

@@ -1,6 +1,6 @@
 import Foundation
 import Migrator
-import Operations
+import OperatorConsole
 
 /// The two renderings of `migrator status`.
 enum StatusReport {

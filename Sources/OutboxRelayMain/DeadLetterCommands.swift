@@ -1,7 +1,7 @@
 import AppConfig
 import ArgumentParser
 import Foundation
-import Operations
+import OperatorConsole
 import OutboxRelay
 import UUIDCoding
 

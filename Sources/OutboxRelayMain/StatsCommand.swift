@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Operations
+import OperatorConsole
 import OutboxRelay
 
 /// `outbox-relay stats`: the backlog at a glance, the same figures the relay exports as metrics.

@@ -3,6 +3,9 @@
 /// `description` is safe to log and to show an operator: it carries the server's primary message
 /// and the SQLSTATE, never parameter values. The server's `detail` (which can quote row values)
 /// is only in `debugDescription`.
+///
+/// Its fields can be set only inside this module: an error reports what the server or libpq
+/// said, so no other module may rewrite it on its way to a log line or a response.
 public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// What went wrong, independent of the server's wording.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -37,15 +40,15 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         public var description: String { base.rawValue }
     }
 
-    public var code: Code
+    public internal(set) var code: Code
     /// The five-character SQLSTATE reported by the server, when there is one.
-    public var sqlState: String?
+    public internal(set) var sqlState: String?
     /// A message without row data: the server's primary message or our own.
-    public var message: String
+    public internal(set) var message: String
     /// The server's detail line; may contain data values, so it stays out of `description`.
-    public var detail: String?
+    public internal(set) var detail: String?
     /// The constraint a violation names, e.g. `photos_s3_key_key`.
-    public var constraint: String?
+    public internal(set) var constraint: String?
 
     public init(
         code: Code,

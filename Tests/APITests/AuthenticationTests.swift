@@ -6,10 +6,11 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JWTKit
+import TestSupport
 import Testing
 
 /// Bearer-token authentication on `/api/v1` (contract section 3), against the real application.
-@Suite struct AuthenticationTests {
+@Suite(.requiresDatabase) struct AuthenticationTests {
     /// Asserts the contract's 401: status, challenge, problem document with the request id.
     private static func expectUnauthorized(
         _ response: TestResponse,

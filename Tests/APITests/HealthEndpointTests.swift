@@ -9,7 +9,7 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite struct HealthEndpointTests {
+@Suite(.requiresDatabase) struct HealthEndpointTests {
     private func configuration(_ database: TestDatabase) throws -> APIConfiguration {
         try APIConfiguration(
             environment: EnvironmentReader([

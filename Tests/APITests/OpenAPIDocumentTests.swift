@@ -9,13 +9,15 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import NIOCore
 import Postgres
 import TestSupport
 import Testing
 
-/// Keeps `GET /openapi.yaml` true to the router: every route the API registers is documented,
-/// every documented operation not marked `x-status: planned` is registered, and the problem
-/// `code` enum is exactly `APIError.Code.allCodes`.
+/// Keeps `GET /openapi.yaml` true to the router and to its file: every route the API registers
+/// is documented, every documented operation not marked `x-status: planned` is registered, the
+/// problem `code` enum is exactly `APIError.Code.allCodes`, and the served bytes are
+/// `Sources/API/openapi.yaml`'s.
 @Suite struct OpenAPIDocumentTests {
     /// An (OpenAPI path, lower-case method) pair, e.g. `/api/v1/photos/{photo_id}`, `get`.
     struct Operation: Hashable, CustomStringConvertible {
@@ -33,7 +35,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let input = directory.appendingPathComponent("openapi.yaml")
         let output = directory.appendingPathComponent("openapi.json")
-        try Data(OpenAPIDocument.yaml.utf8).write(to: input)
+        try Data(OpenAPIDocument.bytes).write(to: input)
         let child = try ChildProcess(
             URL(fileURLWithPath: "/usr/bin/env"),
             [
@@ -153,12 +155,37 @@ import Testing
         #expect(parameters["IdempotencyKey"]?["name"] as? String == "Idempotency-Key")
     }
 
-    @Test func theDocumentIsServedWithoutAToken() async throws {
+    /// `Sources/API/openapi.yaml` in the repository, found from this file's location.
+    static var repositoryFile: URL {
+        URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/API/openapi.yaml")
+    }
+
+    /// The embedded copy is the repository's file, byte for byte: a build that embedded a stale or
+    /// re-encoded copy, or a route that re-wrote the body, would serve another document.
+    @Test func theServedBodyIsTheRepositoryFileByteForByte() async throws {
+        let onDisk = [UInt8](try Data(contentsOf: Self.repositoryFile))
+        #expect(!onDisk.isEmpty)
+        #expect(OpenAPIDocument.bytes == onDisk)
+        let router = Router()
+        OpenAPIDocument.add(to: router)
+        try await Application(router: router).test(.router) { client in
+            for _ in 0..<2 {
+                let response = try await client.execute(uri: "/openapi.yaml", method: .get)
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == OpenAPIDocument.mediaType)
+                #expect(Array(buffer: response.body) == onDisk)
+            }
+        }
+    }
+
+    @Test(.requiresDatabase) func theDocumentIsServedWithoutAToken() async throws {
         try await AuthFixtures.withApplication { client in
             let response = try await client.execute(uri: "/openapi.yaml", method: .get)
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == OpenAPIDocument.mediaType)
-            #expect(String(buffer: response.body) == OpenAPIDocument.yaml)
+            #expect(Array(buffer: response.body) == OpenAPIDocument.bytes)
             #expect(response.headers[HTTPField.Name("X-Request-ID")!] != nil)
         }
     }

@@ -1,9 +1,11 @@
 import API
 import Foundation
+import TestSupport
 import Testing
 
 extension Tag {
-    /// Needs the LocalStack of `scripts/test.sh` (S3 signature validation on).
+    /// Needs the LocalStack of `scripts/test.sh` (S3 signature validation on); a bare `swift test`
+    /// skips it (`.requiresLocalStack`).
     @Tag static var localstack: Self
 }
 
@@ -11,7 +13,7 @@ extension Tag {
 /// only with the signed headers. Our header-signed `HEAD` and `Range` `GET` go through too, but
 /// LocalStack does not check header signatures: `S3HeaderSigningTests` compares them with
 /// botocore's instead.
-@Suite(.tags(.localstack), .serialized) struct PhotoCompleteLocalStackTests {
+@Suite(.tags(.localstack), .serialized, .requiresDatabase, .requiresLocalStack) struct PhotoCompleteLocalStackTests {
     @Test func theSignedFlowConfirmsAPhotoWithItsExif() async throws {
         let token = try await PhotoWorld.token()
         try await StorageWorld.runOnLocalStack { world in

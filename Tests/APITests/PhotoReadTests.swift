@@ -6,10 +6,11 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Postgres
+import TestSupport
 import Testing
 
 /// `GET /api/v1/photos/{id}` and `GET /api/v1/projects/{id}/photos`.
-@Suite struct PhotoReadTests {
+@Suite(.requiresDatabase) struct PhotoReadTests {
     /// Inserts a photo row directly with `created_at` given as an SQL expression.
     static func insertPhoto(
         _ world: PhotoWorld,

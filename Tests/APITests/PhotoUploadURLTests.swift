@@ -6,10 +6,11 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Postgres
+import TestSupport
 import Testing
 
 /// `POST /api/v1/photos/upload-url` against the real application and database.
-@Suite struct PhotoUploadURLTests {
+@Suite(.requiresDatabase) struct PhotoUploadURLTests {
     @Test func everyValidationFailureHasItsStatusAndCode() async throws {
         let token = try await PhotoWorld.token()
         try await PhotoWorld.run(environment: ["RATE_LIMIT_PER_MINUTE": "1000"]) { world in

@@ -5,10 +5,11 @@ import HTTPSupport
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import TestSupport
 import Testing
 
 /// `X-Request-ID` on every response, echoed or generated (contract section 4).
-@Suite struct RequestIDTests {
+@Suite(.requiresDatabase) struct RequestIDTests {
     private static let header = RequestIDMiddleware.headerName
 
     @Test func aClientIDIsEchoedOnSuccessNotFoundAndUnauthorized() async throws {

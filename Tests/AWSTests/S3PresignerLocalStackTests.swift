@@ -1,5 +1,6 @@
 import Digest
 import Foundation
+import TestSupport
 import Testing
 
 @testable import AWS
@@ -131,7 +132,7 @@ private func base64SHA256(_ bytes: [UInt8]) -> String {
 /// S3 (LocalStack, signature validation on) enforces what the pre-signed URL signs: the
 /// key, the content type, the length, the expiry and, when given, the body's SHA-256.
 /// The answers LocalStack gives are asserted exactly (they are the ones S3 gives).
-@Suite(.tags(.localstack)) struct S3PresignerLocalStackTests {
+@Suite(.tags(.localstack), .requiresLocalStack) struct S3PresignerLocalStackTests {
     @Test func uploadWithTheReturnedHeadersStoresTheObjectAtTheKey() async throws {
         let s3 = try await LocalS3.start()
         defer { Task { await s3.shutdown() } }

@@ -3,7 +3,8 @@ import Testing
 
 extension Tag {
     /// Needs a LocalStack with S3 signature validation on (`scripts/test.sh --with-localstack`
-    /// exports `AWS_ENDPOINT_URL` and friends). Such a test fails, rather than passes, without it.
+    /// exports `AWS_ENDPOINT_URL` and friends). Under `scripts/test.sh` such a test fails, rather
+    /// than passes, without it; a bare `swift test` skips it (`.requiresLocalStack`).
     @Tag static var localstack: Self
 }
 

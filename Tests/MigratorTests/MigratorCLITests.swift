@@ -6,7 +6,7 @@ import Testing
 @testable import Migrator
 
 /// The `migrator` executable: exit statuses, output formats, and concurrent runs.
-@Suite struct MigratorCLITests {
+@Suite(.requiresDatabase) struct MigratorCLITests {
     // MARK: usage errors exit 2
 
     @Test(arguments: [

@@ -7,7 +7,7 @@ import Testing
 /// What reaches SQS, counted: events in, messages out. Each test has a database and a
 /// `moto_server` of its own and runs the relay in-process. Serialized: they are short, and
 /// starting every moto (a second of CPU each) at once would slow the whole test run down.
-@Suite(.serialized) struct DeliveryTests {
+@Suite(.serialized, .requiresDatabase) struct DeliveryTests {
     @Test func everyEventIsSentOnceWithItsExactBodyAndAttributes() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()

@@ -12,7 +12,7 @@ import Glibc
 /// At-least-once delivery through faults (contract section 6): SQS outages, a missing queue,
 /// relays killed mid-stream, lapsed leases, Postgres restarts and SIGTERM. Every test counts
 /// the events it committed and the messages that reached the queue.
-@Suite struct FaultTests {
+@Suite(.requiresDatabase) struct FaultTests {
     /// While SQS is down the circuit breaker holds the events back: their attempts are not
     /// spent and nothing is dead-lettered, however long the outage. When SQS is back every
     /// event is delivered.

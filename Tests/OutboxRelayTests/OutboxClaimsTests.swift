@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 /// The relay's statements against a migrated database, without SQS.
-@Suite struct OutboxClaimsTests {
+@Suite(.requiresDatabase) struct OutboxClaimsTests {
     /// A project, `count` photos in `uploaded` and one `photo.uploaded` event each.
     private func seed(_ connection: Connection, count: Int) throws -> [UUID] {
         let project = UUID()

@@ -7,7 +7,7 @@ import OutboxRelay
 import TestSupport
 import Testing
 
-@Suite struct RelayStartupTests {
+@Suite(.requiresDatabase) struct RelayStartupTests {
     private func configuration(_ database: TestDatabase) throws -> RelayConfiguration {
         try RelayConfiguration(
             environment: EnvironmentReader([

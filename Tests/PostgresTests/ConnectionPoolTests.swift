@@ -6,7 +6,7 @@ import Testing
 
 @testable import Postgres
 
-@Suite struct ConnectionPoolTests {
+@Suite(.requiresDatabase) struct ConnectionPoolTests {
     @Test func concurrentBorrowersShareABoundedNumberOfConnections() async throws {
         try await TestDatabase.withFresh { database in
             let pool = database.makePool(maximumConnections: 4)

@@ -3,7 +3,7 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite struct ConnectionTests {
+@Suite(.requiresDatabase) struct ConnectionTests {
     @Test func parametersWithQuotesAndSQLTravelVerbatim() async throws {
         try await TestDatabase.withFresh { database in
             let connection = try database.connect()
@@ -195,7 +195,7 @@ import Testing
     }
 }
 
-@Suite struct ArrayParameterTests {
+@Suite(.requiresDatabase) struct ArrayParameterTests {
     @Test func arraysRoundTripThroughUnnest() async throws {
         try await TestDatabase.withFresh { database in
             let connection = try database.connect()

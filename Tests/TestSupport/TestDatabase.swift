@@ -14,7 +14,8 @@ public struct TestDatabase: Sendable {
     public let connectionString: String
 
     /// The server's admin connection string; integration tests fail loudly without it rather
-    /// than pass without having run.
+    /// than pass without having run (a bare `swift test` skips them before they get here:
+    /// `.requiresDatabase`).
     public static func serverURL() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"], !url.isEmpty else {
             throw TestEnvironmentError(
