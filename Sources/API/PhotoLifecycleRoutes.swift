@@ -164,7 +164,7 @@ struct PhotoLifecycleRoutes: Sendable {
         guard let photo = try await PhotoReads.photo(photoID, pool: pool) else {
             throw APIError.notFound("photo \(photoID.lowercasedString) does not exist")
         }
-        guard photo.organizationID == identity.organizationID else {
+        guard identity.mayAccess(organization: photo.organizationID) else {
             throw APIError.forbidden("the photo belongs to another organization")
         }
         return photo

@@ -156,7 +156,7 @@ struct PhotoRoutes: Sendable {
         guard let photo = try await PhotoReads.photo(photoID, pool: pool) else {
             throw APIError.notFound("photo \(photoID.lowercasedString) does not exist")
         }
-        guard photo.organizationID == identity.organizationID else {
+        guard identity.mayAccess(organization: photo.organizationID) else {
             throw APIError.forbidden("the photo belongs to another organization")
         }
         return try shapes.response(photo)
@@ -198,7 +198,7 @@ struct PhotoRoutes: Sendable {
         let pageSize = limit
         let page: [StoredPhoto]? = try await pool.withConnection { connection in
             guard let organization = try PhotoReads.projectOrganization(projectID, on: connection),
-                organization == identity.organizationID
+                identity.mayAccess(organization: organization)
             else { return nil }
             // One extra row says whether there is a next page.
             return try PhotoReads.projectPhotos(

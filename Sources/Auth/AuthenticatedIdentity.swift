@@ -3,8 +3,8 @@ import Foundation
 /// Who is calling, as proven by a verified bearer token (contract section 3), and what it may do.
 ///
 /// The HTTP layer asks Auth only two things: who is this (``TokenVerifier/verify(_:)``), and may
-/// they do X (``require(scope:)``); the answers to "no" are Auth's own errors, which the HTTP
-/// layer maps to problem documents in one place.
+/// they do X (``require(scope:)``, ``mayAccess(organization:)``); the answers to "no" are Auth's
+/// own errors, or `false`, which the HTTP layer maps to problem documents.
 public struct AuthenticatedIdentity: Sendable, Hashable {
     /// The token's `sub`.
     public let userID: UUID
@@ -26,5 +26,11 @@ public struct AuthenticatedIdentity: Sendable, Hashable {
         guard scopes.contains(scope) else {
             throw AuthorizationError.missingScope(scope)
         }
+    }
+
+    /// Whether the caller may act on what belongs to `organization` (a project, a photo):
+    /// only on its own organization's (contract section 3).
+    public func mayAccess(organization: UUID) -> Bool {
+        organization == organizationID
     }
 }

@@ -2,7 +2,7 @@ import Auth
 import Foundation
 import Testing
 
-/// "May they do X": `AuthenticatedIdentity.require(scope:)`.
+/// "May they do X": `AuthenticatedIdentity.require(scope:)` and `mayAccess(organization:)`.
 @Suite struct AuthorizationTests {
     private static let identity = AuthenticatedIdentity(
         userID: UUID(),
@@ -23,6 +23,11 @@ import Testing
             try Self.identity.require(scope: "photos")
         }
         #expect(AuthorizationError.missingScope("photos:delete").requiredScope == "photos:delete")
+    }
+
+    @Test func onlyTheTokensOwnOrganizationIsAccessible() {
+        #expect(Self.identity.mayAccess(organization: Self.identity.organizationID))
+        #expect(!Self.identity.mayAccess(organization: UUID()))
     }
 
     @Test func authenticationErrorsShowOnlyTheClientSafeDetail() {
