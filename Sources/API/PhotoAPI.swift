@@ -20,8 +20,8 @@ public enum PhotoAPI {
         logger: Logger
     ) async throws -> some ApplicationProtocol {
         let pool = try await DatabaseBootstrap.openPool(
-            settings: configuration.database.settings,
-            maximumConnections: configuration.databasePoolSize,
+            configuration.database,
+            connections: configuration.databasePoolSize,
             logger: logger
         )
         // Fetches the JWKS (when configured) before the first request can need it.

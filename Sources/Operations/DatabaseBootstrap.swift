@@ -8,16 +8,17 @@ import Postgres
 /// `photo-api` and `outbox-relay` both start this way, so they fail the same way, with
 /// `SchemaRequirement`'s one-line message, and neither leaks the pool's threads on the way out.
 public enum DatabaseBootstrap {
-    /// A pool on `settings` whose database is at `SchemaRequirement.requiredVersion`.
+    /// A pool of `connections` on the configured database, which is at
+    /// `SchemaRequirement.requiredVersion`.
     ///
     /// - Throws: `SchemaRequirement.SchemaBehind` or the connection's error; the pool is shut
     ///   down before the error leaves.
     public static func openPool(
-        settings: ConnectionSettings,
-        maximumConnections: Int,
+        _ database: DatabaseConfiguration,
+        connections: Int,
         logger: Logger
     ) async throws -> ConnectionPool {
-        let pool = ConnectionPool(settings: settings, maximumConnections: maximumConnections, logger: logger)
+        let pool = ConnectionPool(settings: database.settings, maximumConnections: connections, logger: logger)
         do {
             try await pool.withConnection { try SchemaRequirement.check(on: $0) }
         } catch {

@@ -21,8 +21,8 @@ public enum OutboxRelayApplication {
         // Workers claim and retire on the pool; the statistics loop and the readiness probe
         // need one each. LISTEN has a connection of its own.
         let pool = try await DatabaseBootstrap.openPool(
-            settings: configuration.database.settings,
-            maximumConnections: configuration.workers + 2,
+            configuration.database,
+            connections: configuration.workers + 2,
             logger: logger
         )
         let http = CurlHTTPClient(

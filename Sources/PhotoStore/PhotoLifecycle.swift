@@ -96,33 +96,29 @@ public enum PhotoLifecycle {
         )
     }
 
-    /// Runs a one-photo change on its own (``StatusChange/changedCount``): whether it moved the photo.
-    private static func changesThePhoto<Change: Statement>(
-        _ change: Change,
-        _ pool: ConnectionPool
-    ) async throws -> Bool where Change.Output == Int {
+    /// Runs a one-photo change on its own: whether it moved the photo.
+    private static func changesThePhoto(_ change: some PhotoChange, _ pool: ConnectionPool) async throws -> Bool {
         try await pool.execute(change).first == 1
     }
 }
 
-/// The statement-level trigger on `outbox_events` sends the NOTIFY that wakes the relays.
-struct ConfirmUpload: Statement {
-    static let prepared = PreparedStatement(
-        name: "photo_store_confirm_upload",
-        sql: """
-            WITH \(StatusChange.ctes(
-                photos: "p.id = $1",
-                from: PhotoStatus.pendingUpload.sqlLiteral,
-                to: PhotoStatus.uploaded.sqlLiteral,
-                assignments: ", width = $2, height = $3, exif_data = $4::jsonb, reconcile_claimed_until = NULL",
-                changedBy: "$7"
-            )), event AS (
+/// `$1` photo, `$2`/`$3` dimensions, `$4` EXIF, `$5` event id, `$6` event payload, `$7` who. The
+/// statement-level trigger on `outbox_events` sends the NOTIFY that wakes the relays.
+struct ConfirmUpload: PhotoChange {
+    static let prepared = StatusChange(
+        from: .pendingUpload,
+        to: .uploaded,
+        assignments: ["width = $2", "height = $3", "exif_data = $4::jsonb", "reconcile_claimed_until = NULL"],
+        changedBy: "$7",
+        followedBy: [
+            """
+            event AS (
                 INSERT INTO outbox_events (id, event_type, aggregate_id, payload)
                 SELECT $5, '\(PhotoUploadedEvent.eventType)', id, $6::jsonb FROM changed
             )
-            \(StatusChange.changedCount)
             """
-    )
+        ]
+    ).prepared("photo_store_confirm_upload")
 
     let photoID: UUID
     let confirmation: PhotoLifecycle.Confirmation
@@ -134,54 +130,37 @@ struct ConfirmUpload: Statement {
             confirmation.event.payloadJSON(), changedBy,
         ]
     }
-
-    func decodeRow(_ row: Row) throws -> Int { try row.decode("changed") }
 }
 
-struct FailUpload: Statement {
-    static let prepared = PreparedStatement(
-        name: "photo_store_fail_upload",
-        sql: """
-            WITH \(StatusChange.ctes(
-                photos: "p.id = $1",
-                from: PhotoStatus.pendingUpload.sqlLiteral,
-                to: PhotoStatus.failed.sqlLiteral,
-                assignments: ", error = $2, reconcile_claimed_until = NULL",
-                changedBy: "$3",
-                reason: "$2"
-            ))
-            \(StatusChange.changedCount)
-            """
-    )
+/// `$1` photo, `$2` error (also the history row's reason), `$3` who.
+struct FailUpload: PhotoChange {
+    static let prepared = StatusChange(
+        from: .pendingUpload,
+        to: .failed,
+        assignments: ["error = $2", "reconcile_claimed_until = NULL"],
+        changedBy: "$3",
+        reason: "$2"
+    ).prepared("photo_store_fail_upload")
 
     let photoID: UUID
     let error: String
     let changedBy: ChangedBy
 
     var bindings: [(any PostgresEncodable)?] { [photoID, error, changedBy] }
-
-    func decodeRow(_ row: Row) throws -> Int { try row.decode("changed") }
 }
 
-/// `$4` result JSON or NULL (keeps the stored one), `$5` error or NULL.
-struct ChangeStatus: Statement {
-    static let prepared = PreparedStatement(
-        name: "photo_store_change_status",
-        sql: """
-            WITH \(StatusChange.ctes(
-                photos: "p.id = $1",
-                from: "$2::text",
-                to: "$3::text",
-                assignments: """
-                    , detection_result = coalesce($4::jsonb, p.detection_result),
-                                error = CASE WHEN $3::text = \(PhotoStatus.failed.sqlLiteral) THEN coalesce($5::text, p.error) ELSE p.error END
-                    """,
-                changedBy: "$6",
-                reason: "$5::text"
-            ))
-            \(StatusChange.changedCount)
-            """
-    )
+/// `$1` photo, `$2` the status seen, `$3` the new one, `$4` result JSON or NULL (keeps the
+/// stored one), `$5` error or NULL (stored only with `failed`), `$6` who.
+struct ChangeStatus: PhotoChange {
+    static let prepared: PreparedStatement = {
+        var change = StatusChange(from: "$2::text", to: "$3::text", changedBy: "$6")
+        change.assignments = [
+            "detection_result = coalesce($4::jsonb, p.detection_result)",
+            "error = CASE WHEN $3::text = \(PhotoStatus.failed.sqlLiteral) THEN coalesce($5::text, p.error) ELSE p.error END",
+        ]
+        change.reason = "$5::text"
+        return change.prepared("photo_store_change_status")
+    }()
 
     let photoID: UUID
     let from: PhotoStatus
@@ -191,30 +170,20 @@ struct ChangeStatus: Statement {
     let changedBy: ChangedBy
 
     var bindings: [(any PostgresEncodable)?] { [photoID, from.rawValue, to.rawValue, resultJSON, error, changedBy] }
-
-    func decodeRow(_ row: Row) throws -> Int { try row.decode("changed") }
 }
 
-/// The move is an allowed one of `Domain`'s transition table (`PhotoStatus.allowedTransitions`).
-struct MarkProcessing: Statement {
-    static let prepared = PreparedStatement(
-        name: "photo_store_mark_processing",
-        sql: """
-            WITH \(StatusChange.ctes(
-                photos: "p.id = ANY($1::uuid[])",
-                from: PhotoStatus.uploaded.sqlLiteral,
-                to: PhotoStatus.processing.sqlLiteral,
-                changedBy: ChangedBy.relay.sqlLiteral
-            ))
-            \(StatusChange.changedCount)
-            """
-    )
+/// `$1` the photos. The move is an allowed one of `Domain`'s transition table
+/// (`PhotoStatus.allowedTransitions`).
+struct MarkProcessing: PhotoChange {
+    static let prepared: PreparedStatement = {
+        var change = StatusChange(from: .uploaded, to: .processing, changedBy: ChangedBy.relay.sqlLiteral)
+        change.photos = "p.id = ANY($1::uuid[])"
+        return change.prepared("photo_store_mark_processing")
+    }()
 
     let photoIDs: [UUID]
 
     var bindings: [(any PostgresEncodable)?] { [photoIDs] }
-
-    func decodeRow(_ row: Row) throws -> Int { try row.decode("changed") }
 }
 
 struct ClaimExpiredUploads: Statement {

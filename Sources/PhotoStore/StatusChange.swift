@@ -1,47 +1,87 @@
 import Domain
+import Postgres
 
 /// The one SQL that changes a photo's status, shared by every writer: confirmation, the
 /// failures, the detection pipeline's changes and the relay's `uploaded → processing`.
 ///
-/// It is two CTEs, `changed` and `history`, that a statement puts in its `WITH`: the status
-/// moves only when the photo is still in the status the caller saw (`from`), the new status's
-/// timestamp is set, and a `photo_status_history` row records the move in the same statement.
-/// Of two concurrent writers the second waits for the first's row lock, then finds the status
-/// moved and changes nothing, which is what makes concurrent completes produce one event.
-enum StatusChange {
-    /// - Parameters:
-    ///   - photos: the condition on `p` that picks the photos (`p.id = $1`).
-    ///   - from: SQL for the status the caller saw (`'pending_upload'`, `$2::text`).
-    ///   - to: SQL for the new status.
-    ///   - assignments: further `SET` items, each starting with `, `.
-    ///   - changedBy: SQL for `changed_by`.
-    ///   - reason: SQL for the history row's `reason`.
-    static func ctes(
-        photos: String,
-        from: String,
-        to: String,
-        assignments: String = "",
+/// A change is two CTEs, `changed` and `history`: the status moves only when the photo is still
+/// in the status the caller saw (`from`), the new status's timestamp is set, and a
+/// `photo_status_history` row records the move in the same statement. Of two concurrent writers
+/// the second waits for the first's row lock, then finds the status moved and changes nothing,
+/// which is what makes concurrent completes produce one event. The statement answers with the
+/// number of photos it moved.
+struct StatusChange {
+    /// The condition on `p` that picks the photos.
+    var photos = "p.id = $1"
+    /// SQL for the status the caller saw (`'pending_upload'`, `$2::text`).
+    let from: String
+    /// SQL for the new status.
+    let to: String
+    /// Further `SET` items.
+    var assignments: [String] = []
+    /// SQL for `changed_by`.
+    let changedBy: String
+    /// SQL for the history row's `reason`.
+    var reason = "NULL"
+    /// Further CTEs that read `changed` (the confirmation's outbox event).
+    var followedBy: [String] = []
+
+    /// A change between two statuses known when the statement is written.
+    init(
+        from: PhotoStatus,
+        to: PhotoStatus,
+        assignments: [String] = [],
         changedBy: String,
-        reason: String = "NULL"
-    ) -> String {
-        """
-        changed AS (
-            UPDATE photos AS p
-            SET status = \(to),
-                uploaded_at = CASE WHEN \(to) = \(PhotoStatus.uploaded.sqlLiteral) THEN now() ELSE p.uploaded_at END,
-                processing_at = CASE WHEN \(to) = \(PhotoStatus.processing.sqlLiteral) THEN now() ELSE p.processing_at END,
-                completed_at = CASE WHEN \(to) = \(PhotoStatus.completed.sqlLiteral) THEN now() ELSE p.completed_at END,
-                failed_at = CASE WHEN \(to) = \(PhotoStatus.failed.sqlLiteral) THEN now() ELSE p.failed_at END,
-                updated_at = now()\(assignments)
-            WHERE \(photos) AND p.status = \(from)
-            RETURNING p.id
-        ), history AS (
-            INSERT INTO photo_status_history (photo_id, status, previous_status, changed_by, reason)
-            SELECT id, \(to), \(from), \(changedBy), \(reason) FROM changed
-        )
-        """
+        reason: String = "NULL",
+        followedBy: [String] = []
+    ) {
+        self.init(from: from.sqlLiteral, to: to.sqlLiteral, changedBy: changedBy)
+        self.assignments = assignments
+        self.reason = reason
+        self.followedBy = followedBy
     }
 
-    /// What a one-photo change statement selects after the CTEs: 1 when it changed the photo.
-    static let changedCount = "SELECT count(*)::integer AS changed FROM changed"
+    init(from: String, to: String, changedBy: String) {
+        self.from = from
+        self.to = to
+        self.changedBy = changedBy
+    }
+
+    /// The statement, prepared as `name`.
+    func prepared(_ name: String) -> PreparedStatement {
+        let timestamps = [PhotoStatus.uploaded, .processing, .completed, .failed].map { status in
+            "\(status.rawValue)_at = CASE WHEN \(to) = \(status.sqlLiteral) THEN now() ELSE p.\(status.rawValue)_at END"
+        }
+        let set = (["status = \(to)"] + timestamps + ["updated_at = now()"] + assignments).joined(
+            separator: ",\n        "
+        )
+        let ctes =
+            [
+                """
+                changed AS (
+                    UPDATE photos AS p
+                    SET \(set)
+                    WHERE \(photos) AND p.status = \(from)
+                    RETURNING p.id
+                )
+                """,
+                """
+                history AS (
+                    INSERT INTO photo_status_history (photo_id, status, previous_status, changed_by, reason)
+                    SELECT id, \(to), \(from), \(changedBy), \(reason) FROM changed
+                )
+                """,
+            ] + followedBy
+        return PreparedStatement(
+            name: name,
+            sql: "WITH \(ctes.joined(separator: ",\n"))\nSELECT count(*)::integer AS changed FROM changed"
+        )
+    }
+}
+
+/// A statement built from a ``StatusChange``: its row is the number of photos it moved.
+protocol PhotoChange: Statement where Output == Int {}
+
+extension PhotoChange {
+    func decodeRow(_ row: Row) throws -> Int { try row.decode("changed") }
 }
