@@ -76,14 +76,21 @@ public enum OutboxClaims {
             """
     )
 
-    /// Deletes delivered events; the rows name the photos of the `photo.uploaded` ones, which
-    /// the retiring transaction then moves `uploaded → processing` (`PhotoLifecycle`).
+    /// Deletes delivered events and, in the same statement, moves their photos
+    /// `uploaded → processing` with a history row (contract section 5), with `PhotoStore`'s SQL
+    /// for that move.
     static let deliverStatement = PreparedStatement(
         name: "outbox_deliver",
         sql: """
-            DELETE FROM outbox_events
-            WHERE id = ANY($1::uuid[]) AND claim_token = $2
-            RETURNING event_type, aggregate_id
+            WITH delivered AS (
+                DELETE FROM outbox_events
+                WHERE id = ANY($1::uuid[]) AND claim_token = $2
+                RETURNING event_type, aggregate_id
+            ),
+            \(PhotoLifecycle.processingCommonTableExpressions(
+                photoIDs: "SELECT aggregate_id FROM delivered WHERE event_type = '\(PhotoUploadedEvent.eventType)'"
+            ))
+            SELECT (SELECT count(*) FROM delivered) AS delivered, (SELECT count(*) FROM changed) AS moved
             """
     )
 
@@ -168,11 +175,8 @@ public enum OutboxClaims {
         try connection.transaction { connection in
             var counts = RetireCounts()
             if !outcome.delivered.isEmpty {
-                let deleted = try connection.execute(deliverStatement, [outcome.delivered, token]).rows
-                counts.delivered = deleted.count
-                let uploadedPhotos = try deleted.filter { try $0.decode("event_type") == PhotoUploadedEvent.eventType }
-                    .map { try $0.decode("aggregate_id", as: UUID.self) }
-                try PhotoLifecycle.markProcessing(uploadedPhotos, on: connection)
+                let row = try connection.execute(deliverStatement, [outcome.delivered, token]).first
+                counts.delivered = try row?.decode("delivered", as: Int.self) ?? 0
             }
             if !outcome.retries.isEmpty {
                 counts.retried =

@@ -74,12 +74,22 @@ public enum PhotoLifecycle {
         return try await changesThePhoto(change, pool)
     }
 
-    /// `uploaded → processing` for the photos whose events SQS accepted, run by the relay on
-    /// the transaction that retires those events; the number of photos moved.
-    @discardableResult
-    public static func markProcessing(_ photoIDs: [UUID], on connection: Connection) throws -> Int {
-        guard !photoIDs.isEmpty else { return 0 }
-        return try connection.execute(MarkProcessing(photoIDs: photoIDs)).first ?? 0
+    /// `uploaded → processing` for the photos whose events SQS accepted, as CTEs for the relay's
+    /// own statement, which deletes those events: the move commits with the delivery, in the
+    /// same statement and round trip. `photoIDs` is SQL selecting one `uuid` column (the
+    /// delivered events' `aggregate_id`s); the statement reads the photos moved from `changed`.
+    ///
+    /// The SQL is this module's, as is every statement on `photos`; only its place in a `WITH`
+    /// is the relay's.
+    public static func processingCommonTableExpressions(photoIDs: String) -> String {
+        processing(photos: "p.id IN (\(photoIDs))").commonTableExpressions
+    }
+
+    /// The relay's move, of the photos `photos` picks.
+    static func processing(photos: String) -> StatusChange {
+        var change = StatusChange(from: .uploaded, to: .processing, changedBy: ChangedBy.relay.sqlLiteral)
+        change.photos = photos
+        return change
     }
 
     /// Claims up to `limit` photos still `pending_upload` whose URL expired more than
@@ -172,14 +182,11 @@ struct ChangeStatus: PhotoChange {
     var bindings: [(any PostgresEncodable)?] { [photoID, from.rawValue, to.rawValue, resultJSON, error, changedBy] }
 }
 
-/// `$1` the photos. The move is an allowed one of `Domain`'s transition table
-/// (`PhotoStatus.allowedTransitions`).
+/// The relay's move on its own, `$1` the photos: for tests of the SQL the relay composes. The
+/// move is an allowed one of `Domain`'s transition table (`PhotoStatus.allowedTransitions`).
 struct MarkProcessing: PhotoChange {
-    static let prepared: PreparedStatement = {
-        var change = StatusChange(from: .uploaded, to: .processing, changedBy: ChangedBy.relay.sqlLiteral)
-        change.photos = "p.id = ANY($1::uuid[])"
-        return change.prepared("photo_store_mark_processing")
-    }()
+    static let prepared = PhotoLifecycle.processing(photos: "p.id = ANY($1::uuid[])")
+        .prepared("photo_store_mark_processing")
 
     let photoIDs: [UUID]
 

@@ -49,6 +49,15 @@ struct StatusChange {
 
     /// The statement, prepared as `name`.
     func prepared(_ name: String) -> PreparedStatement {
+        PreparedStatement(
+            name: name,
+            sql: "WITH \(commonTableExpressions)\nSELECT count(*)::integer AS changed FROM changed"
+        )
+    }
+
+    /// The `changed` and `history` CTEs (and ``followedBy``), for a `WITH`: a statement reads the
+    /// photos moved from `changed`.
+    var commonTableExpressions: String {
         let timestamps = [PhotoStatus.uploaded, .processing, .completed, .failed].map { status in
             "\(status.rawValue)_at = CASE WHEN \(to) = \(status.sqlLiteral) THEN now() ELSE p.\(status.rawValue)_at END"
         }
@@ -72,10 +81,7 @@ struct StatusChange {
                 )
                 """,
             ] + followedBy
-        return PreparedStatement(
-            name: name,
-            sql: "WITH \(ctes.joined(separator: ",\n"))\nSELECT count(*)::integer AS changed FROM changed"
-        )
+        return ctes.joined(separator: ",\n")
     }
 }
 

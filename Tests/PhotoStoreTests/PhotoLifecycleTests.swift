@@ -145,7 +145,8 @@ import UUIDCoding
         }
     }
 
-    /// The relay's move: only `uploaded` photos become `processing`, however many ids it names.
+    /// The relay's move (the SQL its delivery statement composes): only `uploaded` photos become
+    /// `processing`, however many ids it names.
     @Test func markProcessingMovesOnlyUploadedPhotos() async throws {
         try await Self.withWorld(photos: 3) { world in
             let (uploaded, pending, alsoUploaded) = (world.photos[0], world.photos[1], world.photos[2])
@@ -159,17 +160,18 @@ import UUIDCoding
                     )
                 )
             }
-            let moved = try await world.pool.withConnection { connection in
-                try connection.transaction { try PhotoLifecycle.markProcessing(world.photos + [UUID()], on: $0) }
+            func markProcessing(_ photos: [UUID]) async throws -> Int? {
+                try await world.pool.execute(MarkProcessing(photoIDs: photos)).first
             }
+            let moved = try await markProcessing(world.photos + [UUID()])
             #expect(moved == 2)
             #expect(try world.status(uploaded) == "processing")
             #expect(try world.status(alsoUploaded) == "processing")
             #expect(try world.status(pending) == "pending_upload")
             #expect(try world.isSet(uploaded, "processing_at"))
             #expect(try world.history(uploaded).last == "uploaded → processing by relay")
-            #expect(try await world.pool.withConnection { try PhotoLifecycle.markProcessing([], on: $0) } == 0)
-            #expect(try await world.pool.withConnection { try PhotoLifecycle.markProcessing([uploaded], on: $0) } == 0)
+            #expect(try await markProcessing([]) == 0)
+            #expect(try await markProcessing([uploaded]) == 0)
         }
     }
 
