@@ -177,6 +177,7 @@ let package = Package(
                 "Auth",
                 "AWS",
                 "CivilTime",
+                "Digest",
                 "Domain",
                 "Exif",
                 "HTTPSupport",
@@ -188,6 +189,7 @@ let package = Package(
                 "WireFormats",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // GET /openapi.yaml, compiled into the binary: a deployed photo-api needs no file beside it.
@@ -234,6 +236,8 @@ let package = Package(
                 "Telemetry",
                 "UUIDCoding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -246,6 +250,7 @@ let package = Package(
                 "Postgres",
                 "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -281,6 +286,7 @@ let package = Package(
             name: "AWSTests",
             dependencies: [
                 "AWS",
+                "Digest",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -293,10 +299,23 @@ let package = Package(
             dependencies: ["API", "AWS", "AppConfig", "Auth", "OutboxRelay", "Postgres"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PostgresTests",
+            dependencies: [
+                "Postgres",
+                "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MigratorTests",
-            dependencies: ["Migrator", "Postgres", "TestSupport"],
+            dependencies: [
+                "Migrator",
+                "Postgres",
+                "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Tokens, signing keys, a JWKS server and a log capture, for the Auth, HTTPSupport and API tests.
@@ -332,6 +351,7 @@ let package = Package(
                 "Operations",
                 "Postgres",
                 "Telemetry",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -347,10 +367,12 @@ let package = Package(
                 "AppConfig",
                 "Auth",
                 "AuthTestSupport",
+                "AWS",
                 "HTTPSupport",
                 "Migrator",
                 "Postgres",
                 "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -361,12 +383,15 @@ let package = Package(
             name: "OutboxRelayTests",
             dependencies: [
                 "AppConfig",
+                "AWS",
                 "Migrator",
                 "OutboxRelay",
                 "Postgres",
                 "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
