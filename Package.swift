@@ -100,10 +100,12 @@ let package = Package(
         .target(
             name: "Operations",
             dependencies: [
+                "AppConfig",
                 "Migrator",
                 "Postgres",
                 "Telemetry",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -296,7 +298,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConfigurationTests",
-            dependencies: ["API", "AWS", "AppConfig", "Auth", "OutboxRelay", "Postgres"],
+            dependencies: ["API", "AWS", "AppConfig", "Auth", "Operations", "OutboxRelay", "Postgres"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

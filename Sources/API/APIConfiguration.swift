@@ -1,6 +1,7 @@
 import AWS
 import AppConfig
 import Auth
+import Operations
 import Postgres
 
 /// Limits on uploads and upload URLs.
@@ -75,6 +76,8 @@ public struct APIConfiguration: Sendable {
     /// two cores and the upload-url p99 under wrk -c64 was 170-290 ms against 35 ms with 4, at
     /// the same throughput (docs/benchmarks.md).
     public let databasePoolSize: Int
+    /// The HTTP connections' idle timeout.
+    public let http: HTTPServerConfiguration
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         appEnvironment = environment.string("APP_ENV", default: "development")
@@ -82,9 +85,10 @@ public struct APIConfiguration: Sendable {
         port = try environment.port("PORT", default: 8080)
         database = try DatabaseConfiguration(environment: environment, applicationName: "photo-api")
         aws = try AWSConfiguration(environment: environment, appEnvironment: appEnvironment)
-        auth = try AuthConfiguration(environment: environment)
+        auth = try AuthConfiguration(environment: environment, appEnvironment: appEnvironment)
         uploads = try UploadConfiguration(environment: environment)
         confirmation = try ConfirmationConfiguration(environment: environment)
         databasePoolSize = try environment.integer("DATABASE_POOL_SIZE", default: 4, range: 1...500)
+        http = try HTTPServerConfiguration(environment: environment)
     }
 }

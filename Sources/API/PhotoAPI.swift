@@ -46,6 +46,7 @@ public enum PhotoAPI {
         }
         return Application(
             router: router,
+            server: configuration.http.server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "photo-api"

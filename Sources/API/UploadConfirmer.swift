@@ -157,9 +157,15 @@ struct UploadConfirmer: Sendable {
         return .invalid(reason: reason)
     }
 
-    /// Fails a pending photo whose upload never arrived (the reconciler's `upload_expired`).
-    func expire(_ photo: StoredPhoto, changedBy: ChangedBy) async throws -> Bool {
-        try await PhotoLifecycle.failUpload(photo.photoID, error: "upload_expired", changedBy: changedBy, pool: pool)
+    /// Fails a pending photo whose upload never arrived (the reconciler's `upload_expired`),
+    /// unless its URL was re-issued meanwhile (the statement checks the expiry again).
+    func expire(_ photo: StoredPhoto, graceSeconds: Int, changedBy: ChangedBy) async throws -> Bool {
+        try await PhotoLifecycle.expireUpload(
+            photo.photoID,
+            graceSeconds: graceSeconds,
+            changedBy: changedBy,
+            pool: pool
+        )
     }
 
     static func reason(_ error: ImageInspectionError) -> String {

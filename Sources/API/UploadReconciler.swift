@@ -16,6 +16,9 @@ import ServiceLifecycle
 /// without holding a transaction open; a replica that dies mid-pass leaves claims that run out,
 /// and every write is conditional on the photo still being `pending_upload`, so a client's
 /// late `complete` and the reconciler never both confirm.
+///
+/// Each pass also deletes one bounded batch of expired `idempotency_keys`, which nothing else
+/// removes; replicas skip each other's rows there too.
 public struct UploadReconciler: Service {
     public struct Settings: Sendable {
         public var graceSeconds: Int
@@ -24,12 +27,22 @@ public struct UploadReconciler: Service {
         /// How long a claim keeps other replicas away; longer than a pass over a batch with S3
         /// retries needs.
         public var claimSeconds: Int
+        /// Expired idempotency keys one pass deletes at most: one short statement, however large
+        /// the backlog (a full batch makes the next pass start at once).
+        public var keyPurgeBatchSize: Int
 
-        public init(graceSeconds: Int, interval: Duration, batchSize: Int, claimSeconds: Int = 600) {
+        public init(
+            graceSeconds: Int,
+            interval: Duration,
+            batchSize: Int,
+            claimSeconds: Int = 600,
+            keyPurgeBatchSize: Int = 1000
+        ) {
             self.graceSeconds = graceSeconds
             self.interval = interval
             self.batchSize = batchSize
             self.claimSeconds = claimSeconds
+            self.keyPurgeBatchSize = keyPurgeBatchSize
         }
     }
 
@@ -40,8 +53,16 @@ public struct UploadReconciler: Service {
         public var invalid = 0
         /// Left for a later pass: S3 unavailable, or changed meanwhile.
         public var skipped = 0
+        /// Expired idempotency keys deleted (not photos, so not in ``total``).
+        public var purgedKeys = 0
 
+        /// The photos the pass claimed.
         public var total: Int { confirmed + expired + invalid + skipped }
+
+        /// Whether a batch came back full, so more may be due at once.
+        func isFull(_ settings: Settings) -> Bool {
+            total >= settings.batchSize || purgedKeys >= settings.keyPurgeBatchSize
+        }
     }
 
     let pool: ConnectionPool
@@ -50,6 +71,7 @@ public struct UploadReconciler: Service {
     let logger: Logger
     let outcomes: Counter
     let expirations: Counter
+    let purgedKeys: Counter
 
     init(pool: ConnectionPool, confirmer: UploadConfirmer, settings: Settings, logger: Logger) {
         self.pool = pool
@@ -58,6 +80,7 @@ public struct UploadReconciler: Service {
         self.logger = logger
         outcomes = Counter(label: "photo_reconciled_total", dimensions: [("outcome", "confirmed")])
         expirations = Counter(label: "photo_reconciled_total", dimensions: [("outcome", "expired")])
+        purgedKeys = Counter(label: "idempotency_keys_purged_total")
     }
 
     public func run() async throws {
@@ -68,7 +91,7 @@ public struct UploadReconciler: Service {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
                 // Full batches mean more is due: go on at once.
-                while try await runPass().total >= settings.batchSize, !Task.isShuttingDownGracefully {}
+                while try await runPass().isFull(settings), !Task.isShuttingDownGracefully {}
             } catch {
                 logger.warning("reconciliation pass failed", metadata: ["error": "\(error)"])
             }
@@ -81,7 +104,7 @@ public struct UploadReconciler: Service {
         logger.info("upload reconciler stopped")
     }
 
-    /// Claims one batch of due photos and settles each.
+    /// Claims one batch of due photos and settles each, then purges one batch of expired keys.
     @discardableResult
     public func runPass() async throws -> PassSummary {
         let claimed = try await PhotoLifecycle.claimExpiredUploads(
@@ -109,7 +132,7 @@ public struct UploadReconciler: Service {
                 case .alreadyChanged:
                     summary.skipped += 1
                 case .objectMissing:
-                    if try await confirmer.expire(photo, changedBy: .reconciler) {
+                    if try await confirmer.expire(photo, graceSeconds: settings.graceSeconds, changedBy: .reconciler) {
                         summary.expired += 1
                         expirations.increment()
                         photoLogger.info("pending upload expired without an object")
@@ -123,12 +146,25 @@ public struct UploadReconciler: Service {
                 photoLogger.warning("could not reconcile the photo", metadata: ["error": "\(error)"])
             }
         }
-        if summary.total > 0 {
+        if !Task.isShuttingDownGracefully {
+            do {
+                summary.purgedKeys = try await IdempotencyKeys.purgeExpired(
+                    limit: settings.keyPurgeBatchSize,
+                    pool: pool
+                )
+                purgedKeys.increment(by: summary.purgedKeys)
+            } catch {
+                // The photos above are settled either way; the keys wait for the next pass.
+                logger.warning("could not purge expired idempotency keys", metadata: ["error": "\(error)"])
+            }
+        }
+        if summary.total > 0 || summary.purgedKeys > 0 {
             logger.info(
                 "reconciliation pass",
                 metadata: [
                     "confirmed": "\(summary.confirmed)", "expired": "\(summary.expired)",
                     "invalid": "\(summary.invalid)", "skipped": "\(summary.skipped)",
+                    "purged_idempotency_keys": "\(summary.purgedKeys)",
                 ]
             )
         }

@@ -47,6 +47,18 @@ public struct UTCDateTime: Sendable, Equatable {
         return era * 146_097 + dayOfEra - 719_468
     }
 
+    /// The days of `month` (1...12) in `year` (proleptic Gregorian), 0 for a month that does not
+    /// exist: what a parser checks a day against before trusting ``daysSince1970(year:month:day:)``,
+    /// which silently rolls 2026-02-30 over into March.
+    public static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 1, 3, 5, 7, 8, 10, 12: return 31
+        case 4, 6, 9, 11: return 30
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        default: return 0
+        }
+    }
+
     /// Appends `YYYY-MM-DD` (with `separator` instead of `-` when given): the date of ISO 8601,
     /// Postgres' text and, with `/`, the S3 key's date path.
     public func appendDate(separator: UInt8 = UInt8(ascii: "-"), to text: inout [UInt8]) {

@@ -155,8 +155,20 @@ public struct UploadRequest: Sendable, Equatable {
             if scalar.properties.generalCategory == .control || scalar.value == 0 {
                 return "file_name must not contain control characters"
             }
+            // Format characters (category Cf) are invisible: a right-to-left override (U+202E)
+            // shows `photo\u{202E}gpj.exe` as `photoexe.jpg`, and zero-width spaces, joiners or
+            // a byte order mark make two names that look the same differ.
+            if scalar.properties.generalCategory == .format {
+                return "file_name must not contain invisible format characters (such as U+\(hex(scalar)))"
+            }
         }
         return nil
+    }
+
+    /// `scalar`'s code point as four or more upper-case hex digits, as Unicode writes it.
+    private static func hex(_ scalar: Unicode.Scalar) -> String {
+        let digits = String(scalar.value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
     /// Whether `value` is standard base64 (with padding) of exactly 32 bytes, the only form of

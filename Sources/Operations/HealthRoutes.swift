@@ -1,6 +1,5 @@
 import Hummingbird
 import Logging
-import Migrator
 import NIOCore
 import Postgres
 import Telemetry
@@ -9,23 +8,26 @@ import Telemetry
 public enum HealthRoutes {
     /// - `GET /healthz`: the process is alive (no I/O).
     /// - `GET /readyz`: Postgres answers and the schema is at the version this build needs;
-    ///   503 otherwise, so a load balancer stops sending traffic.
+    ///   503 otherwise, so a load balancer stops sending traffic. The answer comes from a
+    ///   ``ReadinessProbe`` on `pool`, so at most one check a second reaches the database.
     /// - `GET /metrics`: Prometheus text exposition.
     public static func add<Context: RequestContext>(to router: Router<Context>, pool: ConnectionPool) {
+        add(to: router, readiness: ReadinessProbe(pool: pool))
+    }
+
+    /// The same routes with `/readyz` answered by `readiness`.
+    public static func add<Context: RequestContext>(to router: Router<Context>, readiness: ReadinessProbe) {
         router.get("healthz") { _, _ -> Response in
             jsonResponse(.ok, #"{"status":"ok"}"#)
         }
         router.get("readyz") { _, context -> Response in
-            do {
-                let version = try await pool.withConnection { connection in
-                    try SchemaRequirement.check(on: connection)
-                    return try SchemaRequirement.currentVersion(on: connection)
-                }
+            switch await readiness.answer() {
+            case .ready(let version):
                 return jsonResponse(.ok, #"{"status":"ready","schema_version":\#(version)}"#)
-            } catch {
-                context.logger.warning("not ready", metadata: ["error": "\(error)"])
-                let reason = error is SchemaRequirement.SchemaBehind ? "schema_behind" : "database_unavailable"
-                return jsonResponse(.serviceUnavailable, #"{"status":"unavailable","reason":"\#(reason)"}"#)
+            case .schemaBehind(let error):
+                return notReady("schema_behind", error, context.logger)
+            case .databaseUnavailable(let error):
+                return notReady("database_unavailable", error, context.logger)
             }
         }
         router.get("metrics") { _, _ -> Response in
@@ -35,6 +37,11 @@ public enum HealthRoutes {
                 body: .init(byteBuffer: ByteBuffer(bytes: Observability.renderMetrics()))
             )
         }
+    }
+
+    private static func notReady(_ reason: String, _ error: String, _ logger: Logger) -> Response {
+        logger.warning("not ready", metadata: ["error": "\(error)"])
+        return jsonResponse(.serviceUnavailable, #"{"status":"unavailable","reason":"\#(reason)"}"#)
     }
 
     private static func jsonResponse(_ status: HTTPResponse.Status, _ json: String) -> Response {

@@ -47,6 +47,7 @@ public enum OutboxRelayApplication {
         HealthRoutes.add(to: router, pool: pool)
         return Application(
             router: router,
+            server: configuration.http.server,
             configuration: .init(
                 address: .hostname(configuration.metricsHost, port: configuration.metricsPort),
                 serverName: "outbox-relay"

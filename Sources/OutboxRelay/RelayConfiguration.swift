@@ -1,6 +1,7 @@
 import AWS
 import AppConfig
 import Foundation
+import Operations
 import Postgres
 
 /// Everything `outbox-relay` reads at start.
@@ -22,6 +23,8 @@ public struct RelayConfiguration: Sendable {
     /// How long a claim holds its events before another relay may take them over
     /// (`RELAY_LEASE_SECONDS`); it must outlast a send's timeout.
     public let leaseSeconds: Int
+    /// The metrics port's HTTP connections' idle timeout.
+    public let http: HTTPServerConfiguration
 
     /// FIFO queues need a message group and deduplication id on every message.
     public var isFIFOQueue: Bool { queueURL.path.hasSuffix(".fifo") }
@@ -53,5 +56,6 @@ public struct RelayConfiguration: Sendable {
         claimBatchSize = try environment.integer("RELAY_CLAIM_BATCH", default: 250, range: 1...10_000)
         workers = try environment.integer("RELAY_WORKERS", default: 4, range: 1...64)
         leaseSeconds = try environment.integer("RELAY_LEASE_SECONDS", default: 60, range: 15...86_400)
+        http = try HTTPServerConfiguration(environment: environment)
     }
 }

@@ -52,6 +52,26 @@ public enum PhotoLifecycle {
         try await changesThePhoto(FailUpload(photoID: photoID, error: error, changedBy: changedBy), pool)
     }
 
+    /// `pending_upload → failed` with `upload_expired`, for the reconciler: `true` when this call
+    /// failed the photo.
+    ///
+    /// The expiry is checked again in the statement (`upload_expires_at` more than
+    /// `graceSeconds` ago), not only when the photo was claimed: between the claim and this
+    /// call the reconciler HEADs S3, and an idempotent replay of the upload-url request may have
+    /// issued a fresh URL meanwhile, pushing `upload_expires_at` out. Failing on the stale HEAD
+    /// would fail an upload the client is entitled to finish.
+    public static func expireUpload(
+        _ photoID: UUID,
+        graceSeconds: Int,
+        changedBy: ChangedBy,
+        pool: ConnectionPool
+    ) async throws -> Bool {
+        try await changesThePhoto(
+            ExpireUpload(photoID: photoID, changedBy: changedBy, graceSeconds: graceSeconds),
+            pool
+        )
+    }
+
     /// `from → to` for the detection pipeline, with its result (kept when `nil`) and, for
     /// `failed`, its error; `true` when this call changed the photo.
     public static func changeStatus(
@@ -157,6 +177,30 @@ struct FailUpload: PhotoChange {
     let changedBy: ChangedBy
 
     var bindings: [(any PostgresEncodable)?] { [photoID, error, changedBy] }
+}
+
+/// `$1` photo, `$2` who, `$3` the grace period in seconds: fails the photo as `upload_expired`
+/// only while its URL is still expired by more than the grace period.
+struct ExpireUpload: PhotoChange {
+    static let error = "upload_expired"
+
+    static let prepared: PreparedStatement = {
+        var change = StatusChange(
+            from: .pendingUpload,
+            to: .failed,
+            assignments: ["error = '\(error)'", "reconcile_claimed_until = NULL"],
+            changedBy: "$2",
+            reason: "'\(error)'"
+        )
+        change.photos = "p.id = $1 AND p.upload_expires_at < now() - make_interval(secs => $3::integer)"
+        return change.prepared("photo_store_expire_upload")
+    }()
+
+    let photoID: UUID
+    let changedBy: ChangedBy
+    let graceSeconds: Int
+
+    var bindings: [(any PostgresEncodable)?] { [photoID, changedBy, graceSeconds] }
 }
 
 /// `$1` photo, `$2` the status seen, `$3` the new one, `$4` result JSON or NULL (keeps the

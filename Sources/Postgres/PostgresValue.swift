@@ -122,6 +122,12 @@ extension Date: PostgresEncodable, PostgresDecodable {
         return String(decoding: text, as: UTF8.self)
     }
 
+    /// The instant of a `timestamptz` as this session prints it, or `nil` for anything else.
+    ///
+    /// Every field is range-checked (year 1...9999, the month's real days, hours 0...23, minutes
+    /// and seconds 0...59) and every separator compared, because the calendar arithmetic would
+    /// otherwise turn `2026-13-45 25:61:61+00` into some instant, while Postgres refuses that
+    /// text: a value decoded here can always be sent back.
     public init?(postgresText text: String) {
         // "2026-11-25 18:16:41.123456+00"; the fraction is optional, the offset is "+00".
         let characters = Array(text.utf8)
@@ -137,18 +143,25 @@ extension Date: PostgresEncodable, PostgresDecodable {
         }
         guard characters.count >= 22,
             let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            zip([4, 7, 10, 13, 16], "-- ::".utf8).allSatisfy({ characters[$0] == $1 }),
+            (1...9999).contains(year),
+            day >= 1, day <= UTCDateTime.daysInMonth(year: Int(year), month: Int(month)),
+            (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second)
         else { return nil }
         var index = 19
         var microseconds: Int64 = 0
         if characters[index] == UInt8(ascii: ".") {
             index += 1
+            // One to six digits: timestamptz's resolution is the microsecond.
             var scale: Int64 = 100_000
             while index < characters.count, let digit = number(index..<(index + 1)) {
+                guard scale > 0 else { return nil }
                 microseconds += digit * scale
                 scale /= 10
                 index += 1
             }
+            guard scale < 100_000 else { return nil }
         }
         guard text.utf8.count - index == 3, text.hasSuffix("+00") else { return nil }
         let days = Int64(UTCDateTime.daysSince1970(year: Int(year), month: Int(month), day: Int(day)))

@@ -10,24 +10,34 @@ import TestSupport
 import Testing
 
 @Suite(.requiresDatabase) struct HealthEndpointTests {
-    private func configuration(_ database: TestDatabase) throws -> APIConfiguration {
+    private func configuration(_ database: TestDatabase, _ extra: [String: String] = [:]) throws -> APIConfiguration {
         try APIConfiguration(
-            environment: EnvironmentReader([
-                "DATABASE_URL": database.connectionString,
-                "JWT_HS256_SECRET": "test-only-secret-of-at-least-32-bytes!!",
-                "HOST": "127.0.0.1",
-                "PORT": "0",
-            ])
+            environment: EnvironmentReader(
+                [
+                    "DATABASE_URL": database.connectionString,
+                    "JWT_HS256_SECRET": "test-only-secret-of-at-least-32-bytes!!",
+                    "HOST": "127.0.0.1",
+                    "PORT": "0",
+                ].merging(extra) { _, new in new }
+            )
+        )
+    }
+
+    /// The API on `database`, migrated first.
+    private func migratedApplication(
+        _ database: TestDatabase,
+        _ extra: [String: String] = [:]
+    ) async throws -> some ApplicationProtocol {
+        try await database.migrate()
+        return try await PhotoAPI.makeApplication(
+            configuration: try configuration(database, extra),
+            logger: .init(label: "test")
         )
     }
 
     @Test func healthReadinessAndMetricsAnswerOnAMigratedDatabase() async throws {
         try await TestDatabase.withFresh { database in
-            try await database.migrate()
-            let app = try await PhotoAPI.makeApplication(
-                configuration: try configuration(database),
-                logger: .init(label: "test")
-            )
+            let app = try await migratedApplication(database)
             try await app.test(.router) { client in
                 try await client.execute(uri: "/healthz", method: .get) { response in
                     #expect(response.status == .ok)
@@ -52,11 +62,7 @@ import Testing
 
     @Test func readinessFailsWhenTheSchemaFallsBehind() async throws {
         try await TestDatabase.withFresh { database in
-            try await database.migrate()
-            let app = try await PhotoAPI.makeApplication(
-                configuration: try configuration(database),
-                logger: .init(label: "test")
-            )
+            let app = try await migratedApplication(database)
             try database.connect().query("DELETE FROM schema_migrations")
             try await app.test(.router) { client in
                 try await client.execute(uri: "/readyz", method: .get) { response in
@@ -66,6 +72,50 @@ import Testing
                 try await client.execute(uri: "/healthz", method: .get) { response in
                     #expect(response.status == .ok)
                 }
+            }
+        }
+    }
+
+    /// A burst of probes within the cache window reaches the database once: the schema rolled
+    /// back after the first probe is seen only after the window, about a second later.
+    @Test func readinessIsCachedForAboutASecond() async throws {
+        try await TestDatabase.withFresh { database in
+            let app = try await migratedApplication(database)
+            try await app.test(.router) { client in
+                // The answer is kept for a second from the end of this check: past `firstAsked`.
+                let firstAsked = ContinuousClock.now
+                try await client.execute(uri: "/readyz", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+                let rolledBackAt = ContinuousClock.now
+                try database.connect().query("DELETE FROM schema_migrations")
+                var cached = 0
+                while ContinuousClock.now < firstAsked + .milliseconds(700) {
+                    try await client.execute(uri: "/readyz", method: .get) { response in
+                        #expect(response.status == .ok)
+                    }
+                    cached += 1
+                }
+                #expect(cached >= 1)
+                try await Task.sleep(until: rolledBackAt + .milliseconds(1200))
+                try await client.execute(uri: "/readyz", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(String(buffer: response.body).contains("schema_behind"))
+                }
+            }
+        }
+    }
+
+    /// `HTTP_IDLE_TIMEOUT_SECONDS`: a connection that sends nothing is closed by the server.
+    @Test func anIdleConnectionIsClosed() async throws {
+        try await TestDatabase.withFresh { database in
+            let app = try await migratedApplication(database, ["HTTP_IDLE_TIMEOUT_SECONDS": "1"])
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                let started = ContinuousClock.now
+                let closed = try IdleConnection.waitsForTheServerToClose(port: port, limitSeconds: 10)
+                #expect(closed)
+                #expect(ContinuousClock.now - started < .seconds(8))
             }
         }
     }

@@ -170,9 +170,18 @@ import Testing
             #expect(uploadedPhotos.allSatisfy { $0["status"] as? String == "uploaded" })
             #expect(uploadedJSON["next_cursor"] is NSNull)
 
+            // Well-formed cursors whose timestamps name no instant: Postgres would refuse them.
+            let impossible = [
+                "2026-13-01 00:00:00+00", "2026-01-32 00:00:00+00", "2026-02-29 00:00:00+00", "2026-01-01 25:00:00+00",
+            ].map { text in
+                // base64url without padding, as the API writes its cursors.
+                let base64 = Data("\(text)|\(UUID().uuidString.lowercased())".utf8).base64EncodedString()
+                let encoded = base64.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                return "cursor=" + encoded.replacingOccurrences(of: "=", with: "")
+            }
             for query in [
                 "limit=0", "limit=101", "limit=abc", "status=done", "cursor=%21%21", "cursor=bm90LWEtY3Vyc29y",
-            ] {
+            ] + impossible {
                 let response = try await world.request(
                     .get,
                     "/api/v1/projects/\(project)/photos?\(query)",

@@ -55,6 +55,12 @@ import Testing
                     .badRequest, "invalid_request"
                 ),
                 (
+                    // A right-to-left override: shown as "photoexe.jpg".
+                    "bidi override in name",
+                    #"{"project_id":"\#(id)","file_name":"photo\u202Egpj.exe","file_size":2048,"mime_type":"image/jpeg"}"#,
+                    .badRequest, "invalid_request"
+                ),
+                (
                     // One character of 256 code points: Postgres counts code points.
                     "256 code points in name",
                     #"{"project_id":"\#(id)","file_name":"e\#(String(repeating: "\\u0301", count: 255))","file_size":2048,"mime_type":"image/jpeg"}"#,

@@ -110,6 +110,35 @@ import Testing
         }
     }
 
+    /// A pass deletes the expired idempotency keys (which nothing else removes), counts them in
+    /// its summary, and leaves live keys alone.
+    @Test func aPassPurgesExpiredIdempotencyKeys() async throws {
+        let token = try await PhotoWorld.token()
+        try await StorageWorld.run(environment: Self.withoutTheApplicationsReconciler) { world in
+            let project = try world.photos.makeProject()
+            let photo = try await world.requestUpload(project: project, size: 4096, token: token).photoID
+            try world.photos.sql(
+                """
+                INSERT INTO idempotency_keys (user_id, key, request_hash, photo_id, expires_at)
+                SELECT gen_random_uuid(), 'key-' || n, 'hash', $1::uuid, now() - interval '1 hour'
+                FROM generate_series(1, 25) AS n
+                UNION ALL SELECT gen_random_uuid(), 'live', 'hash', $1::uuid, now() + interval '1 hour'
+                """,
+                [photo]
+            )
+            try await Self.withReconcilers(world, count: 1) { reconcilers in
+                let first = try await reconcilers[0].runPass()
+                #expect(first.purgedKeys == 25)
+                #expect(first.total == 0)
+                #expect(try await reconcilers[0].runPass().purgedKeys == 0)
+            }
+            let left: [String] = try world.photos.sql("SELECT key FROM idempotency_keys").rows.compactMap {
+                $0["key"]
+            }
+            #expect(left == ["live"])
+        }
+    }
+
     /// As a service: the first pass runs at start, and cancellation ends the loop.
     @Test func theServiceSettlesDuePhotosAndStopsWhenCancelled() async throws {
         let token = try await PhotoWorld.token()

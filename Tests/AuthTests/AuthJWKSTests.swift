@@ -16,7 +16,8 @@ import Testing
         _ body: (TokenVerifier) async throws -> Void
     ) async throws {
         let configuration = try AuthConfiguration(
-            environment: EnvironmentReader(["JWT_HS256_SECRET": AuthFixtures.secret].merging(environment) { $1 })
+            environment: EnvironmentReader(["JWT_HS256_SECRET": AuthFixtures.secret].merging(environment) { $1 }),
+            appEnvironment: "development"
         )
         let authentication = try await Authentication.start(configuration: configuration, logger: Logger(label: "test"))
         do {

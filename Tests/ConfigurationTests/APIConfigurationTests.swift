@@ -3,6 +3,7 @@ import AWS
 import AppConfig
 import Auth
 import Foundation
+import Operations
 import OutboxRelay
 import Postgres
 import Testing
@@ -43,6 +44,7 @@ import Testing
         #expect(configuration.confirmation.reconcileIntervalSeconds == 60)
         #expect(configuration.confirmation.reconcileBatchSize == 50)
         #expect(configuration.confirmation.reconcileEnabled)
+        #expect(configuration.http.idleTimeoutSeconds == 75)
     }
 
     @Test func emptyValuesCountAsUnset() throws {
@@ -178,6 +180,55 @@ import Testing
         #expect(error.map { String(describing: $0).contains("JWT_JWKS_URL") } == true)
     }
 
+    // MARK: JWT outside development
+
+    static let jwksIssuerAudience = [
+        "JWT_JWKS_URL": "https://auth.example.com/.well-known/jwks.json",
+        "JWT_ISSUER": "https://auth.example.com/",
+        "JWT_AUDIENCE": "photo-api",
+    ]
+
+    /// Outside `APP_ENV=development` the JWKS travels over TLS and tokens must name their issuer
+    /// and audience; each missing piece stops the start with the variable at fault.
+    static let productionJWTCases: [InvalidCase] = [
+        InvalidCase(
+            "JWT_JWKS_URL",
+            ["APP_ENV": "production", "JWT_JWKS_URL": "http://auth.example.com/jwks.json"]
+        ),
+        InvalidCase("JWT_JWKS_URL", ["JWT_JWKS_URL": "http://127.0.0.1.example.com/jwks.json"]),
+        InvalidCase("JWT_JWKS_URL", ["JWT_JWKS_URL": "http://localhost.example.com/jwks.json"]),
+        InvalidCase("JWT_JWKS_URL", ["JWT_JWKS_URL": "http://128.0.0.1/jwks.json"]),
+        InvalidCase("JWT_JWKS_URL", ["JWT_JWKS_URL": "http://10.0.0.7:8080/jwks.json"]),
+        InvalidCase("JWT_JWKS_URL", ["APP_ENV": "staging", "JWT_JWKS_URL": "http://[::2]/jwks.json"]),
+        InvalidCase("JWT_ISSUER", ["JWT_ISSUER": ""]),
+        InvalidCase("JWT_AUDIENCE", ["JWT_AUDIENCE": ""]),
+        InvalidCase("JWT_ISSUER", ["APP_ENV": "staging", "JWT_ISSUER": "", "JWT_HS256_SECRET": validSecret]),
+    ]
+
+    @Test(arguments: productionJWTCases)
+    func productionJWTSettingsAreRequired(testCase: InvalidCase) {
+        let environment = Self.jwksIssuerAudience.merging(["APP_ENV": "production"]) { _, new in new }
+            .merging(testCase.environment) { _, new in new }
+        check(configurationError { _ = try Self.make(environment) }, against: testCase)
+    }
+
+    @Test(arguments: [
+        "http://127.0.0.1:8081/jwks.json", "http://127.4.5.6/jwks.json", "http://localhost:8081/jwks.json",
+        "http://LOCALHOST/jwks.json", "http://[::1]:8081/jwks.json", "https://auth.example.com/jwks.json",
+    ])
+    func productionAcceptsHTTPSAndLoopbackJWKS(url: String) throws {
+        let environment = Self.jwksIssuerAudience.merging(["APP_ENV": "production", "JWT_JWKS_URL": url]) { $1 }
+        #expect(try Self.make(environment).auth.jwksURL?.absoluteString == url)
+    }
+
+    /// Development keeps its shortcuts, and HS256 alone asks for no issuer or audience anywhere.
+    @Test func developmentAndHS256AloneKeepTheirDefaults() throws {
+        let development = try Self.make(["JWT_JWKS_URL": "http://auth.internal/jwks.json"])
+        #expect(development.auth.issuer == nil)
+        let production = try Self.make(["APP_ENV": "production", "JWT_HS256_SECRET": validSecret])
+        #expect(production.auth.audience == nil)
+    }
+
     // MARK: every invalid variable is named
 
     static let invalidCases: [InvalidCase] = [
@@ -215,6 +266,9 @@ import Testing
         InvalidCase("RECONCILE_INTERVAL_SECONDS", ["RECONCILE_INTERVAL_SECONDS": "0"]),
         InvalidCase("RECONCILE_BATCH", ["RECONCILE_BATCH": "1001"]),
         InvalidCase("RECONCILE_ENABLED", ["RECONCILE_ENABLED": "sometimes"]),
+        InvalidCase("HTTP_IDLE_TIMEOUT_SECONDS", ["HTTP_IDLE_TIMEOUT_SECONDS": "0"]),
+        InvalidCase("HTTP_IDLE_TIMEOUT_SECONDS", ["HTTP_IDLE_TIMEOUT_SECONDS": "3601"]),
+        InvalidCase("HTTP_IDLE_TIMEOUT_SECONDS", ["HTTP_IDLE_TIMEOUT_SECONDS": "1m"]),
         // The missing half of the key pair is the variable at fault; the present half is a secret
         // or an identifier, never echoed.
         InvalidCase("AWS_SECRET_ACCESS_KEY", ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE"]),

@@ -3,6 +3,7 @@ import AWS
 import AppConfig
 import Auth
 import Foundation
+import Operations
 import OutboxRelay
 import Postgres
 import Testing
@@ -26,6 +27,7 @@ import Testing
         #expect(configuration.maxAttempts == 10)
         #expect(configuration.backoffBaseMilliseconds == 1000)
         #expect(configuration.backoffMaxMilliseconds == 300_000)
+        #expect(configuration.http.idleTimeoutSeconds == 75)
     }
 
     @Test func relayDoesNotNeedJWTSettings() throws {
@@ -68,6 +70,7 @@ import Testing
         InvalidCase("DETECTION_QUEUE_URL", ["DETECTION_QUEUE_URL": "detection-requests"]),
         InvalidCase("DETECTION_QUEUE_URL", ["DETECTION_QUEUE_URL": "sqs://queue/q"]),
         InvalidCase("RELAY_MAX_ATTEMPTS", ["RELAY_MAX_ATTEMPTS": "0"]),
+        InvalidCase("HTTP_IDLE_TIMEOUT_SECONDS", ["HTTP_IDLE_TIMEOUT_SECONDS": "0"]),
         InvalidCase("RELAY_MAX_ATTEMPTS", ["RELAY_MAX_ATTEMPTS": "ten"]),
         InvalidCase("RELAY_BACKOFF_BASE_MS", ["RELAY_BACKOFF_BASE_MS": "5000", "RELAY_BACKOFF_MAX_MS": "1000"]),
         InvalidCase("RELAY_BACKOFF_BASE_MS", ["RELAY_BACKOFF_BASE_MS": "0"]),

@@ -53,6 +53,14 @@ import Testing
         ("NUL", fields { $0.fileName = "a\u{0}.jpg" }),
         ("newline", fields { $0.fileName = "a\n.jpg" }),
         ("DEL", fields { $0.fileName = "a\u{7F}.jpg" }),
+        // Unicode format characters (Cf): invisible, they make a name show as another.
+        ("right-to-left override", fields { $0.fileName = "photo\u{202E}gpj.exe" }),
+        ("left-to-right embedding", fields { $0.fileName = "a\u{202A}.jpg" }),
+        ("right-to-left isolate", fields { $0.fileName = "a\u{2067}.jpg" }),
+        ("zero-width space", fields { $0.fileName = "dam\u{200B}age.jpg" }),
+        ("zero-width joiner", fields { $0.fileName = "a\u{200D}.jpg" }),
+        ("byte order mark", fields { $0.fileName = "\u{FEFF}damage.jpg" }),
+        ("soft hyphen", fields { $0.fileName = "dam\u{AD}age.jpg" }),
         ("256 characters", fields { $0.fileName = String(repeating: "a", count: 256) }),
         // One grapheme of 256 code points: the database counts code points.
         ("256 code points", fields { $0.fileName = "e" + String(repeating: "\u{301}", count: 255) }),
@@ -68,6 +76,16 @@ import Testing
     ])
     func invalidRequests(_ name: String, _ fields: UploadRequest.Fields) {
         #expect(Self.kind(fields) == "invalid_request", Comment(rawValue: name))
+    }
+
+    /// Letters of any script, accents and emoji are names; only invisible format characters
+    /// are refused, and the refusal names the code point.
+    @Test func visibleUnicodeIsAcceptedAndFormatCharactersAreNamed() {
+        for name in ["résumé.jpg", "שלום.png", "صورة.jpg", "写真.jpg", "📷.jpg", "e\u{301}.jpg"] {
+            #expect(Self.kind(Self.fields { $0.fileName = name }) == "ok", Comment(rawValue: name))
+        }
+        #expect(UploadRequest.fileNameProblem("photo\u{202E}gpj.exe")?.contains("U+202E") == true)
+        #expect(UploadRequest.fileNameProblem("\u{FEFF}a.jpg")?.contains("U+FEFF") == true)
     }
 
     @Test func sizeAndTypeHaveTheirOwnCodes() {

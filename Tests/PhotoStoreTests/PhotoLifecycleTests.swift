@@ -145,6 +145,77 @@ import UUIDCoding
         }
     }
 
+    /// The reconciler's "expired" failure checks the expiry again when it writes: a photo whose
+    /// URL was re-issued after the claim (an idempotent replay moves `upload_expires_at` out), or
+    /// that is still within the grace period, stays `pending_upload` whatever the HEAD said.
+    @Test func anExpiryIsCheckedAgainWhenThePhotoIsFailed() async throws {
+        try await Self.withWorld(photos: 3) { world in
+            let (expired, reissued, inGrace) = (world.photos[0], world.photos[1], world.photos[2])
+            try world.observer.query(
+                """
+                UPDATE photos SET upload_expires_at = CASE id
+                    WHEN $1 THEN now() - interval '1 hour'
+                    WHEN $2 THEN now() + interval '15 minutes'
+                    ELSE now() - interval '1 minute' END,
+                  reconcile_claimed_until = now() + interval '10 minutes'
+                """,
+                [expired, reissued]
+            )
+            func expire(_ photo: UUID) async throws -> Bool {
+                try await PhotoLifecycle.expireUpload(
+                    photo,
+                    graceSeconds: 300,
+                    changedBy: .reconciler,
+                    pool: world.pool
+                )
+            }
+            #expect(try await !expire(reissued))
+            #expect(try await !expire(inGrace))
+            #expect(try world.status(reissued) == "pending_upload")
+            #expect(try world.status(inGrace) == "pending_upload")
+            #expect(try world.history(reissued) == ["- → pending_upload by api"])
+
+            #expect(try await expire(expired))
+            #expect(try await !expire(expired))
+            #expect(try world.status(expired) == "failed")
+            #expect(try !world.isSet(expired, "reconcile_claimed_until"))
+            let error: String? = try world.observer.query("SELECT error FROM photos WHERE id = $1", [expired])
+                .first?["error"]
+            #expect(error == "upload_expired")
+            #expect(
+                try world.history(expired) == [
+                    "- → pending_upload by api", "pending_upload → failed by reconciler (upload_expired)",
+                ]
+            )
+        }
+    }
+
+    /// Expired idempotency keys go in bounded batches, oldest expiry first; live keys stay.
+    @Test func expiredIdempotencyKeysArePurgedInBoundedBatches() async throws {
+        try await Self.withWorld(photos: 1) { world in
+            try world.observer.query(
+                """
+                INSERT INTO idempotency_keys (user_id, key, request_hash, photo_id, expires_at)
+                SELECT gen_random_uuid(), 'expired-' || n, 'hash', $1::uuid, now() - make_interval(hours => n)
+                FROM generate_series(1, 5) AS n
+                UNION ALL
+                SELECT gen_random_uuid(), 'live-' || n, 'hash', $1::uuid, now() + make_interval(hours => n)
+                FROM generate_series(1, 2) AS n
+                """,
+                [world.photos[0]]
+            )
+            func keys() throws -> [String] {
+                try world.observer.query("SELECT key FROM idempotency_keys ORDER BY key").rows.compactMap { $0["key"] }
+            }
+            #expect(try await IdempotencyKeys.purgeExpired(limit: 3, pool: world.pool) == 3)
+            // The oldest expiries went first.
+            #expect(try keys() == ["expired-1", "expired-2", "live-1", "live-2"])
+            #expect(try await IdempotencyKeys.purgeExpired(limit: 3, pool: world.pool) == 2)
+            #expect(try await IdempotencyKeys.purgeExpired(limit: 3, pool: world.pool) == 0)
+            #expect(try keys() == ["live-1", "live-2"])
+        }
+    }
+
     /// The relay's move (the SQL its delivery statement composes): only `uploaded` photos become
     /// `processing`, however many ids it names.
     @Test func markProcessingMovesOnlyUploadedPhotos() async throws {
@@ -285,5 +356,16 @@ import UUIDCoding
     ])
     func refusesWhatThisAPIDidNotWrite(encoded: String) {
         #expect(PhotoListCursor(encoded: encoded) == nil)
+    }
+
+    /// A timestamp of the right shape that names no instant (month 13, day 32, February 30,
+    /// hour 25, minute or second 60) is refused here: Postgres would refuse it in the query.
+    @Test(arguments: [
+        "2026-13-06 10:30:00.123456+00", "2026-12-32 10:30:00+00", "2026-02-30 10:30:00+00",
+        "2026-12-06 25:30:00+00", "2026-12-06 10:60:00+00", "2026-12-06 10:30:60+00", "0000-12-06 10:30:00+00",
+    ])
+    func refusesImpossibleTimestamps(createdAtText: String) {
+        let forged = PhotoListCursor(createdAtText: createdAtText, photoID: UUID())
+        #expect(PhotoListCursor(encoded: forged.encoded) == nil)
     }
 }

@@ -22,6 +22,27 @@ import Testing
         }
     }
 
+    /// Only a timestamp Postgres itself would accept decodes: every field is range-checked and
+    /// every separator compared, so a decoded value can always be sent back.
+    @Test(arguments: [
+        "2026-13-01 00:00:00+00", "2026-00-10 00:00:00+00", "2026-01-32 00:00:00+00", "2026-04-31 00:00:00+00",
+        "2026-02-29 00:00:00+00", "1900-02-29 00:00:00+00", "2026-01-00 00:00:00+00", "0000-01-01 00:00:00+00",
+        "2026-01-01 25:00:00+00", "2026-01-01 24:00:00+00", "2026-01-01 10:60:00+00", "2026-01-01 10:00:60+00",
+        "2026x01-01 00:00:00+00", "2026-01-01T00:00:00+00", "2026-01-01 00-00-00+00", "2026-01-01 00:00:00.+00",
+        "2026-01-01 00:00:00.1234567+00", "2026-01-01 00:00:00+01",
+    ])
+    func impossibleTimestampsAreRefused(text: String) {
+        #expect(Date(postgresText: text) == nil)
+    }
+
+    @Test func printedDatesDecodeBack() {
+        for text in ["2024-02-29 23:59:59.999999+00", "2000-02-29 00:00:00+00", "0001-01-01 00:00:00.5+00"] {
+            let date = Date(postgresText: text)
+            #expect(date != nil, "\(text)")
+            #expect(date.map { Date(postgresText: $0.postgresText) } == date, "\(text)")
+        }
+    }
+
     /// The former implementation.
     static func printf(_ date: Date) -> String {
         let microseconds = (date.timeIntervalSince1970 * 1_000_000).rounded()
