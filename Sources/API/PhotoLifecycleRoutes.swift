@@ -68,6 +68,13 @@ struct PhotoLifecycleRoutes: Sendable {
             throw APIError.uploadNotFound(
                 "no object was uploaded for photo \(photoID.lowercasedString); PUT it first"
             )
+        case .objectChanged:
+            // Still `pending_upload`, nothing written: the same action as for a missing object
+            // (let the PUT finish, then complete again) checks whatever bytes are there then.
+            throw APIError.uploadNotFound(
+                "the object of photo \(photoID.lowercasedString) was replaced while it was being checked; "
+                    + "call complete again once your PUT has finished"
+            )
         case .invalid(let reason):
             throw APIError.invalidUpload(reason)
         }

@@ -91,8 +91,21 @@ struct PhotoRoutes: Sendable {
         case .created:
             target = photo.uploadTarget
         case .replayed(let stored):
+            context.logger.info(
+                "idempotent replay",
+                metadata: ["photo_id": "\(stored.photoID.lowercasedString)", "status": "\(stored.status.rawValue)"]
+            )
+            // Only a pending photo may be uploaded to: a URL for one the service already
+            // validated would let the client replace the bytes it confirmed (issue 13).
+            guard stored.status == .pendingUpload else {
+                let photoID = stored.photoID.lowercasedString
+                throw APIError.alreadyUploaded(
+                    photoID: photoID,
+                    photoStatus: stored.status.rawValue,
+                    statusURL: UploadURLResponse.statusURL(photoID: photoID)
+                )
+            }
             target = stored
-            context.logger.info("idempotent replay", metadata: ["photo_id": "\(stored.photoID.lowercasedString)"])
         case .projectNotFound:
             throw APIError.notFound("project \(upload.projectID.lowercasedString) does not exist")
         case .projectForbidden:

@@ -29,6 +29,8 @@ struct PhotoShapes: Sendable {
             "height": photo.height ?? NSNull(),
             "s3_key": photo.s3Key,
             "s3_url": presigner.s3URL(key: photo.s3Key),
+            "s3_etag": photo.s3ETag ?? NSNull(),
+            "s3_version_id": photo.s3VersionID ?? NSNull(),
             "status": photo.status.rawValue,
             "created_at": Self.timestamp(photo.createdAt),
             "uploaded_at": Self.timestamp(photo.uploadedAt),

@@ -23,6 +23,9 @@ struct UploadConfirmer: Sendable {
         case alreadyChanged
         /// There is no object at the photo's key.
         case objectMissing
+        /// The object was replaced while it was being checked (after `HEAD`, before the head's
+        /// bytes were read); nothing was written and the photo is still `pending_upload`.
+        case objectChanged
         /// The object is not the declared image; the photo is now `failed` with this reason.
         case invalid(reason: String)
     }
@@ -70,15 +73,28 @@ struct UploadConfirmer: Sendable {
         }
         let header: ImageHeader
         do {
-            header = try await inspectHead(of: photo, size: object.size, declared: declared)
+            header = try await inspectHead(of: photo, object: object, declared: declared)
         } catch let error as ImageInspectionError {
             return try await fail(photo, reason: Self.reason(error), changedBy: changedBy)
         } catch S3ReadError.notFound {
             return .objectMissing
+        } catch S3ReadError.changed {
+            // The bytes HEAD measured are not the ones at the key any more: validating the new
+            // ones against the old size and type would be wrong, so nothing is decided now.
+            logger.info(
+                "object replaced while confirming",
+                metadata: ["photo_id": "\(photo.photoID.lowercasedString)", "etag": "\(object.etag)"]
+            )
+            return .objectChanged
         }
+        // What was validated is named in the row and the event: the `ETag` (and the version, in
+        // a versioned bucket), so the pipeline can read exactly these bytes (docs/architecture.md,
+        // "Integrity of the validated object").
         let confirmation = PhotoLifecycle.Confirmation(
             width: header.width,
             height: header.height,
+            s3ETag: object.etag,
+            s3VersionID: object.versionID,
             exifJSON: exifJSON(header.exifBlock, photoID: photo.photoID, logger: logger),
             eventID: UUID.randomVersion4(),
             event: PhotoUploadedEvent(
@@ -90,7 +106,9 @@ struct UploadConfirmer: Sendable {
                 priority: photo.priority,
                 mediaType: photo.mediaType,
                 width: header.width,
-                height: header.height
+                height: header.height,
+                s3ETag: object.etag,
+                s3VersionID: object.versionID
             )
         )
         guard try await PhotoLifecycle.confirm(photo.photoID, confirmation, changedBy: changedBy, pool: pool) else {
@@ -103,16 +121,23 @@ struct UploadConfirmer: Sendable {
                 "photo_id": "\(photo.photoID.lowercasedString)",
                 "event_id": "\(confirmation.eventID.lowercasedString)",
                 "width": "\(header.width)", "height": "\(header.height)", "confirmed_by": "\(changedBy)",
+                "s3_etag": "\(object.etag)", "s3_version_id": "\(object.versionID ?? "")",
             ]
         )
         return .confirmed
     }
 
-    /// Fetches the object's first bytes, more only when the image's header needs them.
-    private func inspectHead(of photo: StoredPhoto, size: Int, declared: ImageFormat) async throws -> ImageHeader {
+    /// Fetches the first bytes of exactly the object HEAD described (``S3ObjectReader``'s
+    /// conditional read), more only when the image's header needs them.
+    private func inspectHead(
+        of photo: StoredPhoto,
+        object: S3ObjectReader.ObjectInfo,
+        declared: ImageFormat
+    ) async throws -> ImageHeader {
+        let size = object.size
         var length = min(ImageInspector.initialHeadLength, size)
         for _ in 0..<Self.maximumHeadFetches {
-            let head = try await objects.readPrefix(key: photo.s3Key, length: max(length, 1))
+            let head = try await objects.readPrefix(key: photo.s3Key, of: object, length: max(length, 1))
             let result = Result { () throws(ImageInspectionError) in
                 try ImageInspector.inspect(head: head, objectSize: size, declared: declared)
             }

@@ -131,6 +131,10 @@ public struct UploadReconciler: Service {
                     summary.invalid += 1
                 case .alreadyChanged:
                     summary.skipped += 1
+                case .objectChanged:
+                    // Someone is still writing the key: the claim runs out and a later pass checks
+                    // the bytes that are there then.
+                    summary.skipped += 1
                 case .objectMissing:
                     if try await confirmer.expire(photo, graceSeconds: settings.graceSeconds, changedBy: .reconciler) {
                         summary.expired += 1

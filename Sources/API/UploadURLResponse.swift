@@ -33,7 +33,7 @@ struct UploadURLResponse {
         writer.string("photo_id", photoID)
         writer.string("s3_url", s3URL)
         writer.string("status", status)
-        writer.string("status_url", "/api/v1/photos/\(photoID)")
+        writer.string("status_url", Self.statusURL(photoID: photoID))
         writer.string("upload_id", photoID)
         writer.string("upload_url", uploadURL)
         return writer.finish()
@@ -41,6 +41,12 @@ struct UploadURLResponse {
 }
 
 extension UploadURLResponse {
+    /// `/api/v1/photos/<photo_id>`: where a client polls the photo; the `already_uploaded`
+    /// problem of a late replay names the same URL.
+    static func statusURL(photoID: String) -> String {
+        "/api/v1/photos/\(photoID)"
+    }
+
     /// `2026-11-25T10:45:00Z`: what `PhotoShapes.timestamp(_:)` writes (whole seconds, the
     /// fraction dropped), by arithmetic instead of a `Date.ISO8601FormatStyle`, which costs a
     /// calendar computation per call.

@@ -1,7 +1,12 @@
 import Foundation
 
-/// Reads what `photo-api` needs to confirm an upload: an object's size and type (`HEAD`) and its
-/// first bytes (a `Range` `GET`), never the whole object.
+/// Reads what `photo-api` needs to confirm an upload: an object's size, type, `ETag` and version
+/// (`HEAD`) and its first bytes (a `Range` `GET`), never the whole object.
+///
+/// The `GET` reads the object the `HEAD` described, or nothing: it is conditional on the HEAD's
+/// `ETag` (`If-Match`) and, in a versioned bucket, addresses the HEAD's version, so bytes
+/// replaced between the two are refused (``S3ReadError/changed``) instead of being validated
+/// in the place of the ones HEAD measured.
 ///
 /// Requests are SigV4 header-signed by ``S3Presigner/signHeaders(method:key:headers:now:)``
 /// (equal to botocore's `S3SigV4Auth`) and sent through ``CurlHTTPClient``. libcurl 7.88's own
@@ -17,10 +22,18 @@ public struct S3ObjectReader: Sendable {
         public let size: Int
         /// `Content-Type` without parameters, lowercased; `nil` when S3 sent none.
         public let contentType: String?
+        /// The `ETag` exactly as S3 sent it, quotes included: what `If-Match` must repeat.
+        public let etag: String
+        /// `x-amz-version-id`: the object's version in a versioned bucket. `nil` in a bucket that
+        /// was never versioned, and for the `null` version of a suspended one, which the next
+        /// plain PUT overwrites in place and so names nothing stable.
+        public let versionID: String?
 
-        public init(size: Int, contentType: String?) {
+        public init(size: Int, contentType: String?, etag: String, versionID: String?) {
             self.size = size
             self.contentType = contentType
+            self.etag = etag
+            self.versionID = versionID
         }
     }
 
@@ -40,15 +53,25 @@ public struct S3ObjectReader: Sendable {
         self.retryDelays = retryDelays
     }
 
-    /// The object's size and type, or `nil` when there is no object at `key`.
+    /// The object's size, type, `ETag` and version, or `nil` when there is no object at `key`.
     public func head(key: String) async throws(S3ReadError) -> ObjectInfo? {
-        let response = try await send(method: "HEAD", key: key, headers: [])
+        let response = try await send(method: "HEAD", key: key, versionID: nil, headers: [])
         switch response.status {
         case 200:
             guard let lengthText = response.header("Content-Length"), let size = Int(lengthText), size >= 0 else {
                 throw .unavailable("HEAD \(key) answered without a usable Content-Length")
             }
-            return ObjectInfo(size: size, contentType: response.header("Content-Type").map(Self.mediaType))
+            // S3 always sends one; without it the read that follows could not be conditional.
+            guard let etag = response.header("ETag"), !etag.isEmpty else {
+                throw .unavailable("HEAD \(key) answered without an ETag")
+            }
+            let version = response.header("x-amz-version-id").flatMap { $0.isEmpty || $0 == "null" ? nil : $0 }
+            return ObjectInfo(
+                size: size,
+                contentType: response.header("Content-Type").map(Self.mediaType),
+                etag: etag,
+                versionID: version
+            )
         case 404:
             return nil
         default:
@@ -56,13 +79,25 @@ public struct S3ObjectReader: Sendable {
         }
     }
 
-    /// The first `length` bytes of the object at `key` (fewer when the object is shorter).
-    public func readPrefix(key: String, length: Int) async throws(S3ReadError) -> [UInt8] {
+    /// The first `length` bytes (fewer when the object is shorter) of the object `object`
+    /// describes: its version when it has one, and only while its `ETag` is still `object.etag`.
+    ///
+    /// - Throws: ``S3ReadError/changed`` when S3 answers 412 (the bytes at `key` are no longer
+    ///   the ones `HEAD` described); ``S3ReadError/notFound`` when the object (or its version)
+    ///   is gone.
+    public func readPrefix(key: String, of object: ObjectInfo, length: Int) async throws(S3ReadError) -> [UInt8] {
         precondition(length > 0, "a range needs at least one byte")
-        let response = try await send(method: "GET", key: key, headers: [("Range", "bytes=0-\(length - 1)")])
+        let response = try await send(
+            method: "GET",
+            key: key,
+            versionID: object.versionID,
+            headers: [("If-Match", object.etag), ("Range", "bytes=0-\(length - 1)")]
+        )
         switch response.status {
         case 200, 206:
             return Array(response.body.prefix(length))
+        case 412:
+            throw .changed
         case 404:
             throw .notFound
         default:
@@ -74,6 +109,7 @@ public struct S3ObjectReader: Sendable {
     private func send(
         method: String,
         key: String,
+        versionID: String?,
         headers: [(name: String, value: String)]
     ) async throws(S3ReadError) -> CurlHTTPClient.Response {
         var lastProblem = ""
@@ -86,7 +122,13 @@ public struct S3ObjectReader: Sendable {
                 }
             }
             // Signed afresh for each try: a retry after a long pause must not carry an old date.
-            let signed = presigner.signHeaders(method: method, key: key, headers: headers, now: Date())
+            let signed = presigner.signHeaders(
+                method: method,
+                key: key,
+                versionID: versionID,
+                headers: headers,
+                now: Date()
+            )
             do {
                 let response = try await http.execute(.init(method: method, url: signed.url, headers: signed.headers))
                 guard Self.isTransient(status: response.status) else { return response }
@@ -115,6 +157,8 @@ public struct S3ObjectReader: Sendable {
 public enum S3ReadError: Error, Sendable, Equatable {
     /// The object disappeared between `HEAD` and `GET`.
     case notFound
+    /// The object was replaced between `HEAD` and `GET` (S3 answered 412 to `If-Match`).
+    case changed
     /// S3 could not be reached or kept failing; retry later.
     case unavailable(String)
 }

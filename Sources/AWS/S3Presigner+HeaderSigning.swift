@@ -11,9 +11,13 @@ extension S3Presigner {
     /// `x-amz-content-sha256` header S3 requires), so S3 requests are signed here, exactly as
     /// botocore's `S3SigV4Auth` does (`S3HeaderSigningTests`). Only body-less requests are
     /// signed here: the payload hash is the SHA-256 of the empty body.
+    ///
+    /// - Parameter versionID: a `versionId` query parameter, to address one version of the
+    ///   object in a versioned bucket (the confirmation reads exactly the version it HEADed).
     public func signHeaders(
         method: String,
         key: String,
+        versionID: String? = nil,
         headers: [(name: String, value: String)] = [],
         now: Date
     ) -> (url: String, headers: [(name: String, value: String)]) {
@@ -41,7 +45,16 @@ extension S3Presigner {
         let keyStart = canonical.count
         SigV4Encoding.appendPercentEncoded(key, keepingSlashes: true, to: &canonical)
         let encodedKey = canonical[keyStart...]
-        canonical.append(contentsOf: "\n\n".utf8)
+        // The one query parameter, encoded once and alike in the canonical request and the URL
+        // (version ids may hold `/`, `+` and `=`).
+        var query: [UInt8] = []
+        if let versionID {
+            query.append(contentsOf: "versionId=".utf8)
+            SigV4Encoding.appendPercentEncoded(versionID, keepingSlashes: false, to: &query)
+        }
+        canonical.append(UInt8(ascii: "\n"))
+        canonical.append(contentsOf: query)
+        canonical.append(UInt8(ascii: "\n"))
         for field in fields {
             canonical.append(contentsOf: field.name.utf8)
             canonical.append(UInt8(ascii: ":"))
@@ -75,7 +88,12 @@ extension S3Presigner {
             sent.append(("x-amz-security-token", token))
         }
         sent.append(("Authorization", String(decoding: authorization, as: UTF8.self)))
-        return (String(decoding: urlPrefix + encodedKey, as: UTF8.self), sent)
+        var url = urlPrefix + encodedKey
+        if !query.isEmpty {
+            url.append(UInt8(ascii: "?"))
+            url.append(contentsOf: query)
+        }
+        return (String(decoding: url, as: UTF8.self), sent)
     }
 
     /// SHA-256 of an empty body, hex.

@@ -4,8 +4,10 @@ import UUIDCoding
 /// The `photo.uploaded` outbox event: its payload is the SQS message body the detection pipeline
 /// receives (contract section 6), written in the same transaction that confirms the upload.
 ///
-/// The contract names four fields; the others are additive, so the pipeline need not read the
-/// photo back for what it already knows at confirmation time.
+/// The contract names four fields, and `s3_etag` with, in a versioned bucket, `s3_version_id`:
+/// the object the confirmation validated, so the pipeline processes those bytes and no others
+/// (GET `?versionId=`, or `If-Match: <s3_etag>`). The others are additive, so the pipeline need
+/// not read the photo back for what it already knows at confirmation time.
 public struct PhotoUploadedEvent: Sendable, Equatable, Encodable {
     /// The `event_type` column and the `event_type` message attribute.
     public static let eventType = "photo.uploaded"
@@ -19,6 +21,10 @@ public struct PhotoUploadedEvent: Sendable, Equatable, Encodable {
     public let mediaType: MediaType
     public let width: Int
     public let height: Int
+    /// The validated object's `ETag`, quotes included.
+    public let s3ETag: String
+    /// The validated object's `VersionId`; `nil` (and absent from the JSON) in an unversioned bucket.
+    public let s3VersionID: String?
 
     public init(
         photoID: UUID,
@@ -29,7 +35,9 @@ public struct PhotoUploadedEvent: Sendable, Equatable, Encodable {
         priority: UploadRequest.Priority,
         mediaType: MediaType,
         width: Int,
-        height: Int
+        height: Int,
+        s3ETag: String,
+        s3VersionID: String?
     ) {
         self.photoID = photoID
         self.projectID = projectID
@@ -39,6 +47,8 @@ public struct PhotoUploadedEvent: Sendable, Equatable, Encodable {
         self.mediaType = mediaType
         self.width = width
         self.height = height
+        self.s3ETag = s3ETag
+        self.s3VersionID = s3VersionID
     }
 
     enum CodingKeys: String, CodingKey {
@@ -50,6 +60,8 @@ public struct PhotoUploadedEvent: Sendable, Equatable, Encodable {
         case mediaType = "mime_type"
         case width
         case height
+        case s3ETag = "s3_etag"
+        case s3VersionID = "s3_version_id"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -62,6 +74,8 @@ public struct PhotoUploadedEvent: Sendable, Equatable, Encodable {
         try container.encode(mediaType.mimeType, forKey: .mediaType)
         try container.encode(width, forKey: .width)
         try container.encode(height, forKey: .height)
+        try container.encode(s3ETag, forKey: .s3ETag)
+        try container.encodeIfPresent(s3VersionID, forKey: .s3VersionID)
     }
 
     /// The JSON text stored in `outbox_events.payload`, keys sorted so equal events are equal text.

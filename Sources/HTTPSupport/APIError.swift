@@ -23,6 +23,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             case methodNotAllowed = "method_not_allowed"
             case invalidStatusTransition = "invalid_status_transition"
             case uploadNotFound = "upload_not_found"
+            case alreadyUploaded = "already_uploaded"
             case fileTooLarge = "file_too_large"
             case payloadTooLarge = "payload_too_large"
             case invalidFileType = "invalid_file_type"
@@ -53,6 +54,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         public static let invalidStatusTransition = Code(.invalidStatusTransition)
         /// 409: the object is not in S3 when the upload is confirmed.
         public static let uploadNotFound = Code(.uploadNotFound)
+        /// 409: an `Idempotency-Key` replayed for a photo that is no longer `pending_upload`.
+        public static let alreadyUploaded = Code(.alreadyUploaded)
         /// 413: `file_size` above `MAX_UPLOAD_BYTES`.
         public static let fileTooLarge = Code(.fileTooLarge)
         /// 413: the request body itself is over the API's limit (an addition to the contract's table).
@@ -84,7 +87,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             case .forbidden: .forbidden
             case .notFound: .notFound
             case .methodNotAllowed: .methodNotAllowed
-            case .invalidStatusTransition, .uploadNotFound: .conflict
+            case .invalidStatusTransition, .uploadNotFound, .alreadyUploaded: .conflict
             case .fileTooLarge, .payloadTooLarge: .contentTooLarge
             case .invalidFileType: .unsupportedMediaType
             case .invalidUpload, .idempotencyKeyReused: .unprocessableContent
@@ -105,6 +108,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             case .methodNotAllowed: "Method not allowed"
             case .invalidStatusTransition: "Invalid status transition"
             case .uploadNotFound: "Upload not found"
+            case .alreadyUploaded: "Already uploaded"
             case .fileTooLarge: "File too large"
             case .payloadTooLarge: "Payload too large"
             case .invalidFileType: "Unsupported file type"
@@ -138,6 +142,11 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public let challenge: BearerChallenge?
     /// The `Allow` header, for `method_not_allowed`.
     public let allowedMethods: [HTTPRequest.Method]
+    /// Members the problem document carries beside the standard ones (RFC 9457 section 3.2), for
+    /// what a client needs to act on this problem without another request (`already_uploaded`
+    /// names the photo and where to poll it). Shown to the client like `detail`; a name that is
+    /// a standard member (`status`, `code`, ...) is never sent, so it cannot change those.
+    public let extensionMembers: [String: String]
     /// Set only when a framework error with an unlisted 4xx status is passed through.
     private let statusOverride: HTTPResponse.Status?
 
@@ -148,6 +157,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         retryAfterSeconds: Int? = nil,
         challenge: BearerChallenge? = nil,
         allowedMethods: [HTTPRequest.Method] = [],
+        extensionMembers: [String: String] = [:],
         statusOverride: HTTPResponse.Status? = nil
     ) {
         self.code = code
@@ -156,6 +166,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         self.retryAfterSeconds = retryAfterSeconds
         self.challenge = challenge
         self.allowedMethods = allowedMethods
+        self.extensionMembers = extensionMembers
         self.statusOverride = statusOverride
     }
 
@@ -218,6 +229,22 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
 
     public static func uploadNotFound(_ detail: String) -> APIError {
         APIError(.uploadNotFound, detail: detail)
+    }
+
+    /// 409 for an `Idempotency-Key` replayed after its photo left `pending_upload`: signing a
+    /// new URL then would let the client overwrite an object the service already validated. The
+    /// problem names the photo, its status and where to poll it, so the client can follow the
+    /// photo it already created instead of uploading it again.
+    ///
+    /// The photo's status is the member `photo_status`: `status` is RFC 9457's HTTP status
+    /// (409), an integer in every problem document of this API, which clients decode as such.
+    public static func alreadyUploaded(photoID: String, photoStatus: String, statusURL: String) -> APIError {
+        APIError(
+            .alreadyUploaded,
+            detail: "photo \(photoID) is \(photoStatus), no longer pending_upload: no new upload URL is "
+                + "issued for it; follow it at \(statusURL)",
+            extensionMembers: ["photo_id": photoID, "photo_status": photoStatus, "status_url": statusURL]
+        )
     }
 
     public static func fileTooLarge(_ detail: String) -> APIError {

@@ -13,14 +13,28 @@ public enum PhotoLifecycle {
     public struct Confirmation: Sendable {
         public let width: Int
         public let height: Int
+        /// `s3_etag`: the `ETag` of the object that was validated.
+        public let s3ETag: String
+        /// `s3_version_id`: its `VersionId` in a versioned bucket.
+        public let s3VersionID: String?
         /// `exif_data`: a JSON object's text, `{}` when there is none.
         public let exifJSON: String
         public let eventID: UUID
         public let event: PhotoUploadedEvent
 
-        public init(width: Int, height: Int, exifJSON: String, eventID: UUID, event: PhotoUploadedEvent) {
+        public init(
+            width: Int,
+            height: Int,
+            s3ETag: String,
+            s3VersionID: String?,
+            exifJSON: String,
+            eventID: UUID,
+            event: PhotoUploadedEvent
+        ) {
             self.width = width
             self.height = height
+            self.s3ETag = s3ETag
+            self.s3VersionID = s3VersionID
             self.exifJSON = exifJSON
             self.eventID = eventID
             self.event = event
@@ -132,13 +146,17 @@ public enum PhotoLifecycle {
     }
 }
 
-/// `$1` photo, `$2`/`$3` dimensions, `$4` EXIF, `$5` event id, `$6` event payload, `$7` who. The
-/// statement-level trigger on `outbox_events` sends the NOTIFY that wakes the relays.
+/// `$1` photo, `$2`/`$3` dimensions, `$4` EXIF, `$5` event id, `$6` event payload, `$7` who,
+/// `$8`/`$9` the validated object's `ETag` and version id. The statement-level trigger on
+/// `outbox_events` sends the NOTIFY that wakes the relays.
 struct ConfirmUpload: PhotoChange {
     static let prepared = StatusChange(
         from: .pendingUpload,
         to: .uploaded,
-        assignments: ["width = $2", "height = $3", "exif_data = $4::jsonb", "reconcile_claimed_until = NULL"],
+        assignments: [
+            "width = $2", "height = $3", "exif_data = $4::jsonb", "reconcile_claimed_until = NULL",
+            "s3_etag = $8::text", "s3_version_id = $9::text",
+        ],
         changedBy: "$7",
         followedBy: [
             """
@@ -157,7 +175,7 @@ struct ConfirmUpload: PhotoChange {
     var bindings: [(any PostgresEncodable)?] {
         [
             photoID, confirmation.width, confirmation.height, confirmation.exifJSON, confirmation.eventID,
-            confirmation.event.payloadJSON(), changedBy,
+            confirmation.event.payloadJSON(), changedBy, confirmation.s3ETag, confirmation.s3VersionID,
         ]
     }
 }

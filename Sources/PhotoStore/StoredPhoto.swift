@@ -20,6 +20,11 @@ public struct StoredPhoto: Sendable {
     public let width: Int?
     public let height: Int?
     public let s3Key: String
+    /// The `ETag` of the object `complete` validated; `nil` until then (and for photos confirmed
+    /// before it was recorded).
+    public let s3ETag: String?
+    /// The validated object's `VersionId`, in a versioned bucket.
+    public let s3VersionID: String?
     public let status: PhotoStatus
     /// The server's exact `created_at` text (microseconds), which list cursors carry verbatim
     /// so that no rounding can skip or repeat a row.
@@ -43,7 +48,7 @@ public struct StoredPhoto: Sendable {
     /// What `photos p JOIN projects pr` selects for one, in the order ``init(row:)`` reads.
     static let columns = """
         p.id, p.project_id, pr.organization_id, p.user_id, p.file_name, p.mime_type, p.file_size,
-        p.width, p.height, p.s3_key, p.status, p.created_at, p.uploaded_at, p.processing_at,
+        p.width, p.height, p.s3_key, p.s3_etag, p.s3_version_id, p.status, p.created_at, p.uploaded_at, p.processing_at,
         p.completed_at, p.failed_at, p.checksum_sha256, p.exif_data::text AS exif_data,
         array_to_json(p.detection_types)::text AS detection_types, p.priority,
         p.detection_result::text AS detection_result, p.error
@@ -60,6 +65,8 @@ public struct StoredPhoto: Sendable {
         width = try row.decodeIfPresent("width")
         height = try row.decodeIfPresent("height")
         s3Key = try row.decode("s3_key")
+        s3ETag = try row.decodeIfPresent("s3_etag")
+        s3VersionID = try row.decodeIfPresent("s3_version_id")
         status = try row.decode("status")
         createdAtText = try row.decode("created_at")
         createdAt = try row.decode("created_at")

@@ -91,6 +91,11 @@ struct PhotoWorld: Sendable {
         )
     }
 
+    /// `POST /api/v1/photos/upload-url` with `body` and the `Idempotency-Key` `key`.
+    func requestUploadURL(body: String, idempotencyKey key: String, token: String) async throws -> TestResponse {
+        try await request(.post, "/api/v1/photos/upload-url", token: token, body: body, headers: [.idempotencyKey: key])
+    }
+
     /// A valid upload body for `project`, with `extra` JSON members appended.
     static func uploadBody(
         project: UUID,

@@ -311,6 +311,54 @@ import Testing
         }
     }
 
+    /// A replay signs a new URL only while the photo is `pending_upload`: for a photo in any
+    /// other status it is 409 `already_uploaded`, naming the photo and where to poll it, and the
+    /// photo is left as it was. (The photo is moved with SQL here; `PhotoCompleteLocalStackTests`
+    /// replays after a real `complete`.)
+    @Test(arguments: ["uploaded", "processing", "completed", "failed"])
+    func aReplayForAPhotoNoLongerPendingIsAlreadyUploaded(status: String) async throws {
+        let token = try await PhotoWorld.token()
+        try await PhotoWorld.run(environment: ["RATE_LIMIT_PER_MINUTE": "1000"]) { world in
+            let project = try world.makeProject()
+            let body = PhotoWorld.uploadBody(project: project)
+            let key = "replay-\(status)"
+            let first = try await world.requestUploadURL(body: body, idempotencyKey: key, token: token)
+            #expect(first.status == .ok)
+            let photoID = try #require(try PhotoWorld.json(first)["photo_id"] as? String)
+            try world.sql(
+                """
+                UPDATE photos SET status = $2, uploaded_at = now(), processing_at = now(), completed_at = now(),
+                                  failed_at = now(), upload_expires_at = now()
+                WHERE id = $1
+                """,
+                [photoID, status]
+            )
+
+            let replay = try await world.requestUploadURL(body: body, idempotencyKey: key, token: token)
+            #expect(replay.status == .conflict)
+            let json = try PhotoWorld.json(replay)
+            #expect(json["code"] as? String == "already_uploaded")
+            #expect(json["status"] as? Int == 409)
+            #expect(json["photo_id"] as? String == photoID)
+            #expect(json["photo_status"] as? String == status)
+            #expect(json["status_url"] as? String == "/api/v1/photos/\(photoID)")
+            #expect(json["upload_url"] == nil)
+            let problem = try AuthFixtures.problem(replay)
+            #expect(problem.extensionMembers["photo_id"] == photoID)
+            // Nothing moved: the replay of a non-pending photo writes nothing.
+            let row = try #require(
+                try world.sql(
+                    "SELECT status, upload_expires_at <= now() AS expired FROM photos WHERE id = $1",
+                    [photoID]
+                )
+                .first
+            )
+            #expect(row["status"] == status)
+            #expect(row["expired"] == "t")
+            #expect(try world.sql("SELECT count(*) AS n FROM photos").first?.decode("n", as: Int.self) == 1)
+        }
+    }
+
     @Test func concurrentFirstRequestsWithOneKeyMakeOnePhoto() async throws {
         let token = try await PhotoWorld.token()
         try await PhotoWorld.run(environment: ["RATE_LIMIT_PER_MINUTE": "1000"]) { world in

@@ -5,7 +5,7 @@ import Testing
 
 /// `S3Presigner.signHeaders` against botocore's `S3SigV4Auth` (the oracle,
 /// `Fixtures/botocore_sign_headers.py`) for the requests `photo-api` makes to confirm uploads
-/// (`HEAD`, and `GET` with `Range`): keys with spaces, `+`, `%` and unicode, both URL styles,
+/// (`HEAD`, and `GET` with `Range`, `If-Match` and a `versionId`): keys with spaces, `+`, `%` and unicode, both URL styles,
 /// http and https endpoints, with and without a session token. LocalStack does not check
 /// header-signed S3 requests, so this is the test that does.
 @Suite struct S3HeaderSigningTests {
@@ -61,8 +61,13 @@ import Testing
             for endpoint in endpoints {
                 for pathStyle in [false, true] {
                     for token in [nil, "FwoGZXIvYXdzEJr//token+/="] {
-                        for (method, headers) in [
-                            ("HEAD", [(String, String)]()), ("GET", [("Range", "bytes=0-131071")]),
+                        for (method, headers, versionID) in [
+                            ("HEAD", [(String, String)](), nil), ("GET", [("Range", "bytes=0-131071")], nil),
+                            (
+                                "GET",
+                                [("Range", "bytes=0-131071"), ("If-Match", #""9b2cf535f27731c974343645a3985328""#)],
+                                "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo=" as String?
+                            ),
                         ] {
                             timestamp += 3_607
                             let credentials = AWSCredentials(
@@ -80,6 +85,7 @@ import Testing
                             let signed = signer.signHeaders(
                                 method: method,
                                 key: key,
+                                versionID: versionID,
                                 headers: headers.map { (name: $0.0, value: $0.1) },
                                 now: Date(timeIntervalSince1970: Double(timestamp))
                             )
@@ -97,7 +103,7 @@ import Testing
                             )
                             ours.append(
                                 Dictionary(
-                                    signed.headers.filter { $0.name.lowercased() != "range" }
+                                    signed.headers.filter { !["range", "if-match"].contains($0.name.lowercased()) }
                                         .map { ($0.name.lowercased(), $0.value) },
                                     uniquingKeysWith: { first, _ in first }
                                 )

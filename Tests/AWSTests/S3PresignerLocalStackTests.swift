@@ -6,8 +6,9 @@ import Testing
 @testable import AWS
 
 /// The S3 of `AWS_ENDPOINT_URL[_S3]`: LocalStack with signature validation on
-/// (`S3_SKIP_SIGNATURE_VALIDATION=0`), which enforces pre-signed URLs as S3 does.
-private struct LocalS3: Sendable {
+/// (`S3_SKIP_SIGNATURE_VALIDATION=0`), which enforces pre-signed URLs as S3 does. Shared by the
+/// presigner's and the object reader's LocalStack tests.
+struct LocalS3: Sendable {
     let endpoint: URL
     let region: String
     let credentials: AWSCredentials
@@ -71,6 +72,42 @@ private struct LocalS3: Sendable {
         S3Presigner(region: region, credentials: credentials, endpoint: endpoint, forcePathStyle: true, bucket: bucket)
     }
 
+    /// Turns versioning on for the bucket (`PutBucketVersioning`). The XML type is said explicitly:
+    /// libcurl would otherwise label the body a form, which LocalStack then reads as one.
+    func enableVersioning() async throws {
+        let body =
+            #"<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#
+            + "<Status>Enabled</Status></VersioningConfiguration>"
+        let response = try await http.execute(
+            CurlHTTPClient.Request(
+                method: "PUT",
+                url: "\(baseURL)/\(bucket)?versioning",
+                headers: [("Content-Type", "application/xml")],
+                body: Array(body.utf8),
+                signing: signing
+            )
+        )
+        guard response.status == 200 else {
+            throw PresignerTestError("PutBucketVersioning on \(bucket): HTTP \(response.status) \(response.text)")
+        }
+    }
+
+    /// Stores `body` at `key` through a pre-signed PUT, as a client does.
+    func store(_ body: [UInt8], at key: String, contentType: String = "image/jpeg") async throws {
+        let request = presigner.presignPut(
+            key: key,
+            contentType: contentType,
+            contentLength: body.count,
+            checksumSHA256: nil,
+            expiresIn: 900,
+            now: Date()
+        )
+        let response = try await put(request.url, headers: request.headers, body: body)
+        guard response.status == 200 else {
+            throw PresignerTestError("PUT \(key): \(response.summary)")
+        }
+    }
+
     func put(
         _ url: String,
         headers: [(name: String, value: String)],
@@ -121,7 +158,7 @@ extension CurlHTTPClient.Response {
     fileprivate var summary: String { "HTTP \(status) \(errorCode ?? String(text.prefix(200)))" }
 }
 
-private func photoBytes(_ count: Int, seed: UInt8 = 7) -> [UInt8] {
+func photoBytes(_ count: Int, seed: UInt8 = 7) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
 }
 

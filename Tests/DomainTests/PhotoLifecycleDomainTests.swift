@@ -65,15 +65,40 @@ import Testing
             priority: .high,
             mediaType: .jpeg,
             width: 4032,
-            height: 3024
+            height: 3024,
+            s3ETag: #""9b2cf535f27731c974343645a3985328""#,
+            s3VersionID: nil
         )
+        // Unversioned: the ETag, and no `s3_version_id` member at all.
         #expect(
             event.payloadJSON()
                 == #"{"detection_types":["damage"],"height":3024,"mime_type":"image/jpeg","#
                 + #""photo_id":"6f1c2b1e-8c9a-4e0b-9d55-0c1a2b3c4d5e","priority":"high","#
                 + #""project_id":"0a0b0c0d-0000-4000-8000-000000000001","#
+                + #""s3_etag":"\"9b2cf535f27731c974343645a3985328\"","#
                 + #""s3_url":"s3://companycam-photos-development/k/2026/12/01/p.jpg","width":4032}"#
         )
         #expect(PhotoUploadedEvent.eventType == "photo.uploaded")
+    }
+
+    @Test func aVersionedObjectsEventNamesItsVersion() throws {
+        let event = PhotoUploadedEvent(
+            photoID: UUID(),
+            projectID: UUID(),
+            bucket: "b",
+            key: "k.png",
+            detectionTypes: [],
+            priority: .normal,
+            mediaType: .png,
+            width: 1,
+            height: 1,
+            s3ETag: #""e""#,
+            s3VersionID: "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"
+        )
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(event.payloadJSON().utf8)) as? [String: Any]
+        )
+        #expect(json["s3_etag"] as? String == #""e""#)
+        #expect(json["s3_version_id"] as? String == "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY")
     }
 }

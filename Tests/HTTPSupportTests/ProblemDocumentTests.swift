@@ -34,6 +34,13 @@ import Testing
         }
         router.get("jwt") { _, _ -> HTTPResponse.Status in throw JWTError.signatureVerificationFailed }
         router.get("rate") { _, _ -> HTTPResponse.Status in throw APIError.rateLimited(retryAfterSeconds: 12) }
+        router.get("replayed") { _, _ -> HTTPResponse.Status in
+            throw APIError.alreadyUploaded(
+                photoID: "0b5e6f1c-8a53-4b8e-9d3f-1f2a3b4c5d6e",
+                photoStatus: "uploaded",
+                statusURL: "/api/v1/photos/0b5e6f1c-8a53-4b8e-9d3f-1f2a3b4c5d6e"
+            )
+        }
         router.get("conflict") { _, _ -> HTTPResponse.Status in
             throw APIError.invalidStatusTransition("completed cannot become processing")
         }
@@ -165,6 +172,34 @@ import Testing
         }
     }
 
+    /// `already_uploaded` carries the photo's id, status and polling URL beside the standard
+    /// members, which keep their meaning (`status` is the HTTP status).
+    @Test func extensionMembersAreWrittenBesideTheStandardOnes() async throws {
+        try await Self.testApplication().test(.router) { client in
+            let response = try await client.execute(uri: "/replayed", method: .get)
+            #expect(response.status == .conflict)
+            let object = try #require(
+                try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+            )
+            #expect(
+                Set(object.keys) == [
+                    "type", "title", "status", "detail", "code", "request_id", "photo_id", "photo_status",
+                    "status_url",
+                ]
+            )
+            #expect(object["status"] as? Int == 409)
+            #expect(object["code"] as? String == "already_uploaded")
+            #expect(object["photo_status"] as? String == "uploaded")
+            let problem = try JSONDecoder().decode(ProblemDocument.self, from: Data(response.body.readableBytesView))
+            #expect(
+                problem.extensionMembers == [
+                    "photo_id": "0b5e6f1c-8a53-4b8e-9d3f-1f2a3b4c5d6e", "photo_status": "uploaded",
+                    "status_url": "/api/v1/photos/0b5e6f1c-8a53-4b8e-9d3f-1f2a3b4c5d6e",
+                ]
+            )
+        }
+    }
+
     @Test func aMissingScopeIsForbidden() async throws {
         let plain = try await AuthFixtures.hs256(AuthFixtures.validClaims(scope: "photos:read"))
         let pipeline = try await AuthFixtures.hs256(AuthFixtures.validClaims(scope: "photos:read photos:status:write"))
@@ -192,7 +227,7 @@ import Testing
         let expected: [String: Int] = [
             "invalid_request": 400, "file_too_small": 400, "unauthorized": 401, "forbidden": 403,
             "not_found": 404, "method_not_allowed": 405, "invalid_status_transition": 409,
-            "upload_not_found": 409, "file_too_large": 413, "payload_too_large": 413,
+            "upload_not_found": 409, "already_uploaded": 409, "file_too_large": 413, "payload_too_large": 413,
             "invalid_file_type": 415, "invalid_upload": 422, "idempotency_key_reused": 422,
             "rate_limited": 429, "storage_unavailable": 503, "internal_error": 500,
         ]

@@ -69,6 +69,8 @@ import UUIDCoding
         PhotoLifecycle.Confirmation(
             width: 4032,
             height: 3024,
+            s3ETag: Self.etag,
+            s3VersionID: Self.versionID,
             exifJSON: #"{"camera_make":"Canon"}"#,
             eventID: UUID(),
             event: PhotoUploadedEvent(
@@ -80,10 +82,15 @@ import UUIDCoding
                 priority: .high,
                 mediaType: .jpeg,
                 width: 4032,
-                height: 3024
+                height: 3024,
+                s3ETag: Self.etag,
+                s3VersionID: Self.versionID
             )
         )
     }
+
+    static let etag = #""9b2cf535f27731c974343645a3985328""#
+    static let versionID = "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"
 
     @Test func confirmationStoresTheMetadataTheHistoryAndTheEventOnce() async throws {
         try await Self.withWorld(photos: 1) { world in
@@ -99,7 +106,8 @@ import UUIDCoding
                 try world.observer.query(
                     """
                     SELECT p.width, p.height, p.exif_data->>'camera_make' AS make, e.event_type,
-                           e.aggregate_id, e.payload->>'priority' AS priority
+                           e.aggregate_id, e.payload->>'priority' AS priority, p.s3_etag, p.s3_version_id,
+                           e.payload->>'s3_etag' AS event_etag, e.payload->>'s3_version_id' AS event_version
                     FROM photos p JOIN outbox_events e ON e.aggregate_id = p.id WHERE p.id = $1
                     """,
                     [photo]
@@ -111,6 +119,11 @@ import UUIDCoding
             #expect(row["event_type"] == PhotoUploadedEvent.eventType)
             #expect(row["aggregate_id"] == photo.lowercasedString)
             #expect(row["priority"] == "high")
+            // What was validated, in the row and in the message body alike.
+            #expect(row["s3_etag"] == Self.etag)
+            #expect(row["s3_version_id"] == Self.versionID)
+            #expect(row["event_etag"] == Self.etag)
+            #expect(row["event_version"] == Self.versionID)
             let events: Int = try #require(
                 try world.observer.query("SELECT count(*)::int AS n FROM outbox_events").first?.decode("n")
             )
