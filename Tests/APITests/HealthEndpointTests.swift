@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Migrator
+import Operations
 import Postgres
 import TestSupport
 import Testing
@@ -76,28 +77,19 @@ import Testing
         }
     }
 
-    /// A burst of probes within the cache window reaches the database once: the schema rolled
-    /// back after the first probe is seen only after the window, about a second later.
-    @Test func readinessIsCachedForAboutASecond() async throws {
+    /// The cache never hides a change for long: a schema rolled back after a probe shows as
+    /// `schema_behind` once the window (about a second) has passed. How often the database is
+    /// asked within the window is `ReadinessProbeTests`' business, with a window no machine's
+    /// load can outlast.
+    @Test func aRolledBackSchemaShowsOnceTheCacheWindowHasPassed() async throws {
         try await TestDatabase.withFresh { database in
             let app = try await migratedApplication(database)
             try await app.test(.router) { client in
-                // The answer is kept for a second from the end of this check: past `firstAsked`.
-                let firstAsked = ContinuousClock.now
                 try await client.execute(uri: "/readyz", method: .get) { response in
                     #expect(response.status == .ok)
                 }
-                let rolledBackAt = ContinuousClock.now
                 try database.connect().query("DELETE FROM schema_migrations")
-                var cached = 0
-                while ContinuousClock.now < firstAsked + .milliseconds(700) {
-                    try await client.execute(uri: "/readyz", method: .get) { response in
-                        #expect(response.status == .ok)
-                    }
-                    cached += 1
-                }
-                #expect(cached >= 1)
-                try await Task.sleep(until: rolledBackAt + .milliseconds(1200))
+                try await Task.sleep(for: ReadinessProbe.defaultTimeToLive + .milliseconds(200))
                 try await client.execute(uri: "/readyz", method: .get) { response in
                     #expect(response.status == .serviceUnavailable)
                     #expect(String(buffer: response.body).contains("schema_behind"))

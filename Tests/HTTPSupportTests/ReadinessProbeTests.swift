@@ -35,13 +35,21 @@ import Testing
         #expect(await check.checks == 1)
     }
 
-    @Test func failuresAreCachedAndTheAnswerIsRecheckedAfterTheWindow() async throws {
+    @Test func failuresAreCachedToo() async {
         let check = CountingCheck(.databaseUnavailable("connection refused"))
-        let probe = ReadinessProbe(timeToLive: .milliseconds(300)) { await check.run() }
+        let probe = ReadinessProbe(timeToLive: .seconds(3600)) { await check.run() }
         for _ in 0..<10 { #expect(await probe.answer() == .databaseUnavailable("connection refused")) }
         #expect(await check.checks == 1)
+    }
+
+    /// Only a lower bound on time: the second answer comes after the window, however slow the
+    /// machine, so it is checked again and sees the change.
+    @Test func theAnswerIsCheckedAgainAfterTheWindow() async throws {
+        let check = CountingCheck(.databaseUnavailable("connection refused"))
+        let probe = ReadinessProbe(timeToLive: .milliseconds(50)) { await check.run() }
+        #expect(await probe.answer() == .databaseUnavailable("connection refused"))
         await check.set(.ready(schemaVersion: 3))
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(200))
         #expect(await probe.answer() == .ready(schemaVersion: 3))
         #expect(await check.checks == 2)
     }
@@ -50,7 +58,8 @@ import Testing
     @Test func manyReadyzRequestsWithinTheWindowCheckOnce() async throws {
         let check = CountingCheck(.schemaBehind("database schema is at version 1"))
         let router = Router()
-        HealthRoutes.add(to: router, readiness: ReadinessProbe { await check.run() })
+        // An hour: the test asserts what the window does, not how long twenty requests take.
+        HealthRoutes.add(to: router, readiness: ReadinessProbe(timeToLive: .seconds(3600)) { await check.run() })
         try await Application(router: router).test(.router) { client in
             for _ in 0..<20 {
                 try await client.execute(uri: "/readyz", method: .get) { response in
