@@ -74,7 +74,10 @@ public enum ExifReader {
             throw .unreadable("the TIFF header is neither II*\\0 nor MM\\0*")
         }
         guard exifBlock.count <= Int(UInt32.max) else { throw .unreadable("the block is too large") }
-        guard let data = ExifDataHandle(loading: MakerNoteRemover.removingMakerNotes(from: exifBlock)) else {
+        guard let withoutMakerNotes = MakerNoteRemover.removingMakerNotes(from: exifBlock) else {
+            throw .unreadable("more than \(MakerNoteRemover.maximumIFDs) IFDs: not handed to libexif")
+        }
+        guard let data = ExifDataHandle(loading: withoutMakerNotes) else {
             throw .unreadable("libexif could not allocate its data")
         }
 

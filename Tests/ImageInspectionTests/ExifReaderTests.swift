@@ -180,12 +180,40 @@ import Testing
         let block = try #require(header.exifBlock)
         let raw = try #require(ExifDataHandle(loading: block))
         #expect(raw.hasMakerNoteData)
-        let cleaned = MakerNoteRemover.removingMakerNotes(from: block)
+        let cleaned = try #require(MakerNoteRemover.removingMakerNotes(from: block))
         #expect(cleaned.count == block.count)
         #expect(cleaned != block)
         let handle = try #require(ExifDataHandle(loading: cleaned))
         #expect(!handle.hasMakerNoteData)
         #expect(try ExifReader.read(block).cameraModel == "Canon PowerShot G1 X Mark II")
+    }
+
+    /// The EXIF block of a fixture, as the inspector hands it over.
+    static func exifBlock(_ file: String) throws -> [UInt8] {
+        let bytes = try Fixture.bytes(file)
+        let header = try ImageInspector.inspect(head: bytes, objectSize: bytes.count, declared: .jpeg)
+        return try #require(header.exifBlock)
+    }
+
+    /// A MakerNote 40 pointer-only IFDs below IFD0, GPS and Exif pointers alternating: libexif
+    /// follows such a chain (it refuses only a pointer into the IFD it is loading, or into one that
+    /// already has entries) down to its Canon parser. MakerNoteRemover's walk gives up first, so
+    /// the block is not handed to libexif at all and the read fails (the upload stores `{}`).
+    @Test func makerNoteBeyondTheWalksBudgetIsNotHandedToLibexif() throws {
+        let block = try Self.exifBlock("generated/makernote-deep-ifd-chain.jpg")
+        #expect(try #require(ExifDataHandle(loading: block)).hasMakerNoteData)
+        #expect(MakerNoteRemover.removingMakerNotes(from: block) == nil)
+        #expect(throws: ExifReadError.self) { try ExifReader.read(block) }
+    }
+
+    /// The same chain 28 IFDs deep is within the walk's budget: the MakerNote is hidden and the
+    /// rest is read.
+    @Test func makerNoteWithinTheWalksBudgetIsHidden() throws {
+        let block = try Self.exifBlock("generated/makernote-ifd-chain-within-budget.jpg")
+        #expect(try #require(ExifDataHandle(loading: block)).hasMakerNoteData)
+        let cleaned = try #require(MakerNoteRemover.removingMakerNotes(from: block))
+        #expect(try #require(ExifDataHandle(loading: cleaned)).hasMakerNoteData == false)
+        #expect(try ExifReader.read(block) == ExifMetadata(cameraMake: "Canon"))
     }
 
     /// Pointer loops and absurd counts end the walk without touching anything else.
