@@ -6,6 +6,9 @@ struct TIFFStructure {
     /// Where the TIFF header starts in the block, after `Exif\0\0`.
     static let start = 6
     static let entrySize = 12
+    /// TIFF field type 2: ASCII, one byte per component.
+    static let asciiType = 2
+    static let exifPointerTag = 0x8769
 
     let bytes: [UInt8]
     let littleEndian: Bool
@@ -65,5 +68,35 @@ struct TIFFStructure {
     /// value longer than four bytes lies.
     func valueField(ofEntryAt entry: Int) -> Int? {
         integer(at: entry + 8, width: 4)
+    }
+
+    /// The block offset of the first entry tagged `tag` in the IFD at TIFF offset `offset`.
+    func entry(_ tag: Int, inIFDAt offset: Int) -> Int? {
+        guard let ifd = ifd(at: offset) else { return nil }
+        return (0..<ifd.present).lazy.map(ifd.entry).first { self.tag(ofEntryAt: $0) == tag }
+    }
+
+    /// The bytes of an ASCII entry: inside the entry when four or fewer, else at its offset;
+    /// `nil` when the entry is not ASCII or its bytes leave the block.
+    func asciiValue(ofEntryAt entry: Int) -> ArraySlice<UInt8>? {
+        guard integer(at: entry + 2, width: 2) == Self.asciiType, let count = integer(at: entry + 4, width: 4) else {
+            return nil
+        }
+        let start: Int
+        if count <= 4 {
+            start = entry + 8
+        } else {
+            guard let offset = valueField(ofEntryAt: entry) else { return nil }
+            start = Self.start + offset
+        }
+        guard count <= bytes.count - start else { return nil }
+        return bytes[start..<start + count]
+    }
+
+    /// The Exif IFD's TIFF offset: where IFD0's first Exif pointer leads, the IFD libexif loads
+    /// as `EXIF_IFD_EXIF`.
+    var exifIFD: Int? {
+        guard let first = firstIFD, let pointer = entry(Self.exifPointerTag, inIFDAt: first) else { return nil }
+        return valueField(ofEntryAt: pointer)
     }
 }

@@ -117,6 +117,18 @@ import Testing
             metadata: ExifMetadata(capturedAt: "2025-11-17T10:30:00-05:00")
         ),
         .init(file: "generated/sof-beyond-head.jpg", metadata: ExifMetadata(cameraMake: "Sony")),
+        // exiftool -a -G1: IFD0 Make "" and Model "", ExifIFD Make "HTC" and Model "HTC One_M8"
+        // (as an HTC One M8 writes them); -j prints the ExifIFD's. The first non-empty one is kept.
+        .init(
+            file: "generated/make-model-in-exif-ifd.jpg",
+            metadata: ExifMetadata(cameraMake: "HTC", cameraModel: "HTC One_M8", capturedAt: "2014-06-14T18:01:02")
+        ),
+        // exiftool -j prints the ExifIFD's "HTC"/"HTC One_M8" (a later duplicate wins there); the
+        // rule here takes IFD0's first, where the EXIF specification puts Make and Model.
+        .init(
+            file: "generated/make-model-in-both-ifds.jpg",
+            metadata: ExifMetadata(cameraMake: "Canon", cameraModel: "Canon EOS 80D")
+        ),
         .init(
             file: "generated/with-exif.png",
             format: .png,

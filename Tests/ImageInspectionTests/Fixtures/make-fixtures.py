@@ -244,6 +244,25 @@ def main():
     big += [segment(0xE2, bytes([0x41]) * 60000) for _ in range(3)]
     write("sof-beyond-head.jpg", minimal_jpeg(640, 480, big))
 
+    # Hand-built (exiftool writes Make and Model to IFD0 only): IFD0's Make and Model empty, the
+    # values in the Exif IFD, as an HTC One M8 writes them.
+    htc = tiff(
+        [ascii_entry(0x010F, b"\0"), ascii_entry(0x0110, b"\0")],
+        exif_entries=[
+            ascii_entry(0x010F, b"HTC\0"),
+            ascii_entry(0x0110, b"HTC One_M8\0"),
+            ascii_entry(0x9003, b"2014:06:14 18:01:02\0"),
+        ],
+    )
+    write("make-model-in-exif-ifd.jpg", minimal_jpeg(8, 8, [segment(0xE1, b"Exif\0\0" + htc)]))
+
+    # Hand-built: both IFDs name a camera; IFD0's values win.
+    both = tiff(
+        [ascii_entry(0x010F, b"Canon\0"), ascii_entry(0x0110, b"Canon EOS 80D\0")],
+        exif_entries=[ascii_entry(0x010F, b"HTC\0"), ascii_entry(0x0110, b"HTC One_M8\0")],
+    )
+    write("make-model-in-both-ifds.jpg", minimal_jpeg(8, 8, [segment(0xE1, b"Exif\0\0" + both)]))
+
     # Hand-built: a MakerNote 40 pointer-only IFDs deep, past MakerNoteRemover.maximumIFDs (32),
     # and one 28 deep, which the walk still reaches (30 IFDs with IFD0 and the MakerNote's).
     deep = pointer_chain_with_maker_note(40)
