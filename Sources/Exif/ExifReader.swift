@@ -194,7 +194,9 @@ public enum ExifReader {
     }
 
     /// `YYYY:MM:DD HH:MM:SS` → `YYYY-MM-DDTHH:MM:SS`, or `nil` if any part is not a real date/time
-    /// (cameras write `0000:00:00 00:00:00` or blanks when the clock was never set).
+    /// (cameras write `0000:00:00 00:00:00` or blanks when the clock was never set). A real date
+    /// far from today (`2099:09:29`, a camera whose clock was wrong) is kept: it is the camera's
+    /// word, and only the form is checked, never the clock of this server.
     static func isoLocalTime(fromExif text: String) -> String? {
         let bytes = Array(text.utf8)
         guard bytes.count == 19, bytes[4] == UInt8(ascii: ":"), bytes[7] == UInt8(ascii: ":"),

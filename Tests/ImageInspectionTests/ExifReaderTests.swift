@@ -129,6 +129,11 @@ import Testing
             file: "generated/make-model-in-both-ifds.jpg",
             metadata: ExifMetadata(cameraMake: "Canon", cameraModel: "Canon EOS 80D")
         ),
+        // A camera whose clock was wrong: exiftool DateTimeOriginal "2099:09:29 10:10:10", kept.
+        .init(
+            file: "generated/date-time-original-future.jpg",
+            metadata: ExifMetadata(capturedAt: "2099-09-29T10:10:10")
+        ),
         .init(
             file: "generated/with-exif.png",
             format: .png,
@@ -270,6 +275,8 @@ import Testing
 
     @Test func localTimeValidation() {
         #expect(ExifReader.isoLocalTime(fromExif: "2024:02:29 00:00:00") == "2024-02-29T00:00:00")
+        // A wrong clock is still the camera's word: only malformed values are dropped.
+        #expect(ExifReader.isoLocalTime(fromExif: "2099:09:29 10:10:10") == "2099-09-29T10:10:10")
         #expect(ExifReader.isoLocalTime(fromExif: "2023:02:29 00:00:00") == nil)
         #expect(ExifReader.isoLocalTime(fromExif: "0000:00:00 00:00:00") == nil)
         #expect(ExifReader.isoLocalTime(fromExif: "    :  :     :  :  ") == nil)

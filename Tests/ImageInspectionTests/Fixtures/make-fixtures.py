@@ -244,6 +244,10 @@ def main():
     big += [segment(0xE2, bytes([0x41]) * 60000) for _ in range(3)]
     write("sof-beyond-head.jpg", minimal_jpeg(640, 480, big))
 
+    # A camera whose clock was wrong: a valid DateTimeOriginal far in the future is kept as read.
+    write("date-time-original-future.jpg", minimal_jpeg(24, 16))
+    exiftool("date-time-original-future.jpg", "-DateTimeOriginal=2099:09:29 10:10:10")
+
     # Hand-built (exiftool writes Make and Model to IFD0 only): IFD0's Make and Model empty, the
     # values in the Exif IFD, as an HTC One M8 writes them.
     htc = tiff(
