@@ -30,10 +30,6 @@ struct UploadConfirmer: Sendable {
         case invalid(reason: String)
     }
 
-    /// Enough to follow a head past the first fetch, but bounded: one oversized APP segment
-    /// or chunk per round.
-    static let maximumHeadFetches = 4
-
     let pool: ConnectionPool
     let objects: S3ObjectReader
     let bucket: String
@@ -134,23 +130,9 @@ struct UploadConfirmer: Sendable {
         object: S3ObjectReader.ObjectInfo,
         declared: ImageFormat
     ) async throws -> ImageHeader {
-        let size = object.size
-        var length = min(ImageInspector.initialHeadLength, size)
-        for _ in 0..<Self.maximumHeadFetches {
-            let head = try await objects.readPrefix(key: photo.s3Key, of: object, length: max(length, 1))
-            let result = Result { () throws(ImageInspectionError) in
-                try ImageInspector.inspect(head: head, objectSize: size, declared: declared)
-            }
-            switch result {
-            case .success(let header):
-                return header
-            case .failure(.needMoreBytes(let atLeast)) where atLeast > head.count && head.count < size:
-                length = min(atLeast, size)
-            case .failure(let error):
-                throw error
-            }
+        try await ImageInspector.inspect(objectSize: object.size, declared: declared) { length in
+            try await objects.readPrefix(key: photo.s3Key, of: object, length: length)
         }
-        throw ImageInspectionError.malformed("the image header did not end within \(length) bytes")
     }
 
     /// The EXIF JSON to store: `{}` when there is none or it cannot be read (logged; the upload

@@ -74,13 +74,17 @@ public enum ExifReader {
             throw .unreadable("the TIFF header is neither II*\\0 nor MM\\0*")
         }
         guard exifBlock.count <= Int(UInt32.max) else { throw .unreadable("the block is too large") }
-        guard let data = ExifDataHandle(loading: MakerNoteRemover.removingMakerNotes(from: exifBlock)) else {
+        guard let withoutMakerNotes = MakerNoteRemover.removingMakerNotes(from: exifBlock) else {
+            throw .unreadable("more than \(MakerNoteRemover.maximumIFDs) IFDs: not handed to libexif")
+        }
+        guard let data = ExifDataHandle(loading: withoutMakerNotes) else {
             throw .unreadable("libexif could not allocate its data")
         }
 
         var metadata = ExifMetadata()
-        metadata.cameraMake = data.entry(EXIF_TAG_MAKE, in: .zero).flatMap(cleanString)
-        metadata.cameraModel = data.entry(EXIF_TAG_MODEL, in: .zero).flatMap(cleanString)
+        let tiff = TIFFStructure(block: exifBlock)
+        metadata.cameraMake = cameraText(EXIF_TAG_MAKE, data: data, tiff: tiff)
+        metadata.cameraModel = cameraText(EXIF_TAG_MODEL, data: data, tiff: tiff)
         metadata.orientation = data.entry(EXIF_TAG_ORIENTATION, in: .zero).flatMap { entry in
             data.short(entry).flatMap { (1...8).contains($0) ? Int($0) : nil }
         }
@@ -156,11 +160,29 @@ public enum ExifReader {
 
     // MARK: Strings and times
 
-    /// The entry's text up to its first NUL, without surrounding whitespace; `nil` when empty
-    /// or not ASCII-typed. Bytes that are not UTF-8 become U+FFFD; the length is capped.
+    /// IFD0's Make or Model, else the Exif IFD's (the first non-empty one, as exiftool finds
+    /// them): some phones (an HTC One M8) leave IFD0's empty and write them in the Exif IFD.
+    /// libexif drops them there, as tags not recorded in that IFD, and
+    /// `EXIF_DATA_OPTION_IGNORE_UNKNOWN_TAGS` stays on (it keeps libexif from copying every unknown
+    /// tag of a hostile block), so that entry is read from the block, bounds-checked.
+    static func cameraText(_ tag: ExifTag, data: ExifDataHandle, tiff: TIFFStructure?) -> String? {
+        if let text = data.entry(tag, in: .zero).flatMap(cleanString) { return text }
+        guard let tiff, let ifd = tiff.exifIFD, let entry = tiff.entry(Int(tag.rawValue), inIFDAt: ifd),
+            let value = tiff.asciiValue(ofEntryAt: entry)
+        else { return nil }
+        return cleanText(value)
+    }
+
+    /// The entry's text as ``cleanText(_:)`` makes it; `nil` when not ASCII-typed.
     static func cleanString(_ entry: ExifEntryView) -> String? {
         guard entry.format == EXIF_FORMAT_ASCII else { return nil }
-        var bytes = entry.bytes.prefix { $0 != 0 }.prefix(256)
+        return cleanText(entry.bytes)
+    }
+
+    /// The text up to its first NUL, without surrounding whitespace; `nil` when empty. Bytes that
+    /// are not UTF-8 become U+FFFD; the length is capped.
+    static func cleanText(_ raw: some Collection<UInt8>) -> String? {
+        var bytes = Array(raw.prefix { $0 != 0 }.prefix(256))
         while let last = bytes.last, isPadding(last) { bytes.removeLast() }
         while let first = bytes.first, isPadding(first) { bytes.removeFirst() }
         if bytes.isEmpty { return nil }
@@ -172,7 +194,9 @@ public enum ExifReader {
     }
 
     /// `YYYY:MM:DD HH:MM:SS` → `YYYY-MM-DDTHH:MM:SS`, or `nil` if any part is not a real date/time
-    /// (cameras write `0000:00:00 00:00:00` or blanks when the clock was never set).
+    /// (cameras write `0000:00:00 00:00:00` or blanks when the clock was never set). A real date
+    /// far from today (`2099:09:29`, a camera whose clock was wrong) is kept: it is the camera's
+    /// word, and only the form is checked, never the clock of this server.
     static func isoLocalTime(fromExif text: String) -> String? {
         let bytes = Array(text.utf8)
         guard bytes.count == 19, bytes[4] == UInt8(ascii: ":"), bytes[7] == UInt8(ascii: ":"),

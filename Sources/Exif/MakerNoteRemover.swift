@@ -13,47 +13,36 @@ enum MakerNoteRemover {
     static let unknownTag: UInt8 = 0xFF
     /// The IFD pointers libexif follows from any IFD: Exif, GPS, Interoperability.
     static let pointerTags: Set<Int> = [0x8769, 0x8825, 0xA005]
-    /// A bound on the IFDs visited: libexif loads at most five, a hostile block may chain many.
+    /// A bound on the IFDs visited. A camera writes at most five, but libexif follows a chain of
+    /// pointer-only IFDs (Exif and GPS pointers alternating) about 170 deep, so a walk that stops
+    /// early must not hand the block over: see ``removingMakerNotes(from:)``.
     static let maximumIFDs = 32
 
-    /// `block` (`Exif\0\0` + TIFF) with every reachable MakerNote entry renamed; other bytes untouched.
-    static func removingMakerNotes(from block: [UInt8]) -> [UInt8] {
-        let tiff = 6
-        guard block.count >= tiff + 8 else { return block }
+    /// `block` (`Exif\0\0` + TIFF) with every reachable MakerNote entry renamed, other bytes
+    /// untouched; `nil` when more than ``maximumIFDs`` IFDs are reachable. Then libexif would
+    /// follow pointers the walk never looked behind, to maker notes it never renamed, so the block
+    /// must not reach libexif at all (its EXIF is given up, the upload is not).
+    static func removingMakerNotes(from block: [UInt8]) -> [UInt8]? {
+        guard let tiff = TIFFStructure(block: block), let firstIFD = tiff.firstIFD else { return block }
         var bytes = block
-        let littleEndian = bytes[tiff] == 0x49
-
-        func read(_ offset: Int, width: Int) -> Int? {
-            guard offset >= 0, offset <= bytes.count - width else { return nil }
-            var value = 0
-            for index in 0..<width {
-                let byte = Int(bytes[offset + (littleEndian ? width - 1 - index : index)])
-                value = value << 8 | byte
-            }
-            return value
-        }
-
-        guard let firstIFD = read(tiff + 4, width: 4) else { return block }
         var pending = [firstIFD]
         var visited: Set<Int> = []
-        var isFirst = true
-        while let ifd = pending.popLast(), visited.count < maximumIFDs {
-            defer { isFirst = false }
-            guard visited.insert(ifd).inserted, let declared = read(tiff + ifd, width: 2) else { continue }
-            let entries = tiff + ifd + 2
-            let present = min(declared, max(0, (bytes.count - entries) / 12))
-            for index in 0..<present {
-                let entry = entries + 12 * index
-                guard let tag = read(entry, width: 2) else { break }
+        while let offset = pending.popLast() {
+            guard visited.insert(offset).inserted else { continue }
+            guard visited.count <= maximumIFDs else { return nil }
+            guard let ifd = tiff.ifd(at: offset) else { continue }
+            for index in 0..<ifd.present {
+                let entry = ifd.entry(index)
+                guard let tag = tiff.tag(ofEntryAt: entry) else { break }
                 if tag == makerNoteTag {
                     bytes[entry] = unknownTag
                     bytes[entry + 1] = unknownTag
-                } else if pointerTags.contains(tag), let target = read(entry + 8, width: 4) {
+                } else if pointerTags.contains(tag), let target = tiff.valueField(ofEntryAt: entry) {
                     pending.append(target)
                 }
             }
             // IFD0 links to IFD1 (the thumbnail's IFD), which libexif loads too.
-            if isFirst, let next = read(entries + 12 * declared, width: 4), next != 0 {
+            if offset == firstIFD, let next = tiff.integer(at: ifd.nextLink, width: 4), next != 0 {
                 pending.append(next)
             }
         }

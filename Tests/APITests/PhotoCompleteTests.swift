@@ -112,6 +112,26 @@ import Testing
         }
     }
 
+    /// Phones that write large XMP/APP13 blocks put the frame header more than 1 MiB in (here
+    /// twenty maximal APP13 segments before it, 1.3 MB): the confirmer reads on, up to
+    /// `ImageInspector.maximumHeadLength`, instead of failing the photo with 422.
+    @Test func aFrameHeaderMoreThanOneMiBInIsFound() async throws {
+        let token = try await PhotoWorld.token()
+        try await StorageWorld.run { world in
+            let project = try world.photos.makeProject()
+            let jpeg = try ImageFixtures.bytes("no-exif.jpg")
+            let app13: [UInt8] = [0xFF, 0xED, 0xFF, 0xFF] + [UInt8](repeating: 0x20, count: 65_533)
+            let bytes = jpeg.prefix(2) + [[UInt8]](repeating: app13, count: 20).joined() + jpeg.dropFirst(2)
+            #expect(bytes.count > 1_300_000)
+            let photoID = try await world.upload(Array(bytes), project: project, token: token)
+            let response = try await world.complete(photoID, token: token)
+            #expect(response.status == 200)
+            #expect(response.json["status"] as? String == "uploaded")
+            #expect(response.json["width"] as? Int == 50)
+            #expect(response.json["height"] as? Int == 50)
+        }
+    }
+
     @Test func completingBeforeTheUploadIs409AndLeavesThePhotoPending() async throws {
         let token = try await PhotoWorld.token()
         try await StorageWorld.run { world in

@@ -117,6 +117,23 @@ import Testing
             metadata: ExifMetadata(capturedAt: "2025-11-17T10:30:00-05:00")
         ),
         .init(file: "generated/sof-beyond-head.jpg", metadata: ExifMetadata(cameraMake: "Sony")),
+        // exiftool -a -G1: IFD0 Make "" and Model "", ExifIFD Make "HTC" and Model "HTC One_M8"
+        // (as an HTC One M8 writes them); -j prints the ExifIFD's. The first non-empty one is kept.
+        .init(
+            file: "generated/make-model-in-exif-ifd.jpg",
+            metadata: ExifMetadata(cameraMake: "HTC", cameraModel: "HTC One_M8", capturedAt: "2014-06-14T18:01:02")
+        ),
+        // exiftool -j prints the ExifIFD's "HTC"/"HTC One_M8" (a later duplicate wins there); the
+        // rule here takes IFD0's first, where the EXIF specification puts Make and Model.
+        .init(
+            file: "generated/make-model-in-both-ifds.jpg",
+            metadata: ExifMetadata(cameraMake: "Canon", cameraModel: "Canon EOS 80D")
+        ),
+        // A camera whose clock was wrong: exiftool DateTimeOriginal "2099:09:29 10:10:10", kept.
+        .init(
+            file: "generated/date-time-original-future.jpg",
+            metadata: ExifMetadata(capturedAt: "2099-09-29T10:10:10")
+        ),
         .init(
             file: "generated/with-exif.png",
             format: .png,
@@ -180,12 +197,40 @@ import Testing
         let block = try #require(header.exifBlock)
         let raw = try #require(ExifDataHandle(loading: block))
         #expect(raw.hasMakerNoteData)
-        let cleaned = MakerNoteRemover.removingMakerNotes(from: block)
+        let cleaned = try #require(MakerNoteRemover.removingMakerNotes(from: block))
         #expect(cleaned.count == block.count)
         #expect(cleaned != block)
         let handle = try #require(ExifDataHandle(loading: cleaned))
         #expect(!handle.hasMakerNoteData)
         #expect(try ExifReader.read(block).cameraModel == "Canon PowerShot G1 X Mark II")
+    }
+
+    /// The EXIF block of a fixture, as the inspector hands it over.
+    static func exifBlock(_ file: String) throws -> [UInt8] {
+        let bytes = try Fixture.bytes(file)
+        let header = try ImageInspector.inspect(head: bytes, objectSize: bytes.count, declared: .jpeg)
+        return try #require(header.exifBlock)
+    }
+
+    /// A MakerNote 40 pointer-only IFDs below IFD0, GPS and Exif pointers alternating: libexif
+    /// follows such a chain (it refuses only a pointer into the IFD it is loading, or into one that
+    /// already has entries) down to its Canon parser. MakerNoteRemover's walk gives up first, so
+    /// the block is not handed to libexif at all and the read fails (the upload stores `{}`).
+    @Test func makerNoteBeyondTheWalksBudgetIsNotHandedToLibexif() throws {
+        let block = try Self.exifBlock("generated/makernote-deep-ifd-chain.jpg")
+        #expect(try #require(ExifDataHandle(loading: block)).hasMakerNoteData)
+        #expect(MakerNoteRemover.removingMakerNotes(from: block) == nil)
+        #expect(throws: ExifReadError.self) { try ExifReader.read(block) }
+    }
+
+    /// The same chain 28 IFDs deep is within the walk's budget: the MakerNote is hidden and the
+    /// rest is read.
+    @Test func makerNoteWithinTheWalksBudgetIsHidden() throws {
+        let block = try Self.exifBlock("generated/makernote-ifd-chain-within-budget.jpg")
+        #expect(try #require(ExifDataHandle(loading: block)).hasMakerNoteData)
+        let cleaned = try #require(MakerNoteRemover.removingMakerNotes(from: block))
+        #expect(try #require(ExifDataHandle(loading: cleaned)).hasMakerNoteData == false)
+        #expect(try ExifReader.read(block) == ExifMetadata(cameraMake: "Canon"))
     }
 
     /// Pointer loops and absurd counts end the walk without touching anything else.
@@ -230,6 +275,8 @@ import Testing
 
     @Test func localTimeValidation() {
         #expect(ExifReader.isoLocalTime(fromExif: "2024:02:29 00:00:00") == "2024-02-29T00:00:00")
+        // A wrong clock is still the camera's word: only malformed values are dropped.
+        #expect(ExifReader.isoLocalTime(fromExif: "2099:09:29 10:10:10") == "2099-09-29T10:10:10")
         #expect(ExifReader.isoLocalTime(fromExif: "2023:02:29 00:00:00") == nil)
         #expect(ExifReader.isoLocalTime(fromExif: "0000:00:00 00:00:00") == nil)
         #expect(ExifReader.isoLocalTime(fromExif: "    :  :     :  :  ") == nil)

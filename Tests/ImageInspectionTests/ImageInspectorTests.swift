@@ -43,6 +43,17 @@ import Testing
         .init(file: "generated/offset-time.jpg", format: .jpeg, width: 24, height: 16, hasExif: true),
         .init(file: "generated/offset-time-negative.jpg", format: .jpeg, width: 24, height: 16, hasExif: true),
         .init(file: "generated/sof-beyond-head.jpg", format: .jpeg, width: 640, height: 480, hasExif: true),
+        .init(file: "generated/date-time-original-future.jpg", format: .jpeg, width: 24, height: 16, hasExif: true),
+        .init(file: "generated/make-model-in-exif-ifd.jpg", format: .jpeg, width: 8, height: 8, hasExif: true),
+        .init(file: "generated/make-model-in-both-ifds.jpg", format: .jpeg, width: 8, height: 8, hasExif: true),
+        .init(file: "generated/makernote-deep-ifd-chain.jpg", format: .jpeg, width: 8, height: 8, hasExif: true),
+        .init(
+            file: "generated/makernote-ifd-chain-within-budget.jpg",
+            format: .jpeg,
+            width: 8,
+            height: 8,
+            hasExif: true
+        ),
         .init(file: "generated/with-exif.png", format: .png, width: 3, height: 2, hasExif: true),
         .init(file: "generated/plain.png", format: .png, width: 5, height: 7, hasExif: false),
     ]

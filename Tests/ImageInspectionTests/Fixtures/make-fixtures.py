@@ -98,6 +98,42 @@ def tiff(ifd0_entries, gps_entries=None, exif_entries=None):
     return bytes(body)
 
 
+def pointer_chain_with_maker_note(depth):
+    """A little-endian TIFF whose MakerNote lies `depth` pointer-only IFDs below IFD0.
+
+    IFD0 holds Make "Canon" (so libexif would pick its Canon maker-note parser) and an Exif
+    pointer; each IFD of the chain holds one pointer only, alternately GPS and Exif, so libexif's
+    own guards (a pointer into the IFD being loaded; an IFD that already has entries) never stop
+    it; the last IFD, loaded as Exif, holds the MakerNote: a one-entry Canon IFD.
+    """
+    make = b"Canon\0"
+    ifd0 = 8
+    ifd0_size = 2 + 12 * 2 + 4
+    make_at = ifd0 + ifd0_size
+    chain_at = make_at + len(make) + (len(make) & 1)
+    link_size = 2 + 12 + 4
+    # IFD0's Exif pointer loads the first link as Exif, so the links point GPS, Exif, GPS, ...;
+    # an even depth makes the last one an Exif pointer, which loads the MakerNote's IFD as Exif.
+    assert depth % 2 == 0
+    kinds = [0x8825 if step % 2 == 0 else 0x8769 for step in range(depth)]
+    note_ifd = chain_at + link_size * depth
+    note_at = note_ifd + link_size
+    note = struct.pack("<H", 1) + struct.pack("<HHI", 0x0006, 2, 4) + b"IMG\0" + b"\0\0\0\0"
+    body = bytearray(b"II*\0" + struct.pack("<I", ifd0))
+    body += struct.pack("<H", 2)
+    body += struct.pack("<HHII", 0x010F, 2, len(make), make_at)
+    body += struct.pack("<HHII", 0x8769, 4, 1, chain_at)
+    body += b"\0\0\0\0"
+    body += make + (b"\0" if len(make) & 1 else b"")
+    for step in range(depth):
+        target = chain_at + link_size * (step + 1)
+        body += struct.pack("<H", 1) + struct.pack("<HHII", kinds[step], 4, 1, target) + b"\0\0\0\0"
+    assert len(body) == note_ifd
+    body += struct.pack("<H", 1) + struct.pack("<HHII", 0x927C, 7, len(note), note_at) + b"\0\0\0\0"
+    body += note
+    return bytes(body)
+
+
 def ascii_entry(tag, text):
     return (tag, 2, len(text), text)
 
@@ -207,6 +243,36 @@ def main():
     big = [segment(0xE1, b"Exif\0\0" + tiff([ascii_entry(0x010F, b"Sony\0")]))]
     big += [segment(0xE2, bytes([0x41]) * 60000) for _ in range(3)]
     write("sof-beyond-head.jpg", minimal_jpeg(640, 480, big))
+
+    # A camera whose clock was wrong: a valid DateTimeOriginal far in the future is kept as read.
+    write("date-time-original-future.jpg", minimal_jpeg(24, 16))
+    exiftool("date-time-original-future.jpg", "-DateTimeOriginal=2099:09:29 10:10:10")
+
+    # Hand-built (exiftool writes Make and Model to IFD0 only): IFD0's Make and Model empty, the
+    # values in the Exif IFD, as an HTC One M8 writes them.
+    htc = tiff(
+        [ascii_entry(0x010F, b"\0"), ascii_entry(0x0110, b"\0")],
+        exif_entries=[
+            ascii_entry(0x010F, b"HTC\0"),
+            ascii_entry(0x0110, b"HTC One_M8\0"),
+            ascii_entry(0x9003, b"2014:06:14 18:01:02\0"),
+        ],
+    )
+    write("make-model-in-exif-ifd.jpg", minimal_jpeg(8, 8, [segment(0xE1, b"Exif\0\0" + htc)]))
+
+    # Hand-built: both IFDs name a camera; IFD0's values win.
+    both = tiff(
+        [ascii_entry(0x010F, b"Canon\0"), ascii_entry(0x0110, b"Canon EOS 80D\0")],
+        exif_entries=[ascii_entry(0x010F, b"HTC\0"), ascii_entry(0x0110, b"HTC One_M8\0")],
+    )
+    write("make-model-in-both-ifds.jpg", minimal_jpeg(8, 8, [segment(0xE1, b"Exif\0\0" + both)]))
+
+    # Hand-built: a MakerNote 40 pointer-only IFDs deep, past MakerNoteRemover.maximumIFDs (32),
+    # and one 28 deep, which the walk still reaches (30 IFDs with IFD0 and the MakerNote's).
+    deep = pointer_chain_with_maker_note(40)
+    write("makernote-deep-ifd-chain.jpg", minimal_jpeg(8, 8, [segment(0xE1, b"Exif\0\0" + deep)]))
+    within = pointer_chain_with_maker_note(28)
+    write("makernote-ifd-chain-within-budget.jpg", minimal_jpeg(8, 8, [segment(0xE1, b"Exif\0\0" + within)]))
 
 
 if __name__ == "__main__":
