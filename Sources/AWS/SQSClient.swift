@@ -52,12 +52,19 @@ public struct SQSClient: Sendable {
     /// A batch SQS did not process at all.
     public struct BatchError: Error, Sendable, CustomStringConvertible {
         public enum Kind: Sendable, Equatable {
-            /// SQS as a whole is unreachable or refusing service: connection failures, 5xx,
-            /// throttling, bad credentials. Nothing is wrong with the messages; wait and retry.
-            case serviceUnavailable
-            /// SQS refused this request (queue does not exist, invalid batch): the messages
-            /// are affected and count an attempt.
+            /// SQS cannot take any message, for `reason` (see ``SQSOutageReason``): a missing
+            /// queue, denied access or bad credentials as much as a connection refused. Nothing
+            /// is wrong with the messages; wait and retry.
+            case outage(SQSOutageReason)
+            /// SQS refused this request (an invalid batch): the messages are affected and count
+            /// an attempt.
             case requestRejected
+        }
+
+        /// The outage's reason, or `nil` when the request was rejected.
+        public var outageReason: SQSOutageReason? {
+            if case .outage(let reason) = kind { return reason }
+            return nil
         }
 
         public let kind: Kind
@@ -128,14 +135,14 @@ public struct SQSClient: Sendable {
                 )
             )
         } catch let error as CurlHTTPClientError {
-            throw BatchError(kind: .serviceUnavailable, code: "Transport", message: error.description)
+            throw BatchError(kind: .outage(.serviceUnavailable), code: "Transport", message: error.description)
         }
         guard response.status == 200 else {
             throw Self.batchError(for: response)
         }
         guard let decoded = try? JSONDecoder().decode(SendMessageBatchResponse.self, from: Data(response.body)) else {
             throw BatchError(
-                kind: .serviceUnavailable,
+                kind: .outage(.serviceUnavailable),
                 code: "MalformedResponse",
                 message: "unreadable SendMessageBatch response"
             )
@@ -154,22 +161,22 @@ public struct SQSClient: Sendable {
         return results
     }
 
-    /// Sorts an error response into "SQS is unavailable" (breaker) and "this request was
-    /// refused" (counts against the events). Error bodies are JSON on AWS and XML on some
-    /// emulators, so the code is looked for in both.
+    /// Sorts an error response into an outage (breaker) or "this request was refused" (counts
+    /// against the events), through ``SQSOutageReason``. Error bodies are JSON on AWS, but
+    /// authentication errors come back as XML even for JSON requests, so the code is looked for
+    /// in both, then in the `x-amzn-query-error` header (`AWS.SimpleQueueService.X;Sender`).
     static func batchError(for response: CurlHTTPClient.Response) -> BatchError {
         let text = String(decoding: response.body, as: UTF8.self)
-        let code = errorCode(in: text) ?? "HTTP\(response.status)"
+        let headerCode = response.headers.first { $0.name == "x-amzn-query-error" }
+            .flatMap { $0.value.split(separator: ";").first.map(String.init) }
+        let foundCode = errorCode(in: text) ?? headerCode
+        let code = foundCode ?? "HTTP\(response.status)"
         let message = String(text.prefix(300))
-        let unavailableCodes: Set<String> = [
-            "ThrottlingException", "RequestThrottled", "AWS.SimpleQueueService.RequestThrottled", "KmsThrottled",
-            "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException", "AccessDenied",
-            "AccessDeniedException", "IncompleteSignature", "MissingAuthenticationToken", "ExpiredToken",
-            "InvalidSecurity", "ServiceUnavailable", "InternalFailure", "InternalError",
-        ]
-        if response.status >= 500 || response.status == 403 || response.status == 429 || unavailableCodes.contains(code)
-        {
-            return BatchError(kind: .serviceUnavailable, code: code, message: message)
+        if let reason = SQSOutageReason(status: response.status, code: foundCode) {
+            return BatchError(kind: .outage(reason), code: code, message: message)
+        }
+        if let headerCode, let reason = SQSOutageReason(code: headerCode) {
+            return BatchError(kind: .outage(reason), code: code, message: message)
         }
         return BatchError(kind: .requestRejected, code: code, message: message)
     }
@@ -178,7 +185,7 @@ public struct SQSClient: Sendable {
     static func errorCode(in body: String) -> String? {
         if let data = body.data(using: .utf8),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let type = (object["__type"] ?? object["code"]) as? String
+            let type = (object["__type"] ?? object["code"] ?? object["Code"]) as? String
         {
             return type.split(separator: "#").last.map(String.init)
         }

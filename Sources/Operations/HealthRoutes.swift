@@ -10,19 +10,43 @@ public enum HealthRoutes {
     /// - `GET /readyz`: Postgres answers and the schema is at the version this build needs;
     ///   503 otherwise, so a load balancer stops sending traffic. The answer comes from a
     ///   ``ReadinessProbe`` on `pool`, so at most one check a second reaches the database.
+    ///   The relay adds its SQS outage after the database check (see the overload below).
     /// - `GET /metrics`: Prometheus text exposition.
     public static func add<Context: RequestContext>(to router: Router<Context>, pool: ConnectionPool) {
         add(to: router, readiness: ReadinessProbe(pool: pool))
     }
 
-    /// The same routes with `/readyz` answered by `readiness`.
-    public static func add<Context: RequestContext>(to router: Router<Context>, readiness: ReadinessProbe) {
+    /// A dependency beyond the database that is down, as `/readyz` reports it.
+    public struct Outage: Sendable, Equatable {
+        /// The `reason` of the 503 body, e.g. `sqs_queue_unavailable`.
+        public var reason: String
+        /// Logged, never sent (it may name internal hosts or queues).
+        public var detail: String
+
+        public init(reason: String, detail: String) {
+            self.reason = reason
+            self.detail = detail
+        }
+    }
+
+    /// The same routes with `/readyz` answered by `readiness`, then by `outage`: the database
+    /// comes first (nothing works without it), and a ready database still answers 503 while
+    /// `outage` names one (the relay's SQS, while its circuit breaker is open). `outage` is
+    /// asked on every probe, so it must be cheap (no I/O).
+    public static func add<Context: RequestContext>(
+        to router: Router<Context>,
+        readiness: ReadinessProbe,
+        outage: @escaping @Sendable () -> Outage? = { nil }
+    ) {
         router.get("healthz") { _, _ -> Response in
             jsonResponse(.ok, #"{"status":"ok"}"#)
         }
         router.get("readyz") { _, context -> Response in
             switch await readiness.answer() {
             case .ready(let version):
+                if let outage = outage() {
+                    return notReady(outage.reason, outage.detail, context.logger)
+                }
                 return jsonResponse(.ok, #"{"status":"ready","schema_version":\#(version)}"#)
             case .schemaBehind(let error):
                 return notReady("schema_behind", error, context.logger)

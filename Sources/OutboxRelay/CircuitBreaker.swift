@@ -1,8 +1,9 @@
+import AWS
 import Synchronization
 
 /// Stops every worker of a relay from claiming while SQS as a whole is unavailable
-/// (connection refused, 5xx, throttling, bad credentials), so an outage does not burn the
-/// events' attempt budgets or fill the dead-letter table.
+/// (connection refused, 5xx, throttling, a missing queue, denied access, bad credentials), so
+/// an outage does not burn the events' attempt budgets or fill the dead-letter table.
 ///
 /// Closed: claim normally. Open: claim nothing until `reopensAt`. After that one worker probes
 /// (half-open); its success closes the breaker, its failure opens it for longer.
@@ -18,9 +19,22 @@ public final class CircuitBreaker: Sendable {
     /// given up, and the next caller probes instead.
     public static let probeTimeout: Duration = .seconds(15)
 
+    /// Why the breaker opened: what `/readyz` reports until SQS takes a message again.
+    public struct Outage: Sendable, Equatable {
+        public var reason: SQSOutageReason
+        /// The SQS error, safe to log (no credentials).
+        public var detail: String
+
+        public init(reason: SQSOutageReason, detail: String) {
+            self.reason = reason
+            self.detail = detail
+        }
+    }
+
     private struct Storage {
         var state: State = .closed
         var consecutiveFailures = 0
+        var outage: Outage?
     }
 
     private let policy: RetryPolicy
@@ -32,6 +46,12 @@ public final class CircuitBreaker: Sendable {
     }
 
     public var state: State { storage.withLock { $0.state } }
+
+    /// The outage that opened the breaker, while it is open or probing; `nil` once closed.
+    /// Kept through the probe (half-open) so `/readyz` does not flap between pauses.
+    public var outage: Outage? {
+        storage.withLock { $0.state == .closed ? nil : $0.outage }
+    }
 
     public var isOpen: Bool {
         if case .open = state { return true }
@@ -64,7 +84,10 @@ public final class CircuitBreaker: Sendable {
     /// (the next send reopens the breaker if SQS is still down).
     public func recordNothingToSend() {
         storage.withLock { storage in
-            if case .halfOpen = storage.state { storage.state = .closed }
+            if case .halfOpen = storage.state {
+                storage.state = .closed
+                storage.outage = nil
+            }
         }
     }
 
@@ -72,14 +95,17 @@ public final class CircuitBreaker: Sendable {
         storage.withLock { storage in
             storage.state = .closed
             storage.consecutiveFailures = 0
+            storage.outage = nil
         }
     }
 
-    /// SQS was unavailable: open (again) for a jittered, growing pause. Returns the pause.
+    /// SQS was unavailable because of `outage`: open (again) for a jittered, growing pause.
+    /// Returns the pause.
     @discardableResult
-    public func recordOutage(now: ContinuousClock.Instant = .now) -> Duration {
+    public func recordOutage(_ outage: Outage, now: ContinuousClock.Instant = .now) -> Duration {
         storage.withLock { storage in
             storage.consecutiveFailures += 1
+            storage.outage = outage
             // At least a tenth of the ceiling, so a zero draw does not hammer SQS.
             let ceiling = policy.ceiling(afterAttempts: storage.consecutiveFailures)
             let pause = Duration.milliseconds(

@@ -44,7 +44,10 @@ public enum OutboxRelayApplication {
             logger: logger
         )
         let router = Router()
-        HealthRoutes.add(to: router, pool: pool)
+        // `/readyz`: the database first, then SQS while the breaker holds delivery back.
+        HealthRoutes.add(to: router, readiness: ReadinessProbe(pool: pool)) { [breaker = relay.breaker] in
+            breaker.outage.map { HealthRoutes.Outage(reason: $0.reason.reason, detail: $0.detail) }
+        }
         return Application(
             router: router,
             server: configuration.http.server,

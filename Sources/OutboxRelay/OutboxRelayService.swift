@@ -142,8 +142,12 @@ public final class OutboxRelayService: Service {
                 }
                 // A full claim means more is waiting: recruit another worker.
                 if claim.events.count == settings.claimBatchSize { wake.signal() }
-                let outcome = await deliver(claim)
+                let (outcome, outage) = await deliver(claim)
                 await retire(outcome, of: claim)
+                // Opened only once the claim is given back: a probe let through while the
+                // events were still leased would find nothing, close the breaker and make
+                // `/readyz` flap to ready in the middle of the outage.
+                if let outage { openBreaker(for: outage) }
             } catch {
                 consecutiveErrors += 1
                 let pause = Duration.milliseconds(min(5000, 100 << min(consecutiveErrors, 6)))
@@ -157,8 +161,9 @@ public final class OutboxRelayService: Service {
     }
 
     /// Sends a claim's events in batches of up to 10 entries and 256 KiB, all batches at once,
-    /// and sorts every event into the outcome.
-    func deliver(_ claim: Claim) async -> ClaimOutcome {
+    /// and sorts every event into the outcome. Closes the breaker when SQS answered; an outage
+    /// is returned instead, for the caller to open the breaker once the claim is released.
+    func deliver(_ claim: Claim) async -> (outcome: ClaimOutcome, outage: CircuitBreaker.Outage?) {
         var outcome = ClaimOutcome()
         var batches: [[(event: ClaimedEvent, entry: SQSClient.Entry)]] = []
         var current: [(event: ClaimedEvent, entry: SQSClient.Entry)] = []
@@ -195,7 +200,10 @@ public final class OutboxRelayService: Service {
                     } catch let error as SQSClient.BatchError {
                         return (index, .failure(error))
                     } catch {
-                        return (index, .failure(.init(kind: .serviceUnavailable, code: "Unknown", message: "\(error)")))
+                        return (
+                            index,
+                            .failure(.init(kind: .outage(.serviceUnavailable), code: "Unknown", message: "\(error)"))
+                        )
                     }
                 }
             }
@@ -204,7 +212,14 @@ public final class OutboxRelayService: Service {
             return results
         }
 
-        var sawOutage = false
+        // The outage that opens the breaker: the one an operator must act on, when batches
+        // failed for different reasons.
+        var outage: CircuitBreaker.Outage?
+        func note(_ reason: SQSOutageReason, _ detail: String) {
+            if outage.map({ reason.precedence > $0.reason.precedence }) ?? true {
+                outage = .init(reason: reason, detail: detail)
+            }
+        }
         var sawAnswer = false
         let now = Date()
         for (index, batch) in batches.enumerated() {
@@ -218,7 +233,12 @@ public final class OutboxRelayService: Service {
                         metrics.recordSent(createdAt: event.createdAt, now: now)
                     case .failed(let code, let message, let senderFault):
                         let error = "SQS \(code): \(message)"
-                        if senderFault {
+                        if let reason = SQSOutageReason(failedEntryCode: code) {
+                            // A queue-wide refusal reported per entry is an outage, whatever
+                            // `SenderFault` says: the event goes back without spending its attempt.
+                            outcome.released.append(event.id)
+                            note(reason, error)
+                        } else if senderFault {
                             outcome.deadLetters.append((event.id, error))
                         } else {
                             retryOrGiveUp(event, error: error, into: &outcome)
@@ -227,25 +247,37 @@ public final class OutboxRelayService: Service {
                         retryOrGiveUp(event, error: "SQS returned no result for the entry", into: &outcome)
                     }
                 }
-            case .failure(let error) where error.kind == .serviceUnavailable:
-                sawOutage = true
-                outcome.released.append(contentsOf: batch.map(\.event.id))
-                logger.warning("SQS unavailable", metadata: ["error": "\(error)"])
             case .failure(let error):
-                sawAnswer = true
-                for (event, _) in batch { retryOrGiveUp(event, error: error.description, into: &outcome) }
+                if let reason = error.outageReason {
+                    outcome.released.append(contentsOf: batch.map(\.event.id))
+                    note(reason, error.description)
+                    logger.warning(
+                        "SQS unavailable",
+                        metadata: ["error": "\(error)", "reason": "\(reason.reason)"]
+                    )
+                } else {
+                    sawAnswer = true
+                    for (event, _) in batch { retryOrGiveUp(event, error: error.description, into: &outcome) }
+                }
             case nil:
                 outcome.released.append(contentsOf: batch.map(\.event.id))
             }
         }
-        if sawOutage {
-            let pause = breaker.recordOutage()
-            logger.warning("circuit breaker open: pausing delivery", metadata: ["pause": "\(pause)"])
-        } else if sawAnswer {
+        if outage == nil, sawAnswer {
             breaker.recordSuccess()
+            metrics.record(breaker.state)
         }
+        return (outcome, outage)
+    }
+
+    /// Opens (again) the circuit breaker for `outage`.
+    private func openBreaker(for outage: CircuitBreaker.Outage) {
+        let pause = breaker.recordOutage(outage)
+        logger.warning(
+            "circuit breaker open: pausing delivery",
+            metadata: ["pause": "\(pause)", "reason": "\(outage.reason.reason)"]
+        )
         metrics.record(breaker.state)
-        return outcome
     }
 
     private func makeEntry(for event: ClaimedEvent) -> SQSClient.Entry {

@@ -1,3 +1,4 @@
+import AWS
 import Foundation
 import Logging
 import OutboxRelay
@@ -123,57 +124,166 @@ import Glibc
         }
     }
 
-    /// A queue that does not exist is the events' problem, not an outage: each attempt counts,
-    /// and after RELAY_MAX_ATTEMPTS they are dead letters with every error. Requeued once the
-    /// queue exists, they are delivered under their original ids.
-    @Test func aMissingQueueDeadLettersAfterMaxAttemptsAndRequeueDelivers() async throws {
+    /// A queue that does not exist is an outage, not poison (issue 13): the breaker holds the
+    /// events back without spending their attempts, nothing is dead-lettered however long it
+    /// lasts (RELAY_MAX_ATTEMPTS is 2 here, so counted attempts would dead-letter within a
+    /// second), and `/readyz` says `sqs_queue_unavailable`. Once the queue exists every event
+    /// is delivered and the relay is ready again.
+    @Test func aMissingQueueIsAnOutageAndItsEventsAreDeliveredOnceItExists() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
             let pool = database.makePool()
             try await PrivateSQSServer.withServer { sqs in
                 let queueURL = sqs.queueURL("detection-missing")
-                let events = TestEvent.many(6)
-                try await InProcessRelay.run(
-                    database: database.settings,
+                let events = TestEvent.many(12)
+                let relay = try RelayProcess(
+                    databaseURL: database.connectionString,
                     endpoint: sqs.endpoint,
                     queueURL: queueURL,
-                    settings: InProcessRelay.settings(maxAttempts: 3)
-                ) { relay in
+                    settings: ["RELAY_MAX_ATTEMPTS": "2", "LOG_LEVEL": "error"]
+                )
+                do {
+                    try await relay.waitUntilReady()
                     try await Outbox.insert(events, into: pool)
-                    try await waitUntil("every event is a dead letter") {
-                        try await Outbox.deadLetters(pool) == events.count
-                    }
-                    #expect(try await Outbox.pending(pool) == 0)
-                    #expect(relay.breaker.state == .closed)
-                    let deadLetters = try await DeadLetterRows.all(pool)
-                    #expect(Set(deadLetters.map(\.eventID)) == Set(events.map(\.id)))
-                    for deadLetter in deadLetters {
-                        #expect(deadLetter.attempts == 3)
-                        #expect(deadLetter.historyCount == 3)
-                        #expect(deadLetter.historyAttempts == "[1, 2, 3]")
-                        #expect(deadLetter.lastError.contains("QueueDoesNotExist"))
-                    }
+                    try await expectHeldBack(events, by: relay, reason: "sqs_queue_unavailable", pool: pool)
 
                     _ = try await sqs.createQueue("detection-missing")
-                    let requeue = try await ChildProcess.run(
-                        try TestPaths.executable("outbox-relay"),
-                        ["dead-letters", "requeue", "--all"],
-                        environment: ["DATABASE_URL": database.connectionString]
-                    )
-                    #expect(requeue.status == 0, "requeue: \(requeue.standardError)")
-                    try await waitUntil("the requeued events were delivered") {
-                        let pending = try await Outbox.pending(pool)
-                        let deadLetters = try await Outbox.deadLetters(pool)
-                        return pending == 0 && deadLetters == 0
-                    }
+                    try await waitUntil("the held-back events were delivered") { try await Outbox.pending(pool) == 0 }
+                    try await relay.waitUntilReady()
+                    var received = Received()
+                    try await received.drain(sqs, queueURL)
+                    #expect(received.messages.count == events.count)
+                    #expect(received.distinctEventIDs == Set(events.map(\.id.lowercased)))
+                    #expect(try await Outbox.deadLetters(pool) == 0)
+                    relay.send(SIGTERM)
+                    #expect(try await relay.child.wait(timeout: .seconds(20)) == 0)
+                } catch {
+                    await relay.kill()
+                    throw error
                 }
-                var received = Received()
-                try await received.drain(sqs, queueURL)
-                #expect(received.messages.count == events.count)
-                #expect(received.distinctEventIDs == Set(events.map(\.id.lowercased)))
+                await relay.kill()
             }
             await pool.shutdown()
         }
+    }
+
+    /// Bad credentials (HTTP 403 with an XML `InvalidClientTokenId`, as SQS answers even JSON
+    /// requests) are an outage too: `/readyz` says `aws_credentials_unavailable`, nothing is
+    /// dead-lettered, and once SQS accepts the calls every event is delivered.
+    @Test func invalidCredentialsAreAnOutageAndNothingIsDeadLettered() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.migrate()
+            let pool = database.makePool()
+            try await FakeSQS.withServer { fake, endpoint in
+                let events = TestEvent.many(12)
+                let relay = try RelayProcess(
+                    databaseURL: database.connectionString,
+                    endpoint: endpoint,
+                    queueURL: FakeSQS.queueURL(endpoint),
+                    settings: ["RELAY_MAX_ATTEMPTS": "2", "LOG_LEVEL": "error"]
+                )
+                do {
+                    try await relay.waitUntilReady()
+                    fake.refuseCalls(.invalidClientTokenId)
+                    try await Outbox.insert(events, into: pool)
+                    try await expectHeldBack(events, by: relay, reason: "aws_credentials_unavailable", pool: pool)
+                    #expect(fake.refusedCalls >= 2, "the breaker probed again")
+
+                    fake.refuseCalls(nil)
+                    try await waitUntil("the held-back events were delivered") { try await Outbox.pending(pool) == 0 }
+                    try await relay.waitUntilReady()
+                    let received = Received(messages: fake.messages)
+                    #expect(received.distinctEventIDs == Set(events.map(\.id.lowercased)))
+                    #expect(try await Outbox.deadLetters(pool) == 0)
+                    relay.send(SIGTERM)
+                    #expect(try await relay.child.wait(timeout: .seconds(20)) == 0)
+                } catch {
+                    await relay.kill()
+                    throw error
+                }
+                await relay.kill()
+            }
+            await pool.shutdown()
+        }
+    }
+
+    /// Queue-wide codes reported per entry (`Failed[]` with `SenderFault` true) are an outage,
+    /// not poison: the entries go back uncounted and the breaker names the reason.
+    @Test func queueWideCodesPerEntryOpenTheBreakerInsteadOfDeadLettering() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.migrate()
+            let pool = database.makePool()
+            let denying = Box(true)
+            try await FakeSQS.withServer(decide: { _, _ in
+                denying.value ? .failed(code: "AccessDenied", senderFault: true) : .sent
+            }) { fake, endpoint in
+                let events = TestEvent.many(8)
+                try await InProcessRelay.run(
+                    database: database.settings,
+                    endpoint: endpoint,
+                    queueURL: FakeSQS.queueURL(endpoint),
+                    settings: InProcessRelay.settings(maxAttempts: 2)
+                ) { relay in
+                    try await Outbox.insert(events, into: pool)
+                    try await waitUntil("the breaker opened for denied access", timeout: .seconds(10)) {
+                        relay.breaker.outage?.reason == .accessDenied
+                    }
+                    try await Task.sleep(for: .seconds(1.5))
+                    #expect(try await Outbox.deadLetters(pool) == 0)
+                    #expect(try await Outbox.pending(pool) == events.count)
+                    #expect(try await Self.maxAttemptsAndErrors(pool).attempts <= 1)
+                    #expect(try await Self.maxAttemptsAndErrors(pool).withErrors == 0)
+
+                    denying.value = false
+                    try await waitUntil("the held-back events were delivered") { try await Outbox.pending(pool) == 0 }
+                    #expect(relay.breaker.outage == nil)
+                }
+                #expect(Received(messages: fake.messages).distinctEventIDs == Set(events.map(\.id.lowercased)))
+                #expect(try await Outbox.deadLetters(pool) == 0)
+            }
+            await pool.shutdown()
+        }
+    }
+
+    /// Waits until the relay's `/readyz` answers 503 with `reason`, then watches for two
+    /// seconds of probes: every event stays pending, no attempt is counted (a probe's claim
+    /// holds attempt 1 until it gives the events back), no error is recorded and nothing is
+    /// dead-lettered, while `/readyz` keeps naming the reason.
+    private func expectHeldBack(
+        _ events: [TestEvent],
+        by relay: RelayProcess,
+        reason: String,
+        pool: ConnectionPool
+    ) async throws {
+        let expected = #"{"status":"unavailable","reason":"\#(reason)"}"#
+        try await waitUntil("/readyz says \(reason)", timeout: .seconds(15), every: .milliseconds(50)) {
+            guard let readiness = await relay.readiness() else { return false }
+            return readiness.status == 503 && readiness.body == expected
+        }
+        let end = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < end {
+            let row = try await Self.maxAttemptsAndErrors(pool)
+            #expect(row.attempts <= 1)
+            #expect(row.withErrors == 0)
+            #expect(try await Outbox.deadLetters(pool) == 0)
+            #expect(try await Outbox.pending(pool) == events.count)
+            let readiness = await relay.readiness()
+            #expect(readiness?.status == 503)
+            #expect(readiness?.body == expected)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// The highest `attempts` in the outbox and how many events have an error recorded.
+    private static func maxAttemptsAndErrors(_ pool: ConnectionPool) async throws -> (attempts: Int, withErrors: Int) {
+        let row = try await pool.query(
+            """
+            SELECT coalesce(max(attempts), 0) AS attempts,
+                count(*) FILTER (WHERE jsonb_array_length(error_history) > 0) AS with_errors
+            FROM outbox_events
+            """
+        ).first
+        return (try row?.decode("attempts", as: Int.self) ?? 99, try row?.decode("with_errors", as: Int.self) ?? 99)
     }
 
     /// Two relay processes share 5,000 events; one is killed with SIGKILL mid-stream and a

@@ -1,3 +1,4 @@
+import AWS
 import Synchronization
 import Testing
 
@@ -24,11 +25,37 @@ import Testing
 }
 
 @Suite struct CircuitBreakerTests {
+    static let outage = CircuitBreaker.Outage(reason: .serviceUnavailable, detail: "SQS Transport: refused")
+
+    /// `/readyz` names the outage while the breaker is open and while its probe runs (so
+    /// readiness does not flap between pauses), and forgets it once SQS answers again.
+    @Test func theOutageIsReportedUntilTheBreakerCloses() {
+        let breaker = CircuitBreaker(policy: RetryPolicy(baseMilliseconds: 10, maximumMilliseconds: 10))
+        let start = ContinuousClock.now
+        #expect(breaker.outage == nil)
+        let missing = CircuitBreaker.Outage(reason: .queueUnavailable, detail: "SQS QueueDoesNotExist: gone")
+        let pause = breaker.recordOutage(missing, now: start)
+        #expect(breaker.outage == missing)
+        #expect(breaker.waitBeforeClaiming(now: start + pause) == nil)
+        #expect(breaker.state == .halfOpen(since: start + pause))
+        #expect(breaker.outage == missing)
+        let denied = CircuitBreaker.Outage(reason: .accessDenied, detail: "SQS AccessDenied: no")
+        breaker.recordOutage(denied, now: start + pause)
+        #expect(breaker.outage?.reason == .accessDenied)
+        breaker.recordSuccess()
+        #expect(breaker.outage == nil)
+
+        breaker.recordOutage(missing, now: start)
+        #expect(breaker.waitBeforeClaiming(now: start + .seconds(1)) == nil)
+        breaker.recordNothingToSend()
+        #expect(breaker.outage == nil)
+    }
+
     @Test func anOutageOpensThenOneProbeIsLetThrough() {
         let breaker = CircuitBreaker(policy: RetryPolicy(baseMilliseconds: 1000, maximumMilliseconds: 1000))
         let start = ContinuousClock.now
         #expect(breaker.waitBeforeClaiming(now: start) == nil)
-        let pause = breaker.recordOutage(now: start)
+        let pause = breaker.recordOutage(Self.outage, now: start)
         #expect(pause >= .milliseconds(100) && pause <= .seconds(1))
         #expect(breaker.isOpen)
         let wait = breaker.waitBeforeClaiming(now: start)
@@ -50,7 +77,7 @@ import Testing
     @Test func aProbeWithNothingToSendClosesTheBreaker() {
         let breaker = CircuitBreaker(policy: RetryPolicy(baseMilliseconds: 10, maximumMilliseconds: 10))
         let start = ContinuousClock.now
-        let pause = breaker.recordOutage(now: start)
+        let pause = breaker.recordOutage(Self.outage, now: start)
         #expect(breaker.waitBeforeClaiming(now: start + pause) == nil)
         breaker.recordNothingToSend()
         #expect(breaker.state == .closed)
@@ -65,7 +92,7 @@ import Testing
         // Ceilings grow 100, 200, 400, ...; a pause is at least a tenth of its ceiling.
         var minimums: [Duration] = []
         for _ in 0..<8 {
-            let pause = breaker.recordOutage(now: now)
+            let pause = breaker.recordOutage(Self.outage, now: now)
             minimums.append(pause)
         }
         #expect(minimums.last.map { $0 >= .milliseconds(1280) } == true)

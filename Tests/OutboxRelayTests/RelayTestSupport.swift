@@ -271,6 +271,18 @@ final class RelayProcess: Sendable {
         }
     }
 
+    /// `/readyz`'s status and body (`nil` when nothing answers).
+    func readiness() async -> (status: Int, body: String)? {
+        let client = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 5000)
+        defer { Task { await client.shutdown() } }
+        guard
+            let response = try? await client.execute(
+                .init(method: "GET", url: "http://127.0.0.1:\(metricsPort)/readyz")
+            )
+        else { return nil }
+        return (response.status, String(decoding: response.body, as: UTF8.self))
+    }
+
     /// `/metrics` as name (labels dropped, values summed) to value.
     func metrics() async throws -> [String: Double] {
         let client = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 5000)
@@ -313,7 +325,29 @@ final class FakeSQS: Sendable {
     /// Decides an entry's fate from its body and how often that body was seen before.
     typealias Decide = @Sendable (_ body: String, _ previousSends: Int) -> Answer
 
+    /// An answer to a whole call, instead of per-entry results: what SQS sends for bad
+    /// credentials or a missing queue.
+    struct Refusal: Sendable {
+        var status: Int
+        var contentType: String
+        var body: String
+
+        /// SQS's answer to an unknown access key: HTTP 403 with an XML body, even for JSON requests.
+        static let invalidClientTokenId = Refusal(
+            status: 403,
+            contentType: "text/xml",
+            body: """
+                <?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/">\
+                <Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>\
+                <Message>The security token included in the request is invalid.</Message></Error>\
+                <RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>
+                """
+        )
+    }
+
     private struct State {
+        var refusal: Refusal?
+        var refusedCalls = 0
         var sent: [Entry] = []
         var seen: [String: Int] = [:]
         var batches = 0
@@ -342,6 +376,19 @@ final class FakeSQS: Sendable {
     /// How many entries every batch had.
     var batchSizes: [Int] { state.withLock { $0.batchSizes } }
     func timesSeen(_ body: String) -> Int { state.withLock { $0.seen[body, default: 0] } }
+    /// Calls answered with a refusal.
+    var refusedCalls: Int { state.withLock { $0.refusedCalls } }
+
+    /// Answers every call with `refusal` (no entry is looked at) until it is set to `nil`.
+    func refuseCalls(_ refusal: Refusal?) { state.withLock { $0.refusal = refusal } }
+
+    /// The refusal for the next call, counted, if calls are refused.
+    private func takeRefusal() -> Refusal? {
+        state.withLock { state in
+            if state.refusal != nil { state.refusedCalls += 1 }
+            return state.refusal
+        }
+    }
 
     /// Serves the fake on a free port of 127.0.0.1 while `body` runs; passes its endpoint.
     /// - Parameter latency: how long each call takes, as a network would.
@@ -355,6 +402,13 @@ final class FakeSQS: Sendable {
         router.post("/") { request, _ -> Response in
             let buffer = try await request.body.collect(upTo: 8 << 20)
             if latency > .zero { try await Task.sleep(for: latency) }
+            if let refusal = fake.takeRefusal() {
+                return Response(
+                    status: .init(code: refusal.status),
+                    headers: [.contentType: refusal.contentType],
+                    body: .init(byteBuffer: ByteBuffer(string: refusal.body))
+                )
+            }
             let answer = try fake.answer(Data(buffer.readableBytesView))
             return Response(
                 status: .ok,
