@@ -148,15 +148,12 @@ import Glibc
                     try await expectHeldBack(events, by: relay, reason: "sqs_queue_unavailable", pool: pool)
 
                     _ = try await sqs.createQueue("detection-missing")
-                    try await waitUntil("the held-back events were delivered") { try await Outbox.pending(pool) == 0 }
-                    try await relay.waitUntilReady()
-                    var received = Received()
-                    try await received.drain(sqs, queueURL)
+                    let received = try await expectDeliveredOnceTheOutageEnds(events, by: relay, pool: pool) {
+                        var received = Received()
+                        try await received.drain(sqs, queueURL)
+                        return received
+                    }
                     #expect(received.messages.count == events.count)
-                    #expect(received.distinctEventIDs == Set(events.map(\.id.lowercased)))
-                    #expect(try await Outbox.deadLetters(pool) == 0)
-                    relay.send(SIGTERM)
-                    #expect(try await relay.child.wait(timeout: .seconds(20)) == 0)
                 } catch {
                     await relay.kill()
                     throw error
@@ -190,13 +187,9 @@ import Glibc
                     #expect(fake.refusedCalls >= 2, "the breaker probed again")
 
                     fake.refuseCalls(nil)
-                    try await waitUntil("the held-back events were delivered") { try await Outbox.pending(pool) == 0 }
-                    try await relay.waitUntilReady()
-                    let received = Received(messages: fake.messages)
-                    #expect(received.distinctEventIDs == Set(events.map(\.id.lowercased)))
-                    #expect(try await Outbox.deadLetters(pool) == 0)
-                    relay.send(SIGTERM)
-                    #expect(try await relay.child.wait(timeout: .seconds(20)) == 0)
+                    try await expectDeliveredOnceTheOutageEnds(events, by: relay, pool: pool) {
+                        Received(messages: fake.messages)
+                    }
                 } catch {
                     await relay.kill()
                     throw error
@@ -249,6 +242,25 @@ import Glibc
     /// seconds of probes: every event stays pending, no attempt is counted (a probe's claim
     /// holds attempt 1 until it gives the events back), no error is recorded and nothing is
     /// dead-lettered, while `/readyz` keeps naming the reason.
+    /// After an outage: every held-back event is delivered (what `received` finds), none was
+    /// dead-lettered, the relay is ready again and SIGTERM stops it with status 0.
+    @discardableResult
+    private func expectDeliveredOnceTheOutageEnds(
+        _ events: [TestEvent],
+        by relay: RelayProcess,
+        pool: ConnectionPool,
+        received: () async throws -> Received
+    ) async throws -> Received {
+        try await waitUntil("the held-back events were delivered") { try await Outbox.pending(pool) == 0 }
+        try await relay.waitUntilReady()
+        let delivered = try await received()
+        #expect(delivered.distinctEventIDs == Set(events.map(\.id.lowercased)))
+        #expect(try await Outbox.deadLetters(pool) == 0)
+        relay.send(SIGTERM)
+        #expect(try await relay.child.wait(timeout: .seconds(20)) == 0)
+        return delivered
+    }
+
     private func expectHeldBack(
         _ events: [TestEvent],
         by relay: RelayProcess,
