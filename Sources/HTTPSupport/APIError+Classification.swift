@@ -41,6 +41,9 @@ extension APIError {
         }
         if let error = error as? PostgresError {
             // `description` holds the server's message and SQLSTATE, never row values.
+            if error.isUnavailable {
+                return .databaseUnavailable(logDetail: "database: \(error)")
+            }
             return .internalError(logDetail: "database: \(error)")
         }
         if let error = error as? any HTTPResponseError {

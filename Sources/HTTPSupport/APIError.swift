@@ -31,6 +31,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             case idempotencyKeyReused = "idempotency_key_reused"
             case rateLimited = "rate_limited"
             case storageUnavailable = "storage_unavailable"
+            case databaseUnavailable = "database_unavailable"
             case internalError = "internal_error"
         }
 
@@ -70,6 +71,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         public static let rateLimited = Code(.rateLimited)
         /// 503: S3 unreachable after retries.
         public static let storageUnavailable = Code(.storageUnavailable)
+        /// 503: the database unreachable, or no answer within its timeouts.
+        public static let databaseUnavailable = Code(.databaseUnavailable)
         /// 500: a database error or anything unexpected.
         public static let internalError = Code(.internalError)
 
@@ -92,7 +95,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             case .invalidFileType: .unsupportedMediaType
             case .invalidUpload, .idempotencyKeyReused: .unprocessableContent
             case .rateLimited: .tooManyRequests
-            case .storageUnavailable: .serviceUnavailable
+            case .storageUnavailable, .databaseUnavailable: .serviceUnavailable
             case .internalError: .internalServerError
             }
         }
@@ -116,6 +119,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             case .idempotencyKeyReused: "Idempotency key reused"
             case .rateLimited: "Too many requests"
             case .storageUnavailable: "Storage unavailable"
+            case .databaseUnavailable: "Database unavailable"
             case .internalError: "Internal server error"
             }
         }
@@ -136,7 +140,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public let detail: String
     /// Logged with the request, never sent: the specific reason behind a deliberately vague `detail`.
     public let logDetail: String?
-    /// `Retry-After` seconds, for `rate_limited`.
+    /// `Retry-After` seconds, for `rate_limited` and `database_unavailable`.
     public let retryAfterSeconds: Int?
     /// The `WWW-Authenticate` challenge, for `unauthorized` (and `forbidden` on a missing scope).
     public let challenge: BearerChallenge?
@@ -278,6 +282,21 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
 
     public static func storageUnavailable(_ detail: String = "storage is unavailable, retry later") -> APIError {
         APIError(.storageUnavailable, detail: detail)
+    }
+
+    /// Seconds a client is asked to wait after `database_unavailable`: a failover or restart
+    /// takes some seconds, and clients retrying at once would only add to the queue.
+    public static let databaseRetryAfterSeconds = 2
+
+    /// 503 with `Retry-After`: the database could not be reached or did not answer in time (a
+    /// lost connection, a timeout). `logDetail` says which; the client sees a fixed `detail`.
+    public static func databaseUnavailable(logDetail: String? = nil) -> APIError {
+        APIError(
+            .databaseUnavailable,
+            detail: "the database is unavailable, retry later",
+            logDetail: logDetail,
+            retryAfterSeconds: databaseRetryAfterSeconds
+        )
     }
 
     /// 500. `logDetail` names what broke; the client only ever sees the fixed `detail`.

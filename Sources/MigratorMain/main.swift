@@ -112,7 +112,11 @@ struct New: ParsableCommand {
 
 private func makeMigrator(_ common: CommonOptions, options: Migrator.Options = .init()) throws -> Migrator {
     do {
-        let database = try DatabaseConfiguration(environment: EnvironmentReader(), applicationName: "migrator")
+        let database = try DatabaseConfiguration(
+            environment: EnvironmentReader(),
+            applicationName: "migrator",
+            statementsRunUnbounded: true
+        )
         return Migrator(
             directory: MigrationDirectory(path: common.dir),
             settings: database.settings,

@@ -23,8 +23,8 @@ import UUIDCoding
 /// the batch, as it would have failed each of them alone.
 ///
 /// A queued request is not withdrawn when its task is cancelled, just as a statement already
-/// sent is not: its row is inserted and its answer dropped. A leader whose task is cancelled
-/// before its statement succeeds hands the batch to the next of its requests.
+/// sent is not: its row is inserted and its answer dropped. Nor does a cancelled leader stop
+/// its batch, which serves other requests too: a batch of several runs on a task of its own.
 public final class PhotoInsertBatcher: Sendable {
     public let maximumConcurrentBatches: Int
     public let maximumBatchSize: Int
@@ -96,18 +96,16 @@ public final class PhotoInsertBatcher: Sendable {
     /// on, then answers the others.
     private func lead(_ photo: NewPhoto, _ others: [Waiting]) async throws -> Bool {
         let photos = [photo] + others.map(\.photo)
-        switch await insertPhotos(photos) {
+        // Cancelling a statement in flight abandons it, outcome unknown: that may befall a
+        // request alone, never the others of its batch.
+        let inserted = others.isEmpty ? await insertPhotos(photos) : await Task { await insertPhotos(photos) }.value
+        switch inserted {
         case .success(let inserted):
             startNextBatch()
             for waiting in others {
                 waiting.continuation.resume(returning: .finished(.success(inserted.contains(waiting.photo.photoID))))
             }
             return inserted.contains(photo.photoID)
-        case .failure where Task.isCancelled && !others.isEmpty:
-            // This request's task was cancelled (while waiting for a connection, say), not the
-            // others': the first of them runs their batch again, in the same slot.
-            others[0].continuation.resume(returning: .lead(others: Array(others.dropFirst())))
-            throw CancellationError()
         case .failure(let error) where Self.isCausedByARow(error) && !others.isEmpty:
             // One request at a time, still in this slot, so that a bad row costs its batch a
             // series of statements but never more statements at once than there are slots.

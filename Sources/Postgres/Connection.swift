@@ -14,15 +14,23 @@ import Darwin
 /// pool lends it to one borrower at a time, which is why it can be `@unchecked Sendable`.
 public final class Connection: @unchecked Sendable {
     private let handle: OpaquePointer
+    private let answerDeadline: Duration?
+    private let sessionSettings: [(String, Int64)]
     private var preparedStatements: Set<String> = []
+    /// Set when an answer did not arrive in time and the watchdog shut the socket down: the
+    /// statement's outcome is unknown, so the connection is never used again.
+    private var isAbandoned = false
 
     /// Opens a connection and sets the session up (UTC time zone, ISO dates) so that
-    /// timestamps decode the same way on every connection.
+    /// timestamps decode the same way on every connection, with the timeouts of `settings`.
     public init(settings: ConnectionSettings) throws {
-        let keywords = ["dbname", "connect_timeout", "application_name"]
-        let values = [settings.connectionString, String(settings.connectTimeoutSeconds), settings.applicationName]
+        let options =
+            [("dbname", settings.connectionString), ("application_name", settings.applicationName)]
+            + settings.timeouts.connectionKeywords
+        let keywords = options.map(\.0)
+        let values = options.map(\.1)
         // expand_dbname = 1: the first dbname may be a whole connection string; keywords after
-        // it override what it sets, so application_name always names this process.
+        // it override what it sets, so application_name and the timeouts always hold.
         let connection = withCStringArray(keywords) { keywordPointers in
             withCStringArray(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -33,6 +41,8 @@ public final class Connection: @unchecked Sendable {
         }
         // From here on every stored property is set, so a throw runs deinit, which frees it.
         handle = connection
+        answerDeadline = settings.timeouts.answerDeadline
+        sessionSettings = settings.timeouts.sessionSettings
         // Server NOTICEs ("relation already exists, skipping") would otherwise go to stderr
         // as unstructured text; nothing here acts on them.
         PQsetNoticeProcessor(handle, { _, _ in }, nil)
@@ -46,8 +56,8 @@ public final class Connection: @unchecked Sendable {
         PQfinish(handle)
     }
 
-    /// Whether libpq still considers the connection open.
-    public var isOpen: Bool { PQstatus(handle) == CONNECTION_OK }
+    /// Whether libpq still considers the connection open, and no answer on it came too late.
+    public var isOpen: Bool { !isAbandoned && PQstatus(handle) == CONNECTION_OK }
 
     /// Whether the connection sits inside a transaction block (open or failed).
     public var isInTransaction: Bool {
@@ -61,10 +71,12 @@ public final class Connection: @unchecked Sendable {
     /// Runs one statement with parameters sent out of band (`PQexecParams`).
     @discardableResult
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> QueryResult {
-        let result = try withParameterPointers(parameters) { pointers in
-            PQexecParams(handle, sql, Int32(pointers.count), nil, pointers.baseAddress, nil, nil, 0)
+        try withAnswerDeadline {
+            let result = try withParameterPointers(parameters) { pointers in
+                PQexecParams(handle, sql, Int32(pointers.count), nil, pointers.baseAddress, nil, nil, 0)
+            }
+            return try consume(result)
         }
-        return try consume(result)
     }
 
     /// Runs a prepared statement, preparing it on this connection the first time.
@@ -75,14 +87,16 @@ public final class Connection: @unchecked Sendable {
     ) throws
         -> QueryResult
     {
-        if !preparedStatements.contains(statement.name) {
-            try consume(PQprepare(handle, statement.name, statement.sql, 0, nil))
-            preparedStatements.insert(statement.name)
+        try withAnswerDeadline {
+            if !preparedStatements.contains(statement.name) {
+                try consume(PQprepare(handle, statement.name, statement.sql, 0, nil))
+                preparedStatements.insert(statement.name)
+            }
+            let result = try withParameterPointers(parameters) { pointers in
+                PQexecPrepared(handle, statement.name, Int32(pointers.count), pointers.baseAddress, nil, nil, 0)
+            }
+            return try consume(result)
         }
-        let result = try withParameterPointers(parameters) { pointers in
-            PQexecPrepared(handle, statement.name, Int32(pointers.count), pointers.baseAddress, nil, nil, 0)
-        }
-        return try consume(result)
     }
 
     /// Whether `statement` has been prepared on this connection.
@@ -108,6 +122,9 @@ public final class Connection: @unchecked Sendable {
     /// Runs `statement`, already prepared on this connection, with libpq's non-blocking calls:
     /// the calling task sends it, then suspends on `monitor` until the server has answered, so
     /// no thread blocks meanwhile.
+    ///
+    /// Cancelling the task abandons the statement (`CancellationError`; whether it ran is
+    /// unknown) and with it the connection, as the answer deadline does (`timedOut`).
     func executePrepared(
         _ statement: PreparedStatement,
         _ parameters: [(any PostgresEncodable)?],
@@ -116,6 +133,24 @@ public final class Connection: @unchecked Sendable {
         guard PQsetnonblocking(handle, 1) == 0 else { throw lostOrFailed() }
         // Back to blocking mode for the pool's other borrowers; nothing is left to flush then.
         defer { PQsetnonblocking(handle, 0) }
+        let watch = watchAnswer()
+        do {
+            let answer = try await sendAndAwaitAnswer(statement, parameters, waitingOn: monitor)
+            try endWatch(watch)
+            return answer
+        } catch {
+            try endWatch(watch)
+            // Cancelled with the statement in flight: its outcome is unknown.
+            if error is CancellationError { isAbandoned = true }
+            throw error
+        }
+    }
+
+    private func sendAndAwaitAnswer(
+        _ statement: PreparedStatement,
+        _ parameters: [(any PostgresEncodable)?],
+        waitingOn monitor: SocketReadinessMonitor
+    ) async throws -> QueryResult {
         let sent = try withParameterPointers(parameters) { pointers in
             PQsendQueryPrepared(handle, statement.name, Int32(pointers.count), pointers.baseAddress, nil, nil, 0)
         }
@@ -171,18 +206,20 @@ public final class Connection: @unchecked Sendable {
         guard !sql.utf8.contains(0) else {
             throw PostgresError(code: .invalidParameter, message: "the SQL text contains a NUL character")
         }
-        var failure: PostgresError?
-        guard PQsendQuery(handle, sql) == 1 else { throw lostOrFailed() }
-        // A multi-statement script yields one result per statement; drain them all so the
-        // connection is ready for the next command, and report the first error.
-        while let result = PQgetResult(handle) {
-            do {
-                try consume(result)
-            } catch let error as PostgresError {
-                if failure == nil { failure = error }
+        try withAnswerDeadline {
+            var failure: PostgresError?
+            guard PQsendQuery(handle, sql) == 1 else { throw lostOrFailed() }
+            // A multi-statement script yields one result per statement; drain them all so the
+            // connection is ready for the next command, and report the first error.
+            while let result = PQgetResult(handle) {
+                do {
+                    try consume(result)
+                } catch let error as PostgresError {
+                    if failure == nil { failure = error }
+                }
             }
+            if let failure { throw failure }
         }
-        if let failure { throw failure }
     }
 
     /// Runs `body` inside `BEGIN` / `COMMIT`; any error thrown rolls the transaction back and
@@ -215,6 +252,7 @@ public final class Connection: @unchecked Sendable {
     func reset() throws {
         PQreset(handle)
         preparedStatements.removeAll()
+        isAbandoned = false
         guard isOpen else { throw PostgresError(code: .connectionFailed, message: lastErrorMessage) }
         try configureSession()
     }
@@ -247,9 +285,35 @@ public final class Connection: @unchecked Sendable {
         return notifications
     }
 
+    /// One round trip: the time zone and date style every decoder expects, and the server-side
+    /// timeouts. The values are this process's own integers, never input.
     private func configureSession() throws {
-        try query("SET TimeZone = 'UTC'")
-        try query("SET DateStyle = 'ISO, YMD'")
+        let timeouts = sessionSettings.map { "SET \($0.0) = \($0.1)" }
+        try executeScript((["SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'"] + timeouts).joined(separator: "; "))
+    }
+
+    /// Runs `body`, one exchange with the server, under the client's answer deadline.
+    private func withAnswerDeadline<Value>(_ body: () throws -> Value) throws -> Value {
+        let watch = watchAnswer()
+        let result = Result(catching: body)
+        try endWatch(watch)
+        return try result.get()
+    }
+
+    private func watchAnswer() -> AnswerWatchdog.Watch? {
+        answerDeadline.map { AnswerWatchdog.shared.watch(socket: PQsocket(handle), until: .now + $0) }
+    }
+
+    /// Throws `timedOut`, and retires the connection, when the watchdog shut its socket down:
+    /// the answer came too late or not at all, and whatever libpq reported since is its echo.
+    private func endWatch(_ watch: AnswerWatchdog.Watch?) throws {
+        guard let watch, AnswerWatchdog.shared.end(watch), let answerDeadline else { return }
+        isAbandoned = true
+        throw PostgresError(
+            code: .timedOut,
+            message:
+                "no answer from the server within \(answerDeadline.wholeMilliseconds) ms; the connection was closed"
+        )
     }
 
     /// libpq's last message on one line (its messages can span several, e.g. "connection

@@ -18,6 +18,10 @@ import Synchronization
 /// Connections are opened lazily. A connection that broke is reconnected (`PQreset`) the next
 /// time it is lent, after a cheap check of its socket, so a Postgres restart costs the
 /// callers that were mid-query an error and nobody after them.
+///
+/// Every wait is bounded by the settings' ``ConnectionTimeouts/answerDeadline``: a statement's
+/// answer (``AnswerWatchdog``) and a borrower's wait for a connection, which fails with
+/// `timedOut` rather than queue behind connections a dead network holds.
 public final class ConnectionPool: Sendable {
     public let settings: ConnectionSettings
     public let maximumConnections: Int
@@ -36,6 +40,8 @@ public final class ConnectionPool: Sendable {
     private struct Waiter {
         let id: Int
         let continuation: CheckedContinuation<Lease, any Error>
+        /// When the wait fails with `timedOut`; `nil` for no limit.
+        let deadline: ContinuousClock.Instant?
     }
 
     /// What a borrower gets: an idle connection, or the right to open a new one.
@@ -61,6 +67,8 @@ public final class ConnectionPool: Sendable {
         var nonBlockingBorrowers = 0
         /// `shutdown()` calls waiting for the non-blocking borrowers to finish.
         var drained: [CheckedContinuation<Void, Never>] = []
+        /// The watchdog's tick that fails overdue waiters, while it is registered.
+        var overdueWaiterTick: UInt64?
     }
 
     /// - Parameters:
@@ -73,6 +81,10 @@ public final class ConnectionPool: Sendable {
         self.threadPool = NIOThreadPool(numberOfThreads: maximumConnections)
         self.state = Mutex(State())
         threadPool.start()
+        if settings.timeouts.answerDeadline != nil {
+            let tick = AnswerWatchdog.shared.addTick { [weak self] now in self?.failOverdueWaiters(at: now) }
+            state.withLock { $0.overdueWaiterTick = tick }
+        }
     }
 
     /// Lends a connection to `body`, run on a pool thread. The connection goes back to the pool
@@ -223,6 +235,7 @@ public final class ConnectionPool: Sendable {
     /// Closes idle connections, fails waiters and stops the threads. Borrowers still running
     /// finish first.
     public func shutdown() async {
+        stopFailingOverdueWaiters()
         let waiters = state.withLock { state in
             state.isShutDown = true
             state.openCount -= state.idle.count
@@ -252,6 +265,32 @@ public final class ConnectionPool: Sendable {
     deinit {
         // A pool dropped without `shutdown()` must not leave the monitor's thread behind.
         state.withLock { $0.monitor }?.stop()
+        stopFailingOverdueWaiters()
+    }
+
+    private func stopFailingOverdueWaiters() {
+        let tick = state.withLock { state in
+            defer { state.overdueWaiterTick = nil }
+            return state.overdueWaiterTick
+        }
+        if let tick { AnswerWatchdog.shared.removeTick(tick) }
+    }
+
+    /// Fails the borrowers that have waited for a connection past their deadline.
+    private func failOverdueWaiters(at now: ContinuousClock.Instant) {
+        let overdue = state.withLock { state -> [Waiter] in
+            // Waiters queue in arrival order with one deadline each, so the first is the oldest.
+            guard let first = state.waiters.first?.deadline, first <= now else { return [] }
+            let overdue = state.waiters.filter { $0.deadline.map { $0 <= now } ?? false }
+            state.waiters.removeAll { $0.deadline.map { $0 <= now } ?? false }
+            return overdue
+        }
+        guard !overdue.isEmpty, let answerDeadline = settings.timeouts.answerDeadline else { return }
+        let error = PostgresError(
+            code: .timedOut,
+            message: "no database connection became free within \(answerDeadline.wholeMilliseconds) ms"
+        )
+        for waiter in overdue { waiter.continuation.resume(throwing: error) }
     }
 
     private func acquire() async throws -> Lease {
@@ -264,6 +303,7 @@ public final class ConnectionPool: Sendable {
             defer { state.nextWaiterID += 1 }
             return state.nextWaiterID
         }
+        let deadline = settings.timeouts.answerDeadline.map { ContinuousClock.now + $0 }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Lease, any Error>) in
                 let decision = state.withLock { state -> Decision in
@@ -273,7 +313,7 @@ public final class ConnectionPool: Sendable {
                         state.openCount += 1
                         return .lease(.openNew)
                     }
-                    state.waiters.append(Waiter(id: id, continuation: continuation))
+                    state.waiters.append(Waiter(id: id, continuation: continuation, deadline: deadline))
                     return .wait(id)
                 }
                 switch decision {

@@ -8,12 +8,16 @@ public struct ConnectionSettings: Sendable {
     public var connectionString: String
     /// Sent as `application_name`; it takes precedence over one in the connection string.
     public var applicationName: String
-    /// Seconds libpq waits for a new connection before giving up.
-    public var connectTimeoutSeconds: Int
+    /// How long connecting, a statement's answer and an open transaction may take.
+    public var timeouts: ConnectionTimeouts
 
     /// Checks the connection string with libpq's own parser, so a malformed `DATABASE_URL`
     /// fails at start-up instead of at the first query.
-    public init(connectionString: String, applicationName: String, connectTimeoutSeconds: Int = 5) throws {
+    public init(
+        connectionString: String,
+        applicationName: String,
+        timeouts: ConnectionTimeouts = ConnectionTimeouts()
+    ) throws {
         if !connectionString.isEmpty {
             var errorMessage: UnsafeMutablePointer<CChar>?
             let options = PQconninfoParse(connectionString, &errorMessage)
@@ -31,7 +35,7 @@ public struct ConnectionSettings: Sendable {
         }
         self.connectionString = connectionString
         self.applicationName = applicationName
-        self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.timeouts = timeouts
     }
 }
 

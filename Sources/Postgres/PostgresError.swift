@@ -17,6 +17,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
             case invalidParameter
             case decodingFailed
             case poolShutDown
+            case timedOut
         }
 
         private let base: Base
@@ -36,6 +37,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         public static let decodingFailed = Code(base: .decodingFailed)
         /// The pool was shut down while the caller was waiting for a connection.
         public static let poolShutDown = Code(base: .poolShutDown)
+        /// No answer, or no free connection, within the client's deadline
+        /// (``ConnectionTimeouts/answerDeadline``); a connection that timed out was closed.
+        public static let timedOut = Code(base: .timedOut)
 
         public var description: String { base.rawValue }
     }
@@ -71,6 +75,18 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
     public var isConnectionProblem: Bool {
         code == .connectionFailed || code == .connectionLost || sqlState?.hasPrefix("08") == true
             || sqlState == "57P01" || sqlState == "57P02" || sqlState == "57P03"
+    }
+
+    /// The client's deadline passed (``Code/timedOut``) or the server cancelled the statement at
+    /// its `statement_timeout` (SQLSTATE 57014).
+    public var isTimeout: Bool {
+        code == .timedOut || sqlState == "57014"
+    }
+
+    /// The database cannot serve now, though it may soon: a lost or refused connection, or a
+    /// timeout. What a caller reports as "unavailable, retry later" rather than as a fault.
+    public var isUnavailable: Bool {
+        isConnectionProblem || isTimeout
     }
 
     public var description: String {

@@ -65,8 +65,12 @@ final class SocketReadinessMonitor: Sendable {
         thread.start()
     }
 
-    /// Returns when `socket` is ready for `interest`, or throws `poolShutDown` when the monitor
-    /// stopped. Level-triggered: data that arrived before the call is reported at once.
+    /// Returns when `socket` is ready for `interest`, throws `poolShutDown` when the monitor
+    /// stopped, and `CancellationError` when the waiting task is cancelled. Level-triggered:
+    /// data that arrived before the call is reported at once.
+    ///
+    /// There is no timeout here: ``AnswerWatchdog`` shuts an overdue socket down, which reports
+    /// it readable (end of stream) and so ends the wait.
     ///
     /// At most one task may wait on a socket at a time, which holds because a connection is lent
     /// to one borrower at a time.
@@ -75,10 +79,23 @@ final class SocketReadinessMonitor: Sendable {
         event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLONESHOT.rawValue
         if interest == .readableOrWritable { event.events |= EPOLLOUT.rawValue }
         event.data.fd = socket
+        try await withTaskCancellationHandler {
+            try await armAndWait(for: socket, event)
+        } onCancel: {
+            // Either this finds the waiter, or the wait has not registered it yet and will see
+            // the task cancelled under the same lock, or the answer already resumed it.
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: socket) }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    private func armAndWait(for socket: Int32, _ event: epoll_event) async throws {
+        var event = event
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             // Armed under the lock, so `stop()` cannot close the epoll descriptor in between.
-            let failure = state.withLock { state -> PostgresError? in
+            let failure = state.withLock { state -> (any Error)? in
                 if state.isStopped { return PostgresError(code: .poolShutDown, message: "the pool shut down") }
+                if Task.isCancelled { return CancellationError() }
                 state.waiters[socket] = continuation
                 // A socket stays in the epoll set between waits (disarmed by ONESHOT), so re-arm
                 // it; a socket new to the set (first wait, or reopened by a reset) is added.

@@ -32,6 +32,28 @@ import Testing
                 detail: "Key (id)=(secret-row-value)"
             )
         }
+        router.get("postgres/:kind") { _, context -> HTTPResponse.Status in
+            switch context.parameters.get("kind") {
+            case "timed-out":
+                throw PostgresError(code: .timedOut, message: "no answer from the server within 17000 ms")
+            case "statement-timeout":
+                throw PostgresError(
+                    code: .serverError,
+                    message: "canceling statement due to statement timeout",
+                    sqlState: "57014"
+                )
+            case "lost":
+                throw PostgresError(code: .connectionLost, message: "server closed the connection unexpectedly")
+            case "refused":
+                throw PostgresError(code: .connectionFailed, message: "connection refused")
+            default:
+                throw PostgresError(
+                    code: .serverError,
+                    message: "duplicate key value violates unique constraint",
+                    sqlState: "23505"
+                )
+            }
+        }
         router.get("jwt") { _, _ -> HTTPResponse.Status in throw JWTError.signatureVerificationFailed }
         router.get("rate") { _, _ -> HTTPResponse.Status in throw APIError.rateLimited(retryAfterSeconds: 12) }
         router.get("replayed") { _, _ -> HTTPResponse.Status in
@@ -152,6 +174,26 @@ import Testing
         }
     }
 
+    /// An unreachable database or one too slow to answer is an outage the client may retry:
+    /// 503 `database_unavailable` with `Retry-After`. Any other database error stays a 500.
+    @Test func databaseOutagesAre503WithRetryAfterAndOtherDatabaseErrors500() async throws {
+        try await Self.testApplication().test(.router) { client in
+            for kind in ["timed-out", "statement-timeout", "lost", "refused"] {
+                let response = try await client.execute(uri: "/postgres/\(kind)", method: .get)
+                let problem = try Self.expectProblem(
+                    response,
+                    status: .serviceUnavailable,
+                    code: "database_unavailable"
+                )
+                #expect(response.headers[.retryAfter] == String(APIError.databaseRetryAfterSeconds), "\(kind)")
+                #expect(!problem.detail.contains("ms") && !problem.detail.contains("57014"), "\(kind)")
+            }
+            let other = try await client.execute(uri: "/postgres/unique", method: .get)
+            try Self.expectProblem(other, status: .internalServerError, code: "internal_error")
+            #expect(other.headers[.retryAfter] == nil)
+        }
+    }
+
     @Test func aStrayJWTKitErrorIsUnauthorizedNotInternal() async throws {
         try await Self.testApplication().test(.router) { client in
             let response = try await client.execute(uri: "/jwt", method: .get)
@@ -229,7 +271,7 @@ import Testing
             "not_found": 404, "method_not_allowed": 405, "invalid_status_transition": 409,
             "upload_not_found": 409, "already_uploaded": 409, "file_too_large": 413, "payload_too_large": 413,
             "invalid_file_type": 415, "invalid_upload": 422, "idempotency_key_reused": 422,
-            "rate_limited": 429, "storage_unavailable": 503, "internal_error": 500,
+            "rate_limited": 429, "storage_unavailable": 503, "database_unavailable": 503, "internal_error": 500,
         ]
         let actual = Dictionary(
             uniqueKeysWithValues: APIError.Code.allCodes.map { ($0.description, Int($0.status.code)) }

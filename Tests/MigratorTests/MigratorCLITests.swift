@@ -42,6 +42,22 @@ import Testing
         }
     }
 
+    /// The services' `DATABASE_STATEMENT_TIMEOUT_MS` does not reach the migrator: a migration
+    /// may run far longer than any request (`CREATE INDEX CONCURRENTLY` on a large table).
+    @Test func aMigrationOutlastsTheServicesStatementTimeout() async throws {
+        let folder = try MigrationFolder(["0001_slow.sql": "SELECT pg_sleep(1.5);\nCREATE TABLE slow_done (id int);"])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            let child = try await runMigrator(
+                ["up", "--dir", folder.path],
+                database: database,
+                environment: ["DATABASE_STATEMENT_TIMEOUT_MS": "200"]
+            )
+            #expect(child.status == 0, "\(child.standardError)")
+            #expect(try database.connect().appliedVersions() == [1])
+        }
+    }
+
     @Test func newWithInvalidNameExitsTwoAndCreatesNothing() async throws {
         let folder = try MigrationFolder()
         defer { folder.remove() }

@@ -97,8 +97,12 @@ extension Connection {
 }
 
 /// `migrator ARGS` with `DATABASE_URL` pointing at `database` (or a database-less environment).
-func runMigrator(_ arguments: [String], database: TestDatabase? = nil) async throws -> ChildProcess {
-    var environment = ["LOG_LEVEL": "error"]
+func runMigrator(
+    _ arguments: [String],
+    database: TestDatabase? = nil,
+    environment extra: [String: String] = [:]
+) async throws -> ChildProcess {
+    var environment = ["LOG_LEVEL": "error"].merging(extra) { _, new in new }
     // Without a test database, point at a port nothing listens on so an accidental connection
     // fails instead of touching a real server.
     environment["DATABASE_URL"] = database?.connectionString ?? "postgresql://nobody@127.0.0.1:1/none"

@@ -511,6 +511,54 @@ import Glibc
         }
     }
 
+    /// A network between the relay and Postgres that stops delivering without closing anything:
+    /// the relay's statements end at their deadline instead of hanging its workers, and once the
+    /// network forwards again it delivers every event, none dead-lettered.
+    @Test func aStalledDatabaseNetworkLosesNothing() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.migrate()
+            let pool = database.makePool()
+            let proxy = try StallingTCPProxy(inFrontOf: database.connectionString)
+            defer { proxy.close() }
+            let throughProxy = try ConnectionSettings(
+                connectionString: proxy.connectionString,
+                applicationName: "tests",
+                timeouts: ConnectionTimeouts(statement: .milliseconds(500), connect: .seconds(2))
+            )
+            try await PrivateSQSServer.withServer { sqs in
+                let queueURL = try await sqs.createQueue("detection")
+                var committed: [TestEvent] = []
+                try await InProcessRelay.run(
+                    database: throughProxy,
+                    endpoint: sqs.endpoint,
+                    queueURL: queueURL,
+                    settings: InProcessRelay.settings(claimBatchSize: 10, lease: .seconds(5))
+                ) { _ in
+                    // 5 events every 50 ms for 5 s; the network stalls for 3 s in the middle.
+                    for round in 0..<100 {
+                        if round == 20 { proxy.stall() }
+                        if round == 80 { proxy.resume() }
+                        let events = TestEvent.many(5)
+                        try await insertCommitted(events, pool: pool)
+                        committed += events
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                    try await waitUntil("every committed event left the outbox", timeout: .seconds(60)) {
+                        (try? await Outbox.pending(pool)) == 0
+                    }
+                }
+                var received = Received()
+                try await received.drain(sqs, queueURL)
+                #expect(received.distinctEventIDs == Set(committed.map(\.id.lowercased)))
+                #expect(try await Outbox.deadLetters(pool) == 0)
+                print(
+                    "FaultTests: stalled database network: \(committed.count) events, \(received.duplicates) duplicates"
+                )
+            }
+            await pool.shutdown()
+        }
+    }
+
     /// SIGTERM: the relay finishes (or gives back) the batch in hand and exits 0. No event is
     /// left claimed and none is lost: each is either in the queue or due in the outbox.
     /// (The fake SQS, for the reason given above; its latency keeps batches in flight.)

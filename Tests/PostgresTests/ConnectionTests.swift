@@ -175,7 +175,7 @@ import Testing
         let settings = try ConnectionSettings(
             connectionString: "postgresql://postgres@127.0.0.1:1/none",
             applicationName: "tests",
-            connectTimeoutSeconds: 2
+            timeouts: ConnectionTimeouts(connect: .seconds(2))
         )
         let error = try #require(throws: PostgresError.self) { try Connection(settings: settings) }
         #expect(error.code == .connectionFailed)
