@@ -101,4 +101,38 @@ import Testing
         }
         await client.shutdown()
     }
+
+    /// A request whose start deadline passes while it waits for the client's only thread is
+    /// never sent; one whose deadline is still ahead when the thread is free is.
+    @Test func aRequestWaitingPastItsStartDeadlineIsNotSent() async throws {
+        let client = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 10_000)
+        try await makeServer().test(.live) { server in
+            let port = try #require(server.port)
+            let slow = Task {
+                try await client.execute(CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/slow"))
+            }
+            // The slow request holds the thread for 2 s.
+            try await Task.sleep(for: .milliseconds(300))
+            let late = await #expect(throws: CurlHTTPClientError.self) {
+                try await client.execute(
+                    CurlHTTPClient.Request(
+                        method: "GET",
+                        url: "http://127.0.0.1:\(port)/hello",
+                        startDeadline: ContinuousClock.now + .milliseconds(500)
+                    )
+                )
+            }
+            #expect(late?.code == .notStarted)
+            let inTime = try await client.execute(
+                CurlHTTPClient.Request(
+                    method: "GET",
+                    url: "http://127.0.0.1:\(port)/hello",
+                    startDeadline: ContinuousClock.now + .seconds(30)
+                )
+            )
+            #expect(inTime.status == 200)
+            #expect(try await slow.value.status == 200)
+        }
+        await client.shutdown()
+    }
 }
