@@ -2,6 +2,7 @@ import AWS
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 import Migrator
 import NIOCore
 import OutboxRelay
@@ -173,6 +174,7 @@ enum InProcessRelay {
     /// - Parameters:
     ///   - sendConcurrency: the SQS client's threads (SQS calls in flight at once).
     ///   - sendTimeout: the SQS client's timeout for one call.
+    ///   - metricsFactory: where the relay's metrics go (nothing is recorded by default).
     static func run<Value>(
         database: ConnectionSettings,
         endpoint: String,
@@ -180,6 +182,7 @@ enum InProcessRelay {
         settings: OutboxRelayService.Settings,
         sendConcurrency: Int = 8,
         sendTimeout: Duration = .seconds(5),
+        metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
         _ body: (OutboxRelayService) async throws -> Value
     ) async throws -> Value {
         var logger = Logger(label: "relay-under-test")
@@ -203,7 +206,8 @@ enum InProcessRelay {
                 http: http
             ),
             settings: settings,
-            logger: logger
+            logger: logger,
+            metricsFactory: metricsFactory
         )
         let group = ServiceGroup(services: [relay], logger: logger)
         let finished = Box(false)
