@@ -1,6 +1,7 @@
 import AWS
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 
 /// The libcurl client against a real HTTP server on loopback (Hummingbird's live test server).
@@ -106,19 +107,28 @@ import Testing
     /// never sent; one whose deadline is still ahead when the thread is free is.
     @Test func aRequestWaitingPastItsStartDeadlineIsNotSent() async throws {
         let client = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 10_000)
-        try await makeServer().test(.live) { server in
+        let slowArrived = Mutex(false)
+        let router = Router()
+        router.get("slow") { _, _ -> String in
+            slowArrived.withLock { $0 = true }
+            try await Task.sleep(for: .seconds(2))
+            return "late"
+        }
+        router.get("hello") { _, _ in "hi" }
+        let application = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await application.test(.live) { server in
             let port = try #require(server.port)
             let slow = Task {
                 try await client.execute(CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/slow"))
             }
-            // The slow request holds the thread for 2 s.
-            try await Task.sleep(for: .milliseconds(300))
+            // From here the slow request holds the only thread for 2 s more.
+            while !slowArrived.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
             let late = await #expect(throws: CurlHTTPClientError.self) {
                 try await client.execute(
                     CurlHTTPClient.Request(
                         method: "GET",
                         url: "http://127.0.0.1:\(port)/hello",
-                        startDeadline: ContinuousClock.now + .milliseconds(500)
+                        startDeadline: ContinuousClock.now + .milliseconds(300)
                     )
                 )
             }
