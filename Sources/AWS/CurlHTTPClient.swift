@@ -12,19 +12,29 @@ extension CurlHTTPClient {
         public var body: [UInt8]?
         /// Sign with AWS SigV4 headers (libcurl's `CURLOPT_AWS_SIGV4`), for services such as SQS.
         public var signing: AWSSigning?
+        /// The latest instant at which the request may start; after it the request fails with
+        /// `CurlHTTPClientError.Code.notStarted` and nothing reaches the network.
+        ///
+        /// Checked on the client's thread right before the transfer, not when `execute` is
+        /// called: a request may wait long for a free thread behind others, and a caller whose
+        /// reason to send expires (the relay's lease) needs to know that the request reached
+        /// the server by this instant plus the client's timeout, or not at all.
+        public var startDeadline: ContinuousClock.Instant?
 
         public init(
             method: String,
             url: String,
             headers: [(name: String, value: String)] = [],
             body: [UInt8]? = nil,
-            signing: AWSSigning? = nil
+            signing: AWSSigning? = nil,
+            startDeadline: ContinuousClock.Instant? = nil
         ) {
             self.method = method
             self.url = url
             self.headers = headers
             self.body = body
             self.signing = signing
+            self.startDeadline = startDeadline
         }
     }
 
@@ -72,6 +82,8 @@ public struct CurlHTTPClientError: Error, Sendable, CustomStringConvertible {
         case timedOut
         /// Anything else libcurl reports.
         case transfer
+        /// The request's `startDeadline` passed before a thread was free: it was never sent.
+        case notStarted
     }
 
     public let code: Code
@@ -110,6 +122,12 @@ public final class CurlHTTPClient: Sendable {
         let timeout = timeoutMilliseconds
         let connectTimeout = connectTimeoutMilliseconds
         return try await threadPool.runIfActive { [idleHandles] in
+            if let deadline = request.startDeadline, ContinuousClock.now > deadline {
+                throw CurlHTTPClientError(
+                    code: .notStarted,
+                    message: "the start deadline passed before a thread was free"
+                )
+            }
             guard let curlHandle = idleHandles.take() ?? CurlHandle() else {
                 throw CurlHTTPClientError(code: .transfer, message: "curl_easy_init failed")
             }

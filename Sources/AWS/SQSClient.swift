@@ -59,9 +59,13 @@ public struct SQSClient: Sendable {
             /// SQS refused this request (an invalid batch): the messages are affected and count
             /// an attempt.
             case requestRejected
+            /// The call never started: its start deadline passed while it waited for one of
+            /// the client's threads. SQS saw none of the messages, and neither they nor SQS are
+            /// at fault: the caller ran out of time.
+            case notSent
         }
 
-        /// The outage's reason, or `nil` when the request was rejected.
+        /// The outage's reason, or `nil` when the request was rejected or not sent.
         public var outageReason: SQSOutageReason? {
             if case .outage(let reason) = kind { return reason }
             return nil
@@ -104,9 +108,19 @@ public struct SQSClient: Sendable {
         self.http = http
     }
 
+    /// The longest one call can take, connection included (the HTTP client's timeout): a call
+    /// that started has been answered or given up within it.
+    public var timeout: Duration { .milliseconds(http.timeoutMilliseconds) }
+
     /// Sends up to 10 entries; returns each entry's result, or throws `BatchError` when SQS
     /// processed none of them.
-    public func sendMessageBatch(_ entries: [Entry]) async throws -> [String: EntryResult] {
+    /// - Parameter startDeadline: when set, the call is not started after this instant (it
+    ///   throws a `BatchError` of kind `.notSent`), so that whatever it sends reaches SQS by
+    ///   `startDeadline + timeout` or not at all.
+    public func sendMessageBatch(
+        _ entries: [Entry],
+        startDeadline: ContinuousClock.Instant? = nil
+    ) async throws -> [String: EntryResult] {
         let request = SendMessageBatchRequest(
             QueueUrl: queueURL,
             Entries: entries.map { entry in
@@ -131,9 +145,12 @@ public struct SQSClient: Sendable {
                         ("X-Amz-Target", "AmazonSQS.SendMessageBatch"),
                     ],
                     body: Array(body),
-                    signing: credentials.map { .init(region: region, service: "sqs", credentials: $0) }
+                    signing: credentials.map { .init(region: region, service: "sqs", credentials: $0) },
+                    startDeadline: startDeadline
                 )
             )
+        } catch let error as CurlHTTPClientError where error.code == .notStarted {
+            throw BatchError(kind: .notSent, code: "NotStarted", message: error.description)
         } catch let error as CurlHTTPClientError {
             throw BatchError(kind: .outage(.serviceUnavailable), code: "Transport", message: error.description)
         }

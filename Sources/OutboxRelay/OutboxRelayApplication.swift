@@ -12,6 +12,10 @@ import ServiceLifecycle
 public enum OutboxRelayApplication {
     /// SQS requests in flight at once, across all workers (one libcurl thread each).
     public static let sendConcurrency = 16
+    /// The longest one SQS call may take, connection included. It bounds how late a claim may
+    /// still start a call (the lease budget, see `OutboxRelayService`), so it must stay well
+    /// below the shortest lease (`RELAY_LEASE_SECONDS`, at least 15 s).
+    public static let sendTimeout = Duration.seconds(10)
 
     /// Opens the pool and refuses to go on when the schema is behind this build.
     public static func makeApplication(
@@ -27,7 +31,7 @@ public enum OutboxRelayApplication {
         )
         let http = CurlHTTPClient(
             concurrency: sendConcurrency,
-            timeoutMilliseconds: 10_000,
+            timeoutMilliseconds: Int(sendTimeout / .milliseconds(1)),
             connectTimeoutMilliseconds: 2_000
         )
         let relay = OutboxRelayService(

@@ -1,6 +1,7 @@
 import AWS
 import Foundation
 import Logging
+import Metrics
 import Postgres
 import ServiceLifecycle
 import Synchronization
@@ -12,6 +13,25 @@ import UUIDCoding
 /// Workers wake on `NOTIFY outbox_events` (sent by a trigger when events commit) and poll as a
 /// fallback. On graceful shutdown (SIGTERM) they stop claiming, finish the batch in hand
 /// (send and retire it) and return; a batch that cannot be retired is left to its lease.
+///
+/// ## The lease budget
+///
+/// Once a claim's lease lapses another relay may claim the same events and send them, so a
+/// relay must not send anything after its lease. With a slow SQS a big claim's calls queue up
+/// behind each other for the SQS client's threads (shared by all workers) and would otherwise
+/// run past the lease. So every claim has a deadline for *starting* calls,
+/// ``Settings/lastSendStart(claimedAt:sendTimeout:)``: the lease, minus the SQS client's
+/// timeout (a call started in time has ended, answered or timed out, before the lease does),
+/// minus ``Settings/leaseSafetyMargin`` (to retire the claim while it still holds). The
+/// deadline is checked on the client's thread right before a call starts; a call that would
+/// start later never starts, and its events are released with the claim's outcome, without
+/// spending their attempt, to be claimed again at once (counted by
+/// `outbox_events_released_for_lease_total`). Release and retire are both fenced by the
+/// claim token, so even a relay that stalls past its lease changes nothing it no longer holds.
+///
+/// Releasing the remainder was preferred to a heartbeat extending the lease: the bound is a
+/// local computation with nothing that can itself be late, and a hung SQS cannot keep events
+/// leased away from other relays.
 public final class OutboxRelayService: Service {
     /// How the loop behaves; see `RelayConfiguration` for the environment variables.
     public struct Settings: Sendable {
@@ -30,6 +50,11 @@ public final class OutboxRelayService: Service {
         public var isFIFOQueue: Bool
         /// How often the outbox depth and age gauges are refreshed.
         public var statisticsInterval: Duration = .seconds(5)
+        /// Lease time kept back after a claim's last SQS call could have timed out, to retire
+        /// the claim (one short transaction) before its lease ends. With the shortest lease
+        /// (`RELAY_LEASE_SECONDS=15`) and the relay's 10 s SQS timeout, 2 s remain for starting
+        /// calls.
+        public var leaseSafetyMargin: Duration = .seconds(3)
 
         public init(
             relayID: String,
@@ -52,6 +77,18 @@ public final class OutboxRelayService: Service {
             self.breakerPolicy = breakerPolicy
             self.isFIFOQueue = isFIFOQueue
         }
+
+        /// The latest instant at which a claim whose statement was sent at `claimedAt` may
+        /// start an SQS call that takes at most `sendTimeout`.
+        ///
+        /// Postgres starts the lease with its `now()` while it runs the claim statement, after
+        /// `claimedAt`: the deadline errs early, never late, whatever the two clocks read.
+        public func lastSendStart(
+            claimedAt: ContinuousClock.Instant,
+            sendTimeout: Duration
+        ) -> ContinuousClock.Instant {
+            claimedAt + lease - sendTimeout - leaseSafetyMargin
+        }
     }
 
     public let settings: Settings
@@ -62,15 +99,20 @@ public final class OutboxRelayService: Service {
     private let logger: Logger
     private let wake = WakeSignal()
     private let stopping = Flag()
-    private let metrics = RelayMetrics()
+    private let metrics: RelayMetrics
 
+    /// - Parameter metricsFactory: where the relay's metrics go; the process-wide
+    ///   `MetricsSystem.factory` by default (bootstrapped to Prometheus by the executable).
+    ///   Tests pass their own, since the global factory can be bootstrapped only once.
     public init(
         pool: ConnectionPool,
         listenerSettings: ConnectionSettings,
         sqs: SQSClient,
         settings: Settings,
-        logger: Logger
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
+        self.metrics = RelayMetrics(factory: metricsFactory)
         self.pool = pool
         self.listenerSettings = listenerSettings
         self.sqs = sqs
@@ -126,6 +168,7 @@ public final class OutboxRelayService: Service {
                 continue
             }
             do {
+                let claimedAt = ContinuousClock.now
                 let claim = try await pool.withConnection { [settings] connection in
                     try OutboxClaims.claim(
                         limit: settings.claimBatchSize,
@@ -142,7 +185,8 @@ public final class OutboxRelayService: Service {
                 }
                 // A full claim means more is waiting: recruit another worker.
                 if claim.events.count == settings.claimBatchSize { wake.signal() }
-                let (outcome, outage) = await deliver(claim)
+                let lastSendStart = settings.lastSendStart(claimedAt: claimedAt, sendTimeout: sqs.timeout)
+                let (outcome, outage) = await deliver(claim, lastSendStart: lastSendStart)
                 await retire(outcome, of: claim)
                 // Opened only once the claim is given back: a probe let through while the
                 // events were still leased would find nothing, close the breaker and make
@@ -163,7 +207,13 @@ public final class OutboxRelayService: Service {
     /// Sends a claim's events in batches of up to 10 entries and 256 KiB, all batches at once,
     /// and sorts every event into the outcome. Closes the breaker when SQS answered; an outage
     /// is returned instead, for the caller to open the breaker once the claim is released.
-    func deliver(_ claim: Claim) async -> (outcome: ClaimOutcome, outage: CircuitBreaker.Outage?) {
+    ///
+    /// No call starts after `lastSendStart` (the lease budget, see the type's documentation):
+    /// the events of the batches that did not start by then are released.
+    func deliver(
+        _ claim: Claim,
+        lastSendStart: ContinuousClock.Instant
+    ) async -> (outcome: ClaimOutcome, outage: CircuitBreaker.Outage?) {
         var outcome = ClaimOutcome()
         var batches: [[(event: ClaimedEvent, entry: SQSClient.Entry)]] = []
         var current: [(event: ClaimedEvent, entry: SQSClient.Entry)] = []
@@ -196,7 +246,8 @@ public final class OutboxRelayService: Service {
             for (index, batch) in batches.enumerated() {
                 group.addTask { [sqs] in
                     do {
-                        return (index, .success(try await sqs.sendMessageBatch(batch.map(\.entry))))
+                        let entries = batch.map(\.entry)
+                        return (index, .success(try await sqs.sendMessageBatch(entries, startDeadline: lastSendStart)))
                     } catch let error as SQSClient.BatchError {
                         return (index, .failure(error))
                     } catch {
@@ -221,6 +272,7 @@ public final class OutboxRelayService: Service {
             }
         }
         var sawAnswer = false
+        var unsentForLease = 0
         let now = Date()
         for (index, batch) in batches.enumerated() {
             switch results[index] {
@@ -247,6 +299,10 @@ public final class OutboxRelayService: Service {
                         retryOrGiveUp(event, error: "SQS returned no result for the entry", into: &outcome)
                     }
                 }
+            case .failure(let error) where error.kind == .notSent:
+                // The lease budget ran out before this batch's turn: SQS saw none of it.
+                outcome.released.append(contentsOf: batch.map(\.event.id))
+                unsentForLease += batch.count
             case .failure(let error):
                 if let reason = error.outageReason {
                     outcome.released.append(contentsOf: batch.map(\.event.id))
@@ -266,6 +322,16 @@ public final class OutboxRelayService: Service {
         if outage == nil, sawAnswer {
             breaker.recordSuccess()
             metrics.record(breaker.state)
+        }
+        if unsentForLease > 0 {
+            metrics.releasedForLease.increment(by: unsentForLease)
+            logger.warning(
+                "lease budget spent before every batch was sent: releasing the unsent events for another claim",
+                metadata: [
+                    "released": "\(unsentForLease)", "claimed": "\(claim.events.count)",
+                    "lease": "\(settings.lease)", "send_timeout": "\(sqs.timeout)",
+                ]
+            )
         }
         return (outcome, outage)
     }

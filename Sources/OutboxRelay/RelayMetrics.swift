@@ -3,16 +3,31 @@ import Metrics
 
 /// The relay's Prometheus metrics (served on `RELAY_METRICS_PORT`).
 struct RelayMetrics: Sendable {
-    let published = Counter(label: "outbox_events_published_total")
-    let failed = Counter(label: "outbox_events_failed_total")
-    let deadLettered = Counter(label: "outbox_events_dead_lettered_total")
+    let published: Counter
+    let failed: Counter
+    let deadLettered: Counter
+    /// Claimed events whose SQS call would have started too late for the claim's lease:
+    /// released unsent, for another claim (see `OutboxRelayService`'s lease budget).
+    let releasedForLease: Counter
     /// From the event's `created_at` (its transaction's start) to SQS accepting it.
-    let commitToSend = Timer(label: "outbox_commit_to_send_seconds")
-    let pending = Gauge(label: "outbox_pending_events")
-    let oldestPendingAge = Gauge(label: "outbox_oldest_pending_age_seconds")
-    let deadLetterCount = Gauge(label: "outbox_dead_letters")
+    let commitToSend: Timer
+    let pending: Gauge
+    let oldestPendingAge: Gauge
+    let deadLetterCount: Gauge
     /// 0 closed, 1 open, 0.5 half-open (probing).
-    let circuitBreakerOpen = Gauge(label: "outbox_circuit_breaker_open")
+    let circuitBreakerOpen: Gauge
+
+    init(factory: any MetricsFactory) {
+        published = Counter(label: "outbox_events_published_total", factory: factory)
+        failed = Counter(label: "outbox_events_failed_total", factory: factory)
+        deadLettered = Counter(label: "outbox_events_dead_lettered_total", factory: factory)
+        releasedForLease = Counter(label: "outbox_events_released_for_lease_total", factory: factory)
+        commitToSend = Timer(label: "outbox_commit_to_send_seconds", factory: factory)
+        pending = Gauge(label: "outbox_pending_events", factory: factory)
+        oldestPendingAge = Gauge(label: "outbox_oldest_pending_age_seconds", factory: factory)
+        deadLetterCount = Gauge(label: "outbox_dead_letters", factory: factory)
+        circuitBreakerOpen = Gauge(label: "outbox_circuit_breaker_open", factory: factory)
+    }
 
     func recordSent(createdAt: Date, now: Date) {
         commitToSend.recordNanoseconds(Int64(max(0, now.timeIntervalSince(createdAt)) * 1_000_000_000))

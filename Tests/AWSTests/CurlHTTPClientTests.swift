@@ -1,6 +1,7 @@
 import AWS
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 
 /// The libcurl client against a real HTTP server on loopback (Hummingbird's live test server).
@@ -98,6 +99,49 @@ import Testing
                 try await client.execute(CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/slow"))
             }
             #expect(slow?.code == .timedOut)
+        }
+        await client.shutdown()
+    }
+
+    /// A request whose start deadline passes while it waits for the client's only thread is
+    /// never sent; one whose deadline is still ahead when the thread is free is.
+    @Test func aRequestWaitingPastItsStartDeadlineIsNotSent() async throws {
+        let client = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 10_000)
+        let slowArrived = Mutex(false)
+        let router = Router()
+        router.get("slow") { _, _ -> String in
+            slowArrived.withLock { $0 = true }
+            try await Task.sleep(for: .seconds(2))
+            return "late"
+        }
+        router.get("hello") { _, _ in "hi" }
+        let application = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await application.test(.live) { server in
+            let port = try #require(server.port)
+            let slow = Task {
+                try await client.execute(CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/slow"))
+            }
+            // From here the slow request holds the only thread for 2 s more.
+            while !slowArrived.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+            let late = await #expect(throws: CurlHTTPClientError.self) {
+                try await client.execute(
+                    CurlHTTPClient.Request(
+                        method: "GET",
+                        url: "http://127.0.0.1:\(port)/hello",
+                        startDeadline: ContinuousClock.now + .milliseconds(300)
+                    )
+                )
+            }
+            #expect(late?.code == .notStarted)
+            let inTime = try await client.execute(
+                CurlHTTPClient.Request(
+                    method: "GET",
+                    url: "http://127.0.0.1:\(port)/hello",
+                    startDeadline: ContinuousClock.now + .seconds(30)
+                )
+            )
+            #expect(inTime.status == 200)
+            #expect(try await slow.value.status == 200)
         }
         await client.shutdown()
     }

@@ -133,6 +133,29 @@ import Testing
         #expect(entry.size == 5 + "event_id".utf8.count + "String".utf8.count + 3)
     }
 
+    /// A call whose start deadline has passed is not sent (nothing listens on port 1 here, so
+    /// a sent call would fail as an outage) and is neither an outage nor a rejection.
+    @Test func aCallPastItsStartDeadlineIsNotSent() async {
+        let http = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 1000)
+        let sqs = SQSClient(
+            endpoint: "http://127.0.0.1:1",
+            queueURL: "q",
+            region: "us-east-1",
+            credentials: nil,
+            http: http
+        )
+        #expect(sqs.timeout == .seconds(1))
+        let error = await #expect(throws: SQSClient.BatchError.self) {
+            try await sqs.sendMessageBatch(
+                [.init(id: "0", body: "{}")],
+                startDeadline: ContinuousClock.now - .seconds(1)
+            )
+        }
+        #expect(error?.kind == .notSent)
+        #expect(error?.outageReason == nil)
+        await http.shutdown()
+    }
+
     @Test func credentialsNeverPrintTheSecret() {
         let credentials = AWSCredentials(
             accessKeyID: "AKIDEXAMPLE",

@@ -30,6 +30,27 @@ import Testing
         #expect(configuration.http.idleTimeoutSeconds == 75)
     }
 
+    /// The shortest lease accepted still leaves a claim time to start SQS calls after the
+    /// worst-case call and the safety margin are set aside (the lease budget).
+    @Test func theShortestLeaseLeavesTimeToStartCalls() throws {
+        #expect(throws: ConfigurationError.self) {
+            try Self.make(["DETECTION_QUEUE_URL": queueURL, "RELAY_LEASE_SECONDS": "14"])
+        }
+        let configuration = try Self.make(["DETECTION_QUEUE_URL": queueURL, "RELAY_LEASE_SECONDS": "15"])
+        let settings = OutboxRelayService.Settings(configuration)
+        let claimedAt = ContinuousClock.now
+        let lastSendStart = settings.lastSendStart(
+            claimedAt: claimedAt,
+            sendTimeout: OutboxRelayApplication.sendTimeout
+        )
+        #expect(lastSendStart - claimedAt == .seconds(2))
+        let byDefault = OutboxRelayService.Settings(try Self.make(["DETECTION_QUEUE_URL": queueURL]))
+        #expect(
+            byDefault.lastSendStart(claimedAt: claimedAt, sendTimeout: OutboxRelayApplication.sendTimeout) - claimedAt
+                == .seconds(47)
+        )
+    }
+
     @Test func relayDoesNotNeedJWTSettings() throws {
         // The JWT requirement is the API's; the relay starts without either setting.
         _ = try Self.make(["DETECTION_QUEUE_URL": queueURL])

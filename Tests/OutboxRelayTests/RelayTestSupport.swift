@@ -2,6 +2,7 @@ import AWS
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 import Migrator
 import NIOCore
 import OutboxRelay
@@ -170,11 +171,18 @@ enum InProcessRelay {
 
     /// Runs an `OutboxRelayService` in a `ServiceGroup` while `body` runs, then shuts it down
     /// gracefully (as SIGTERM would) and checks that it stopped.
+    /// - Parameters:
+    ///   - sendConcurrency: the SQS client's threads (SQS calls in flight at once).
+    ///   - sendTimeout: the SQS client's timeout for one call.
+    ///   - metricsFactory: where the relay's metrics go (nothing is recorded by default).
     static func run<Value>(
         database: ConnectionSettings,
         endpoint: String,
         queueURL: String,
         settings: OutboxRelayService.Settings,
+        sendConcurrency: Int = 8,
+        sendTimeout: Duration = .seconds(5),
+        metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
         _ body: (OutboxRelayService) async throws -> Value
     ) async throws -> Value {
         var logger = Logger(label: "relay-under-test")
@@ -182,7 +190,11 @@ enum InProcessRelay {
             ProcessInfo.processInfo.environment["RELAY_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
             ?? .critical
         let pool = ConnectionPool(settings: database, maximumConnections: settings.workers + 2, logger: logger)
-        let http = CurlHTTPClient(concurrency: 8, timeoutMilliseconds: 5000, connectTimeoutMilliseconds: 1000)
+        let http = CurlHTTPClient(
+            concurrency: sendConcurrency,
+            timeoutMilliseconds: Int(sendTimeout / .milliseconds(1)),
+            connectTimeoutMilliseconds: 1000
+        )
         let relay = OutboxRelayService(
             pool: pool,
             listenerSettings: database,
@@ -194,7 +206,8 @@ enum InProcessRelay {
                 http: http
             ),
             settings: settings,
-            logger: logger
+            logger: logger,
+            metricsFactory: metricsFactory
         )
         let group = ServiceGroup(services: [relay], logger: logger)
         let finished = Box(false)
