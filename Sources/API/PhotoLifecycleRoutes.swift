@@ -36,6 +36,9 @@ struct PhotoLifecycleRoutes: Sendable {
     /// Confirms the client's upload. Only a `pending_upload` photo is checked in S3; a photo the
     /// service already confirmed answers 200 with its current state and writes nothing, so a
     /// client that lost the first response can simply call again.
+    ///
+    /// The S3 check runs once per photo however many calls for it arrive together
+    /// (``UploadConfirmer/confirmPending(_:changedBy:logger:)``).
     func complete(request: Request, context: APIRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
         let photoID = try PhotoRoutes.uuidParameter("photo_id", context)
@@ -51,7 +54,8 @@ struct PhotoLifecycleRoutes: Sendable {
         }
         let outcome: UploadConfirmer.Outcome
         do {
-            outcome = try await confirmer.confirm(photo, changedBy: .api, logger: logger)
+            // Claims the photo before any S3 read: concurrent calls for it share one check.
+            outcome = try await confirmer.confirmPending(photoID, changedBy: .api, logger: logger).outcome
         } catch let error as S3ReadError {
             logger.warning("storage unavailable while confirming", metadata: ["error": "\(error)"])
             throw APIError.storageUnavailable()
