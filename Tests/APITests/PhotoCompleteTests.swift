@@ -117,6 +117,32 @@ import Testing
         }
     }
 
+    /// Issue 13, point 6: `complete` has a per-user budget of its own
+    /// (`COMPLETE_RATE_LIMIT_PER_MINUTE`), separate from upload URLs': past it, 429
+    /// `rate_limited` with `Retry-After`, while the same user still gets upload URLs and
+    /// another user still completes.
+    @Test func completeHasARateLimitOfItsOwn() async throws {
+        let token = try await PhotoWorld.token()
+        try await StorageWorld.run(environment: ["COMPLETE_RATE_LIMIT_PER_MINUTE": "2"]) { world in
+            let project = try world.photos.makeProject()
+            let photoID = try await world.upload(try ImageFixtures.bytes("canon.jpg"), project: project, token: token)
+            #expect(try await world.complete(photoID, token: token).status == 200)
+            #expect(try await world.complete(photoID, token: token).status == 200)
+
+            let limited = try await world.photos.request(.post, "/api/v1/photos/\(photoID)/complete", token: token)
+            #expect(limited.status == .tooManyRequests)
+            #expect(try PhotoWorld.json(limited)["code"] as? String == "rate_limited")
+            let retryAfter = try #require(limited.headers[.retryAfter].flatMap { Int($0) })
+            #expect((1...60).contains(retryAfter))
+
+            // Upload URLs are another budget: still issued to the same user.
+            _ = try await world.requestUpload(project: project, size: 2048, token: token)
+            // And the budget is per user.
+            let otherUser = try await PhotoWorld.token(user: UUID())
+            #expect(try await world.complete(photoID, token: otherUser).status == 200)
+        }
+    }
+
     @Test func aPNGIsMeasuredFromItsHeaderAndAJPEGWithoutExifStoresAnEmptyObject() async throws {
         let token = try await PhotoWorld.token()
         try await StorageWorld.run { world in
