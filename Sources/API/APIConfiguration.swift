@@ -9,7 +9,12 @@ public struct UploadConfiguration: Sendable {
     public let minimumBytes: Int
     public let maximumBytes: Int
     public let urlLifetimeSeconds: Int
+    /// Upload URLs one user may be issued per minute (`RATE_LIMIT_PER_MINUTE`).
     public let rateLimitPerMinute: Int
+    /// `complete` calls one user may make per minute (`COMPLETE_RATE_LIMIT_PER_MINUTE`), a budget
+    /// of its own: each call may read from S3. Six times the upload-URL default, so a client
+    /// that completes every upload, and retries some, never meets it.
+    public let completeRateLimitPerMinute: Int
 
     public init(environment: EnvironmentReader) throws {
         minimumBytes = try environment.integer("MIN_UPLOAD_BYTES", default: 1024, range: 1...Int(Int32.max))
@@ -24,6 +29,11 @@ public struct UploadConfiguration: Sendable {
         // SigV4 query signatures live at most 7 days.
         urlLifetimeSeconds = try environment.integer("UPLOAD_URL_TTL_SECONDS", default: 900, range: 1...604_800)
         rateLimitPerMinute = try environment.integer("RATE_LIMIT_PER_MINUTE", default: 100, range: 1...1_000_000)
+        completeRateLimitPerMinute = try environment.integer(
+            "COMPLETE_RATE_LIMIT_PER_MINUTE",
+            default: 600,
+            range: 1...1_000_000
+        )
     }
 }
 

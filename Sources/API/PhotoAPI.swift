@@ -133,10 +133,15 @@ public enum PhotoAPI {
             bucket: configuration.aws.bucket,
             presigner: components.presigner,
             canSign: components.canSign,
-            rateLimiter: UploadRateLimiter(limit: configuration.uploads.rateLimitPerMinute),
+            rateLimiter: UserRateLimiter(limit: configuration.uploads.rateLimitPerMinute),
             shapes: shapes
         ).add(to: version1)
-        PhotoLifecycleRoutes(pool: components.pool, confirmer: components.confirmer, shapes: shapes).add(to: version1)
+        PhotoLifecycleRoutes(
+            pool: components.pool,
+            confirmer: components.confirmer,
+            rateLimiter: UserRateLimiter(limit: configuration.uploads.completeRateLimitPerMinute),
+            shapes: shapes
+        ).add(to: version1)
         // Last: the route table used to answer 405 instead of 404 (routes added after it 404).
         routeIndex.index(router)
         return router

@@ -20,6 +20,9 @@ struct PhotoLifecycleRoutes: Sendable {
 
     let pool: ConnectionPool
     let confirmer: UploadConfirmer
+    /// `complete` calls per user and minute (`COMPLETE_RATE_LIMIT_PER_MINUTE`), counted apart
+    /// from upload URLs.
+    let rateLimiter: UserRateLimiter
     let shapes: PhotoShapes
 
     func add(to group: RouterGroup<APIRequestContext>) {
@@ -36,8 +39,15 @@ struct PhotoLifecycleRoutes: Sendable {
     /// Confirms the client's upload. Only a `pending_upload` photo is checked in S3; a photo the
     /// service already confirmed answers 200 with its current state and writes nothing, so a
     /// client that lost the first response can simply call again.
+    ///
+    /// Bounded work per call: the per-user limit comes first (a repeat counts too, since each
+    /// call costs a database read at least), and the S3 check runs once per photo however many
+    /// calls for it arrive together (``UploadConfirmer/confirmPending(_:changedBy:logger:)``).
     func complete(request: Request, context: APIRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
+        if let wait = rateLimiter.acquire(userID: identity.userID) {
+            throw APIError.rateLimited(retryAfterSeconds: wait, detail: "too many complete calls, retry later")
+        }
         let photoID = try PhotoRoutes.uuidParameter("photo_id", context)
         let logger = context.logger.with(photoID: photoID)
         let photo = try await loadAuthorized(photoID, identity: identity)
@@ -51,7 +61,8 @@ struct PhotoLifecycleRoutes: Sendable {
         }
         let outcome: UploadConfirmer.Outcome
         do {
-            outcome = try await confirmer.confirm(photo, changedBy: .api, logger: logger)
+            // Claims the photo before any S3 read: concurrent calls for it share one check.
+            outcome = try await confirmer.confirmPending(photoID, changedBy: .api, logger: logger).outcome
         } catch let error as S3ReadError {
             logger.warning("storage unavailable while confirming", metadata: ["error": "\(error)"])
             throw APIError.storageUnavailable()

@@ -33,7 +33,7 @@ struct PhotoRoutes: Sendable {
     let presigner: S3Presigner
     /// Whether credentials are configured: without them upload-url answers 503.
     let canSign: Bool
-    let rateLimiter: UploadRateLimiter
+    let rateLimiter: UserRateLimiter
     let shapes: PhotoShapes
 
     /// Adds the routes to the authenticated `/api/v1` group.

@@ -14,6 +14,14 @@ import UUIDCoding
 ///
 /// Shared by `POST /api/v1/photos/{id}/complete` and the background ``UploadReconciler``, so a
 /// photo is confirmed the same way whoever notices the upload first.
+///
+/// **One confirmation per photo at a time in this process** (``confirmPending(_:changedBy:logger:)``):
+/// the photo is claimed in ``flights`` before any S3 read, and every `complete` call or
+/// reconciler pass that asks for it meanwhile waits for that confirmation's outcome instead of
+/// reading the object again. So N concurrent calls cost one `HEAD` and one ranged-read sequence,
+/// not N of each (each up to 16 MiB). Replicas each have their own registry; between them the
+/// conditional `pending_upload → uploaded` update (``PhotoLifecycle/confirm(_:_:changedBy:pool:)``)
+/// stays the arbiter, so at most one writes however many read.
 struct UploadConfirmer: Sendable {
     /// What a confirmation attempt found.
     enum Outcome: Sendable, Equatable {
@@ -36,6 +44,9 @@ struct UploadConfirmer: Sendable {
     let confirmations: Counter
     let invalidUploads: Counter
     let exifFailures: Counter
+    /// The confirmations in flight in this process, by photo; shared by every copy of this
+    /// confirmer (the routes' and the reconciler's).
+    let flights = SingleFlight<UUID, Outcome>()
 
     init(pool: ConnectionPool, objects: S3ObjectReader, bucket: String) {
         self.pool = pool
@@ -46,11 +57,37 @@ struct UploadConfirmer: Sendable {
         exifFailures = Counter(label: "photo_exif_failures_total")
     }
 
-    /// Confirms `photo`, which the caller saw `pending_upload`.
+    /// Confirms the photo `photoID` if it is still `pending_upload`, or waits for the
+    /// confirmation of it already in flight in this process and answers that one's outcome.
     ///
-    /// - Throws: ``S3ReadError/unavailable(_:)`` when S3 keeps failing (the photo is unchanged,
-    ///   so the caller can retry), or a database error.
-    func confirm(_ photo: StoredPhoto, changedBy: ChangedBy, logger: Logger) async throws -> Outcome {
+    /// The photo is read again inside the claim, so a call that saw it pending just before
+    /// another confirmation committed finds it confirmed and reads nothing from S3
+    /// (``Outcome/alreadyChanged``). The work belongs to the registry, not to the caller: a
+    /// caller that is cancelled does not cancel it for the others. `changedBy` and `logger` are
+    /// the first caller's; `joined` says this caller shared another's confirmation.
+    ///
+    /// - Throws: ``S3ReadError`` when S3 keeps failing or misbehaves (the photo is unchanged, so
+    ///   the caller can retry), or a database error; callers that joined get the same error.
+    func confirmPending(
+        _ photoID: UUID,
+        changedBy: ChangedBy,
+        logger: Logger
+    ) async throws -> (outcome: Outcome, joined: Bool) {
+        let flight = flights.flight(for: photoID) {
+            guard let photo = try await PhotoReads.photo(photoID, pool: pool), photo.status == .pendingUpload else {
+                return .alreadyChanged
+            }
+            return try await confirm(photo, changedBy: changedBy, logger: logger)
+        }
+        if flight.joined {
+            logger.debug("joined the confirmation in flight", metadata: ["confirmed_by": "\(changedBy)"])
+        }
+        return (try await flight.task.value, flight.joined)
+    }
+
+    /// Confirms `photo`, which was just read `pending_upload`; only inside a claim of
+    /// ``flights``.
+    private func confirm(_ photo: StoredPhoto, changedBy: ChangedBy, logger: Logger) async throws -> Outcome {
         let declared = ImageFormat(photo.mediaType)
         guard let object = try await objects.head(key: photo.s3Key) else { return .objectMissing }
         if object.size != photo.fileSize {
@@ -166,9 +203,9 @@ struct UploadConfirmer: Sendable {
 
     /// Fails a pending photo whose upload never arrived (the reconciler's `upload_expired`),
     /// unless its URL was re-issued meanwhile (the statement checks the expiry again).
-    func expire(_ photo: StoredPhoto, graceSeconds: Int, changedBy: ChangedBy) async throws -> Bool {
+    func expire(_ photoID: UUID, graceSeconds: Int, changedBy: ChangedBy) async throws -> Bool {
         try await PhotoLifecycle.expireUpload(
-            photo.photoID,
+            photoID,
             graceSeconds: graceSeconds,
             changedBy: changedBy,
             pool: pool

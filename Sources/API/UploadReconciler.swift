@@ -118,12 +118,18 @@ public struct UploadReconciler: Service {
             if Task.isShuttingDownGracefully { break }
             let photoLogger = logger.with(photoID: photoID)
             do {
-                guard let photo = try await PhotoReads.photo(photoID, pool: pool), photo.status == .pendingUpload
-                else {
+                // Through the confirmer's per-photo claim: a `complete` of the same photo running
+                // in this process is joined, not repeated; one on another replica is settled by
+                // the conditional update (`alreadyChanged`).
+                let (outcome, joined) = try await confirmer.confirmPending(
+                    photoID,
+                    changedBy: .reconciler,
+                    logger: photoLogger
+                )
+                switch outcome {
+                case .confirmed where joined:
+                    // A `complete` confirmed it; counted there.
                     summary.skipped += 1
-                    continue
-                }
-                switch try await confirmer.confirm(photo, changedBy: .reconciler, logger: photoLogger) {
                 case .confirmed:
                     summary.confirmed += 1
                     outcomes.increment()
@@ -136,7 +142,8 @@ public struct UploadReconciler: Service {
                     // the bytes that are there then.
                     summary.skipped += 1
                 case .objectMissing:
-                    if try await confirmer.expire(photo, graceSeconds: settings.graceSeconds, changedBy: .reconciler) {
+                    if try await confirmer.expire(photoID, graceSeconds: settings.graceSeconds, changedBy: .reconciler)
+                    {
                         summary.expired += 1
                         expirations.increment()
                         photoLogger.info("pending upload expired without an object")

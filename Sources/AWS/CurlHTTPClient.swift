@@ -20,6 +20,11 @@ extension CurlHTTPClient {
         /// reason to send expires (the relay's lease) needs to know that the request reached
         /// the server by this instant plus the client's timeout, or not at all.
         public var startDeadline: ContinuousClock.Instant?
+        /// The most response body bytes this request accepts; a longer body ends the transfer
+        /// with ``CurlHTTPClientError/Code/responseTooLarge`` instead of growing a buffer without
+        /// bound. ``CurlHTTPClient/defaultMaximumBodyBytes`` unless the caller knows better (a
+        /// ranged read knows its range).
+        public var maximumBodyBytes: Int
 
         public init(
             method: String,
@@ -27,7 +32,8 @@ extension CurlHTTPClient {
             headers: [(name: String, value: String)] = [],
             body: [UInt8]? = nil,
             signing: AWSSigning? = nil,
-            startDeadline: ContinuousClock.Instant? = nil
+            startDeadline: ContinuousClock.Instant? = nil,
+            maximumBodyBytes: Int = CurlHTTPClient.defaultMaximumBodyBytes
         ) {
             self.method = method
             self.url = url
@@ -35,6 +41,7 @@ extension CurlHTTPClient {
             self.body = body
             self.signing = signing
             self.startDeadline = startDeadline
+            self.maximumBodyBytes = max(0, maximumBodyBytes)
         }
     }
 
@@ -80,6 +87,10 @@ public struct CurlHTTPClientError: Error, Sendable, CustomStringConvertible {
         case connectionFailed
         /// The request took longer than the client's timeout.
         case timedOut
+        /// The response body was longer than the request's
+        /// ``CurlHTTPClient/Request/maximumBodyBytes``; the transfer was stopped there. Not
+        /// transient: the same request would get the same answer.
+        case responseTooLarge
         /// Anything else libcurl reports.
         case transfer
         /// The request's `startDeadline` passed before a thread was free: it was never sent.
@@ -98,6 +109,11 @@ public struct CurlHTTPClientError: Error, Sendable, CustomStringConvertible {
 /// `curl_easy_perform` blocks, so requests run on the client's own `NIOThreadPool` threads,
 /// never on an event loop or the cooperative pool. S3, SQS and JWKS calls all go through here.
 public final class CurlHTTPClient: Sendable {
+    /// The body cap of a request that names none: 1 MiB, far more than a JWKS document, an SQS
+    /// answer or an S3 error document needs, and small enough that a misbehaving peer cannot
+    /// make a request hold much memory.
+    public static let defaultMaximumBodyBytes = 1024 * 1024
+
     public let timeoutMilliseconds: Int
     public let connectTimeoutMilliseconds: Int
     private let threadPool: NIOThreadPool
@@ -149,7 +165,7 @@ public final class CurlHTTPClient: Sendable {
         connectTimeoutMilliseconds: Int
     ) throws -> CurlHTTPClient.Response {
 
-        let accumulator = ResponseAccumulator()
+        let accumulator = ResponseAccumulator(maximumBodyBytes: request.maximumBodyBytes)
         let context = Unmanaged.passUnretained(accumulator).toOpaque()
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
@@ -175,7 +191,8 @@ public final class CurlHTTPClient: Sendable {
         ccurl_easy_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             guard let context else { return 0 }
             let accumulator = Unmanaged<ResponseAccumulator>.fromOpaque(context).takeUnretainedValue()
-            accumulator.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size * count))
+            // Returning fewer bytes than were handed over makes libcurl stop with CURLE_WRITE_ERROR.
+            guard accumulator.addBody(UnsafeRawBufferPointer(start: data, count: size * count)) else { return 0 }
             return size * count
         }
         ccurl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
@@ -191,6 +208,12 @@ public final class CurlHTTPClient: Sendable {
         case "GET": break
         case "HEAD": ccurl_easy_setopt_long(handle, CURLOPT_NOBODY, 1)
         default: ccurl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
+        }
+        // A body announced longer than the cap is refused before any of it is read; the write
+        // callback enforces the cap for bodies without a Content-Length. Not for HEAD, whose
+        // Content-Length describes a body that is never sent. (0 would mean "no limit" here.)
+        if request.method != "HEAD", request.maximumBodyBytes > 0 {
+            ccurl_easy_setopt_off_t(handle, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maximumBodyBytes))
         }
 
         let code: CURLcode = try withExtendedLifetime(accumulator) {
@@ -209,6 +232,12 @@ public final class CurlHTTPClient: Sendable {
         }
         guard code == CURLE_OK else {
             let message = String(cString: curl_easy_strerror(code))
+            if code == CURLE_FILESIZE_EXCEEDED || (code == CURLE_WRITE_ERROR && accumulator.bodyExceeded) {
+                throw CurlHTTPClientError(
+                    code: .responseTooLarge,
+                    message: "the response body is longer than \(request.maximumBodyBytes) bytes"
+                )
+            }
             switch code {
             case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY,
                 CURLE_SSL_CONNECT_ERROR,
@@ -251,8 +280,25 @@ private final class HandleCache: Sendable {
 
 /// Collects one transfer's headers and body inside libcurl's callbacks (same thread).
 private final class ResponseAccumulator {
+    let maximumBodyBytes: Int
     var headers: [(name: String, value: String)] = []
     var body: [UInt8] = []
+    /// Whether the body went past ``maximumBodyBytes`` (and the transfer was stopped).
+    var bodyExceeded = false
+
+    init(maximumBodyBytes: Int) {
+        self.maximumBodyBytes = maximumBodyBytes
+    }
+
+    /// Appends `bytes` to the body unless that would pass the cap; `false` stops the transfer.
+    func addBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count <= maximumBodyBytes - body.count else {
+            bodyExceeded = true
+            return false
+        }
+        body.append(contentsOf: bytes)
+        return true
+    }
 
     func addHeaderLine(_ bytes: UnsafeRawBufferPointer) {
         // "\r\n" is one Character in Swift, so it is listed as such.

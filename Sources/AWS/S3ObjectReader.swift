@@ -13,6 +13,11 @@ import Foundation
 /// `CURLOPT_AWS_SIGV4` does not send or sign the `x-amz-content-sha256` header S3 requires, so
 /// it is not used for S3.
 ///
+/// Every response body is capped (``CurlHTTPClient/Request/maximumBodyBytes``): a ranged `GET`
+/// accepts its range (or an error document), anything else ``CurlHTTPClient/defaultMaximumBodyBytes``.
+/// A server that ignores the range and sends the whole object is stopped at the cap and
+/// refused (``S3ReadError/oversizedResponse(_:)``), never buffered whole.
+///
 /// Transient failures (connection errors, timeouts, 5xx, 429) are retried after each of
 /// `retryDelays`; when they run out the call throws ``S3ReadError/unavailable(_:)``, which the
 /// API answers with `503 storage_unavailable`.
@@ -85,17 +90,30 @@ public struct S3ObjectReader: Sendable {
     /// - Throws: ``S3ReadError/changed`` when S3 answers 412 (the bytes at `key` are no longer
     ///   the ones `HEAD` described); ``S3ReadError/notFound`` when the object (or its version)
     ///   is gone.
+    ///   ``S3ReadError/oversizedResponse(_:)`` when S3 answers with more than the range: a `200`
+    ///   (the whole object) to the ranged `GET` of an object longer than `length`, read no
+    ///   further than ``maximumBodyBytes(forRangeOf:)``.
     public func readPrefix(key: String, of object: ObjectInfo, length: Int) async throws(S3ReadError) -> [UInt8] {
         precondition(length > 0, "a range needs at least one byte")
         let response = try await send(
             method: "GET",
             key: key,
             versionID: object.versionID,
-            headers: [("If-Match", object.etag), ("Range", "bytes=0-\(length - 1)")]
+            headers: [("If-Match", object.etag), ("Range", "bytes=0-\(length - 1)")],
+            maximumBodyBytes: Self.maximumBodyBytes(forRangeOf: length)
         )
         switch response.status {
-        case 200, 206:
+        case 206:
             return Array(response.body.prefix(length))
+        case 200 where object.size <= length:
+            // The range covers the whole object, and a server may answer such a range in full.
+            return Array(response.body.prefix(length))
+        case 200:
+            // The range was ignored: the whole object is coming, which is what a ranged read
+            // exists to avoid. The body cap already stopped the transfer when it was long.
+            throw .oversizedResponse(
+                "GET \(key) answered 200 instead of 206 to a range of \(length) of \(object.size) bytes"
+            )
         case 412:
             throw .changed
         case 404:
@@ -105,12 +123,22 @@ public struct S3ObjectReader: Sendable {
         }
     }
 
+    /// The most body bytes a ranged read of `length` bytes accepts: the range, or enough for an
+    /// S3 error document (a 412 or 404 answer to a short range is longer than the range).
+    public static func maximumBodyBytes(forRangeOf length: Int) -> Int {
+        max(length, errorDocumentAllowance)
+    }
+
+    /// Room for an S3 error document, whatever the range.
+    static let errorDocumentAllowance = 64 * 1024
+
     /// Sends one signed request, retrying transient failures.
     private func send(
         method: String,
         key: String,
         versionID: String?,
-        headers: [(name: String, value: String)]
+        headers: [(name: String, value: String)],
+        maximumBodyBytes: Int = CurlHTTPClient.defaultMaximumBodyBytes
     ) async throws(S3ReadError) -> CurlHTTPClient.Response {
         var lastProblem = ""
         for attempt in 0...retryDelays.count {
@@ -130,9 +158,14 @@ public struct S3ObjectReader: Sendable {
                 now: Date()
             )
             do {
-                let response = try await http.execute(.init(method: method, url: signed.url, headers: signed.headers))
+                let response = try await http.execute(
+                    .init(method: method, url: signed.url, headers: signed.headers, maximumBodyBytes: maximumBodyBytes)
+                )
                 guard Self.isTransient(status: response.status) else { return response }
                 lastProblem = "\(method) answered \(response.status)"
+            } catch let error as CurlHTTPClientError where error.code == .responseTooLarge {
+                // The same request would get the same answer: not worth a retry.
+                throw .oversizedResponse("\(method) \(key): \(error.message)")
             } catch let error as CurlHTTPClientError {
                 lastProblem = error.description
             } catch {
@@ -161,4 +194,8 @@ public enum S3ReadError: Error, Sendable, Equatable {
     case changed
     /// S3 could not be reached or kept failing; retry later.
     case unavailable(String)
+    /// S3 answered with more than was asked for: a `200` with the whole object to a ranged `GET`
+    /// of a larger object, or a body longer than the request's cap. The transfer was stopped at
+    /// the cap and nothing was decided about the object; a retry would get the same answer.
+    case oversizedResponse(String)
 }

@@ -63,6 +63,26 @@ struct StorageWorld: Sendable {
         }
     }
 
+    /// The world on a private `moto_server` reached through a ``CountingS3Proxy``: every S3
+    /// request of the test and of the application passes the proxy, which counts them.
+    static func runBehindCountingProxy(
+        environment extra: [String: String] = [:],
+        _ body: @escaping @Sendable (StorageWorld, CountingS3Proxy) async throws -> Void
+    ) async throws {
+        try await PrivateSQSServer.withServer { server in
+            let proxy = CountingS3Proxy(upstream: server.endpoint)
+            try await proxy.withRunning { endpoint in
+                try await run(
+                    endpoint: endpoint,
+                    bucket: bucket,
+                    environment: ["MIN_UPLOAD_BYTES": "16"].merging(extra) { _, new in new }
+                ) { world in
+                    try await body(world, proxy)
+                }
+            }
+        }
+    }
+
     /// Creates `bucket` at `endpoint` (a signed PUT, which moto and LocalStack both accept) and
     /// runs the application against it.
     private static func run(

@@ -88,6 +88,61 @@ import Testing
         }
     }
 
+    /// Issue 13, point 6: concurrent completes of one photo share one confirmation. The proxy in
+    /// front of S3 holds the `HEAD` for a moment, so calls that did not share it would all reach
+    /// S3 meanwhile; with the sharing there is one `HEAD` and one ranged `GET` (the whole head of
+    /// this photo fits in the first read), and every caller gets the same photo.
+    @Test func concurrentCompletesOfOnePhotoShareOneS3Check() async throws {
+        let token = try await PhotoWorld.token()
+        try await StorageWorld.runBehindCountingProxy { world, proxy in
+            let project = try world.photos.makeProject()
+            let photoID = try await world.upload(try ImageFixtures.bytes("canon.jpg"), project: project, token: token)
+            proxy.reset()
+            proxy.holdHeads(for: .milliseconds(300))
+            let answers = try await withThrowingTaskGroup(of: TestResponseSummary.self) { group in
+                for _ in 0..<8 {
+                    group.addTask { try await world.complete(photoID, token: token) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answers.map(\.status) == Array(repeating: 200, count: 8))
+            #expect(proxy.count("HEAD") == 1)
+            #expect(proxy.count("GET") == 1)
+            let photos = answers.map(\.json)
+            #expect(photos.allSatisfy { $0["id"] as? String == photoID && $0["status"] as? String == "uploaded" })
+            #expect(Set(photos.compactMap { $0["uploaded_at"] as? String }).count == 1)
+            #expect(Set(photos.compactMap { $0["s3_etag"] as? String }).count == 1)
+            #expect(Set(photos.compactMap { $0["width"] as? Int }) == [80])
+            #expect(try world.eventCount(photoID) == 1)
+        }
+    }
+
+    /// Issue 13, point 6: `complete` has a per-user budget of its own
+    /// (`COMPLETE_RATE_LIMIT_PER_MINUTE`), separate from upload URLs': past it, 429
+    /// `rate_limited` with `Retry-After`, while the same user still gets upload URLs and
+    /// another user still completes.
+    @Test func completeHasARateLimitOfItsOwn() async throws {
+        let token = try await PhotoWorld.token()
+        try await StorageWorld.run(environment: ["COMPLETE_RATE_LIMIT_PER_MINUTE": "2"]) { world in
+            let project = try world.photos.makeProject()
+            let photoID = try await world.upload(try ImageFixtures.bytes("canon.jpg"), project: project, token: token)
+            #expect(try await world.complete(photoID, token: token).status == 200)
+            #expect(try await world.complete(photoID, token: token).status == 200)
+
+            let limited = try await world.photos.request(.post, "/api/v1/photos/\(photoID)/complete", token: token)
+            #expect(limited.status == .tooManyRequests)
+            #expect(try PhotoWorld.json(limited)["code"] as? String == "rate_limited")
+            let retryAfter = try #require(limited.headers[.retryAfter].flatMap { Int($0) })
+            #expect((1...60).contains(retryAfter))
+
+            // Upload URLs are another budget: still issued to the same user.
+            _ = try await world.requestUpload(project: project, size: 2048, token: token)
+            // And the budget is per user.
+            let otherUser = try await PhotoWorld.token(user: UUID())
+            #expect(try await world.complete(photoID, token: otherUser).status == 200)
+        }
+    }
+
     @Test func aPNGIsMeasuredFromItsHeaderAndAJPEGWithoutExifStoresAnEmptyObject() async throws {
         let token = try await PhotoWorld.token()
         try await StorageWorld.run { world in

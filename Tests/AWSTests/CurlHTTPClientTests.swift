@@ -31,6 +31,23 @@ import Testing
         router.head("object") { _, _ -> Response in
             Response(status: .ok, headers: [.contentLength: "1234"])
         }
+        // Two MiB with a Content-Length: more than the default cap announces itself.
+        router.get("large") { _, _ -> Response in
+            Response(status: .ok, body: .init(byteBuffer: ByteBuffer(repeating: 0x61, count: 2 * 1024 * 1024)))
+        }
+        // Chunked, without a Content-Length: only counting the bytes as they arrive finds the end
+        // of the cap. Ten chunks of 1000 bytes.
+        router.get("chunked") { _, _ -> Response in
+            Response(
+                status: .ok,
+                body: ResponseBody { writer in
+                    for _ in 0..<10 {
+                        try await writer.write(ByteBuffer(repeating: 0x62, count: 1000))
+                    }
+                    try await writer.finish(nil)
+                }
+            )
+        }
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }
 
@@ -83,6 +100,48 @@ import Testing
             #expect(response.status == 200)
             #expect(response.header("content-length") == "1234")
             #expect(response.body.isEmpty)
+        }
+        await client.shutdown()
+    }
+
+    /// Issue 13, point 6: no response body is buffered without bound. A body announced longer
+    /// than the cap is refused before it is read; one that arrives in chunks is cut at the cap;
+    /// one exactly at the cap is read.
+    @Test func responseBodiesAreCappedPerRequest() async throws {
+        let client = CurlHTTPClient()
+        try await makeServer().test(.live) { server in
+            let port = try #require(server.port)
+            let announced = await #expect(throws: CurlHTTPClientError.self) {
+                try await client.execute(CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/large"))
+            }
+            #expect(announced?.code == .responseTooLarge)
+            let chunked = await #expect(throws: CurlHTTPClientError.self) {
+                try await client.execute(
+                    CurlHTTPClient.Request(
+                        method: "GET",
+                        url: "http://127.0.0.1:\(port)/chunked",
+                        maximumBodyBytes: 9999
+                    )
+                )
+            }
+            #expect(chunked?.code == .responseTooLarge)
+            let exact = try await client.execute(
+                CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/chunked", maximumBodyBytes: 10_000)
+            )
+            #expect(exact.body.count == 10_000)
+            let larger = try await client.execute(
+                CurlHTTPClient.Request(
+                    method: "GET",
+                    url: "http://127.0.0.1:\(port)/large",
+                    maximumBodyBytes: 2 * 1024 * 1024
+                )
+            )
+            #expect(larger.body.count == 2 * 1024 * 1024)
+            // The handle that stopped a transfer is reused and works.
+            let after = try await client.execute(
+                CurlHTTPClient.Request(method: "GET", url: "http://127.0.0.1:\(port)/hello")
+            )
+            #expect(String(decoding: after.body, as: UTF8.self) == "hi")
         }
         await client.shutdown()
     }

@@ -150,6 +150,28 @@ import Testing
         }
     }
 
+    /// Issue 13, point 6: the JWKS response body is capped (1 MiB, `CurlHTTPClient`'s default):
+    /// a larger document, even a valid one, is refused and the previous keys stay; a document
+    /// within the cap is read as before.
+    @Test func aJWKSDocumentOverTheBodyCapIsRefused() async throws {
+        let ec = ES256PrivateKey()
+        let keys = try AuthFixtures.Keys.jwks([try AuthFixtures.Keys.ecJWK(ec, kid: "ec-1")])
+        // Valid JSON with the key in it, padded past the cap with a member the decoder ignores.
+        let padding = String(repeating: "a", count: 1024 * 1024)
+        let oversized = String(keys.dropLast()) + #","padding":"\#(padding)"}"#
+        let server = AuthFixtures.JWKSServer(document: oversized)
+        try await server.withRunning { jwksURL in
+            let store = JWKSKeyStore(url: try #require(URL(string: jwksURL)), logger: Logger(label: "test"))
+            #expect(await store.refresh() == false)
+            #expect(store.keyIdentifiers.isEmpty)
+            #expect(server.fetchCount == 1)
+            server.publish(keys)
+            #expect(await store.refresh())
+            #expect(store.keyIdentifiers == ["ec-1"])
+            await store.shutdown()
+        }
+    }
+
     @Test func aJWKSOnlyConfigurationRefusesHS256() async throws {
         let ec = ES256PrivateKey()
         let server = AuthFixtures.JWKSServer(

@@ -38,6 +38,7 @@ import Testing
         #expect(configuration.uploads.minimumBytes == 1024)
         #expect(configuration.uploads.urlLifetimeSeconds == 900)
         #expect(configuration.uploads.rateLimitPerMinute == 100)
+        #expect(configuration.uploads.completeRateLimitPerMinute == 600)
         #expect(configuration.databasePoolSize == 4)
         #expect(configuration.confirmation.storageRetryBaseMilliseconds == 1000)
         #expect(configuration.confirmation.reconcileGraceSeconds == 300)
@@ -90,6 +91,16 @@ import Testing
         #expect(configuration.uploads.minimumBytes == 1)
         #expect(configuration.uploads.urlLifetimeSeconds == 60)
         #expect(configuration.uploads.rateLimitPerMinute == 5)
+    }
+
+    /// `complete` has a budget of its own: setting one limit leaves the other at its default.
+    @Test func theCompleteRateLimitIsSeparateFromTheUploadURLLimit() throws {
+        let complete = try Self.make(["JWT_HS256_SECRET": validSecret, "COMPLETE_RATE_LIMIT_PER_MINUTE": "7"])
+        #expect(complete.uploads.completeRateLimitPerMinute == 7)
+        #expect(complete.uploads.rateLimitPerMinute == 100)
+        let uploads = try Self.make(["JWT_HS256_SECRET": validSecret, "RATE_LIMIT_PER_MINUTE": "3"])
+        #expect(uploads.uploads.rateLimitPerMinute == 3)
+        #expect(uploads.uploads.completeRateLimitPerMinute == 600)
     }
 
     @Test func keyValueDatabaseURLIsAccepted() throws {
@@ -245,6 +256,9 @@ import Testing
         InvalidCase("UPLOAD_URL_TTL_SECONDS", ["UPLOAD_URL_TTL_SECONDS": "604801"]),
         InvalidCase("RATE_LIMIT_PER_MINUTE", ["RATE_LIMIT_PER_MINUTE": "x"]),
         InvalidCase("RATE_LIMIT_PER_MINUTE", ["RATE_LIMIT_PER_MINUTE": "0"]),
+        InvalidCase("COMPLETE_RATE_LIMIT_PER_MINUTE", ["COMPLETE_RATE_LIMIT_PER_MINUTE": "x"]),
+        InvalidCase("COMPLETE_RATE_LIMIT_PER_MINUTE", ["COMPLETE_RATE_LIMIT_PER_MINUTE": "0"]),
+        InvalidCase("COMPLETE_RATE_LIMIT_PER_MINUTE", ["COMPLETE_RATE_LIMIT_PER_MINUTE": "1000001"]),
         InvalidCase("AWS_ENDPOINT_URL", ["AWS_ENDPOINT_URL": "not-a-url"]),
         InvalidCase("AWS_ENDPOINT_URL", ["AWS_ENDPOINT_URL": "http://"]),
         InvalidCase("AWS_ENDPOINT_URL_S3", ["AWS_ENDPOINT_URL_S3": "ftp://x"]),

@@ -1,8 +1,11 @@
 import Foundation
 import Synchronization
 
-/// The per-user limit on issued upload URLs (`RATE_LIMIT_PER_MINUTE`), answered with 429 and
-/// `Retry-After` when exceeded.
+/// A per-user budget of requests per minute, answered with 429 and `Retry-After` when spent.
+///
+/// `photo-api` keeps two, each its own instance and so its own count: upload URLs
+/// (`RATE_LIMIT_PER_MINUTE`) and `complete` calls (`COMPLETE_RATE_LIMIT_PER_MINUTE`), so that
+/// confirmations, which read from S3, cannot eat the budget of uploads or the other way round.
 ///
 /// **Per instance**: the counts live in this process's memory, so N API instances behind a load
 /// balancer allow up to N times the limit in the worst case. That is deliberate for now: the
@@ -12,7 +15,7 @@ import Synchronization
 /// until it ends, and `Retry-After` is the rest of the window (rounded up). It is O(1) per user
 /// in memory, unlike a sliding log, whatever the limit. Windows that have ended are swept out
 /// now and then so idle users do not accumulate.
-final class UploadRateLimiter: Sendable {
+final class UserRateLimiter: Sendable {
     private struct Window {
         var start: Date
         var count: Int
