@@ -129,6 +129,17 @@ public final class OutboxRelayService: Service {
                 "queue_fifo": "\(settings.isFIFOQueue)",
             ]
         )
+        if settings.lease <= sqs.timeout + settings.leaseSafetyMargin {
+            // RelayConfiguration cannot get here (its shortest lease is 15 s); settings made in
+            // code can, and would then release every claim unsent, forever.
+            logger.error(
+                "the lease leaves no time to start SQS calls: every claim will be released unsent",
+                metadata: [
+                    "lease_seconds": "\(settings.lease.components.seconds)",
+                    "sqs_timeout_seconds": "\(sqs.timeout.components.seconds)",
+                ]
+            )
+        }
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { background in
                 let listener = NotificationListener(

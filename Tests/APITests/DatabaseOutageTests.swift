@@ -23,12 +23,13 @@ import Testing
                 database,
                 PhotoWorld.environment.merging([
                     "DATABASE_URL": proxy.connectionString,
-                    "DATABASE_STATEMENT_TIMEOUT_MS": "500",
+                    "DATABASE_STATEMENT_TIMEOUT_MS": "1000",
                 ]) { _, new in new }
             )
-            // The statement timeout plus the client's 2 s grace, plus slack for a loaded machine;
-            // without the bound, the requests below would wait for the kernel (hours).
-            let bound = Duration.seconds(10)
+            // The answer deadline (1 s statement timeout + 2 s), then at worst a 5 s connect
+            // attempt, plus slack for a loaded machine; without the deadline the requests below
+            // would wait for the kernel (hours).
+            let bound = Duration.seconds(20)
             let app = try await PhotoAPI.makeApplication(configuration: configuration, logger: Logger(label: "test"))
             try await app.test(.router) { client in
                 let world = PhotoWorld(client: client, database: database)

@@ -532,7 +532,7 @@ import Glibc
                     database: throughProxy,
                     endpoint: sqs.endpoint,
                     queueURL: queueURL,
-                    settings: InProcessRelay.settings(claimBatchSize: 10, lease: .seconds(5))
+                    settings: InProcessRelay.settings(claimBatchSize: 10, lease: .seconds(15))
                 ) { _ in
                     // 5 events every 50 ms for 5 s; the network stalls for 3 s in the middle.
                     for round in 0..<100 {
