@@ -96,7 +96,7 @@ struct PhotoRoutes: Sendable {
                 metadata: ["photo_id": "\(stored.photoID.lowercasedString)", "status": "\(stored.status.rawValue)"]
             )
             // Only a pending photo may be uploaded to: a URL for one the service already
-            // validated would let the client replace the bytes it confirmed (issue 13).
+            // validated would let the client replace the bytes it confirmed.
             guard stored.status == .pendingUpload else {
                 let photoID = stored.photoID.lowercasedString
                 throw APIError.alreadyUploaded(

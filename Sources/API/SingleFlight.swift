@@ -4,7 +4,7 @@ import Synchronization
 /// its work runs waits for that work's result instead of starting another.
 ///
 /// `complete` uses it per photo, so N concurrent calls for one photo cost one S3 read sequence,
-/// not N (issue 13, point 6). The work runs in an unstructured task that the registry owns, not
+/// not N. The work runs in an unstructured task that the registry owns, not
 /// in the first caller's task: a cancelled first caller neither cancels the work nor leaves
 /// the callers that joined it without an answer. The entry is removed by the work itself when
 /// it ends, so the next request for the key starts afresh.
