@@ -116,6 +116,12 @@ if ! scripts/demo.sh; then
     exit 1
 fi
 
+if ! scripts/readme-try-it.sh "$RUN_DIR"; then
+    photo_err "the README's example failed"
+    photo_log_tail "$api_log"
+    exit 1
+fi
+
 if ((!wait_for_ctrl_c)); then
     photo_log "--no-wait: stopping the stack"
     exit 0
