@@ -269,6 +269,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DocumentationTests",
+            dependencies: ["AppConfig", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "WireFormatsTests", dependencies: ["WireFormats"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PhotoStoreTests",

@@ -10,6 +10,8 @@ public struct EnvironmentReader: Sendable {
     }
 
     public func string(_ name: String) -> String? {
+        // Every other accessor reads through this one.
+        assert(ConfigurationVariable.isListed(name), "\(name) is read but not in ConfigurationVariable.all")
         guard let value = values[name], !value.isEmpty else { return nil }
         return value
     }

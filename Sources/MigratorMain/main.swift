@@ -11,7 +11,15 @@ struct MigratorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrator",
         abstract: "Applies and checks the sql/NNNN_name.sql migrations.",
-        discussion: "Connects with DATABASE_URL (or the PG* variables when it is unset).",
+        discussion: """
+            Connects with DATABASE_URL (or the PG* variables when it is unset). Its statements are \
+            never timed out. Environment variables (docs/configuration.md):
+
+            \(ConfigurationVariable.helpText(for: .migrator))
+
+            Exit status: 0 success, 1 failure (a migration failed, a checksum changed, the database \
+            is unreachable), 2 usage error.
+            """,
         subcommands: [Up.self, Status.self, Verify.self, New.self]
     )
 }

@@ -18,7 +18,17 @@ struct OutboxRelayCommand: AsyncParsableCommand {
     )
 
     struct Run: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run the relay until SIGTERM (the default).")
+        static let configuration = CommandConfiguration(
+            abstract: "Run the relay until SIGTERM (the default).",
+            discussion: """
+                Environment variables (docs/configuration.md; DETECTION_QUEUE_URL is required):
+
+                \(ConfigurationVariable.helpText(for: .outboxRelay))
+
+                Exit status: 0 after SIGTERM; 1 when the configuration is invalid or the schema is \
+                behind this build; non-zero when the metrics port cannot be bound.
+                """
+        )
 
         func run() async throws {
             let environment = EnvironmentReader()
