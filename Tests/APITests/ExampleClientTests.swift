@@ -27,10 +27,10 @@ extension Tag {
     @Test func theDocumentedClientUploadsAndConfirmsAPhoto() async throws {
         let node = try #require(Self.nodeExecutable(), "node is not on PATH: scripts/lib.sh ensure_prereqs installs it")
         try await PrivateSQSServer.withServer { s3 in
-            let http = CurlHTTPClient(concurrency: 1)
-            defer { Task { await http.shutdown() } }
             let bucket = "photos-example"
-            let created = try await http.execute(.init(method: "PUT", url: "\(s3.endpoint)/\(bucket)"))
+            let created = try await Scoped.withHTTPClient { http in
+                try await http.execute(.init(method: "PUT", url: "\(s3.endpoint)/\(bucket)"))
+            }
             #expect(created.status == 200)
             try await TestDatabase.withFresh { database in
                 try await database.migrate()

@@ -10,6 +10,11 @@ import Postgres
 import TestSupport
 import Testing
 
+/// photo-api's operational endpoints (contract section 4): `/healthz` answers while the process
+/// lives, `/readyz` only while the database is reachable and its schema current (a rolled-back
+/// schema shows once the cache window passed), `/metrics` is Prometheus text, idle HTTP
+/// connections are closed after `HTTP_IDLE_TIMEOUT_SECONDS`, and the API refuses to start on a
+/// database whose schema is behind.
 @Suite(.requiresDatabase) struct HealthEndpointTests {
     private func configuration(_ database: TestDatabase, _ extra: [String: String] = [:]) throws -> APIConfiguration {
         try APIConfiguration(
@@ -104,10 +109,10 @@ import Testing
             let app = try await migratedApplication(database, ["HTTP_IDLE_TIMEOUT_SECONDS": "1"])
             try await app.test(.live) { client in
                 let port = try #require(client.port)
-                let started = ContinuousClock.now
+                // Closed within the limit, far below the 75 s default: the 1 s setting applies. How
+                // much sooner is the machine's business, not the code's.
                 let closed = try IdleConnection.waitsForTheServerToClose(port: port, limitSeconds: 10)
                 #expect(closed)
-                #expect(ContinuousClock.now - started < .seconds(8))
             }
         }
     }

@@ -44,20 +44,20 @@ struct LiveAPI {
 
     /// Polls `/readyz` until it answers 200.
     private func waitUntilReady() async throws {
-        let client = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 2000)
-        defer { Task { await client.shutdown() } }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            guard process.process.isRunning else {
-                throw TestEnvironmentError("photo-api exited early: \(process.standardError.suffix(2000))")
+        try await Scoped.withHTTPClient(timeoutMilliseconds: 2000) { client in
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                guard process.process.isRunning else {
+                    throw TestEnvironmentError("photo-api exited early: \(process.standardError.suffix(2000))")
+                }
+                if let response = try? await client.execute(.init(method: "GET", url: "\(baseURL)/readyz")),
+                    response.status == 200
+                {
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(100))
             }
-            if let response = try? await client.execute(.init(method: "GET", url: "\(baseURL)/readyz")),
-                response.status == 200
-            {
-                return
-            }
-            try await Task.sleep(for: .milliseconds(100))
+            throw TestEnvironmentError("photo-api did not become ready at \(baseURL)")
         }
-        throw TestEnvironmentError("photo-api did not become ready at \(baseURL)")
     }
 }

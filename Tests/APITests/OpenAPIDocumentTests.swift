@@ -86,23 +86,29 @@ import Testing
             ])
         )
         let logger = Logger(label: "test")
-        let pool = ConnectionPool(settings: configuration.database.settings, maximumConnections: 1, logger: logger)
-        let http = CurlHTTPClient(concurrency: 1)
-        defer { Task { await http.shutdown() } }
-        let router = PhotoAPI.makeRouter(
-            components: .init(pool: pool, configuration: configuration, http: http),
-            configuration: configuration,
-            verifier: try await TokenVerifier(hs256Secret: AuthFixtures.secret, jwks: nil),
+        let verifier = try await TokenVerifier(hs256Secret: AuthFixtures.secret, jwks: nil)
+        return try await Scoped.withPool(
+            settings: configuration.database.settings,
+            maximumConnections: 1,
             logger: logger
-        )
-        return Set(
-            router.routes.map {
-                Operation(
-                    path: OpenAPIDocument.openAPIPath($0.path.description),
-                    method: $0.method.rawValue.lowercased()
+        ) { pool in
+            try await Scoped.withHTTPClient { http in
+                let router = PhotoAPI.makeRouter(
+                    components: .init(pool: pool, configuration: configuration, http: http),
+                    configuration: configuration,
+                    verifier: verifier,
+                    logger: logger
+                )
+                return Set(
+                    router.routes.map {
+                        Operation(
+                            path: OpenAPIDocument.openAPIPath($0.path.description),
+                            method: $0.method.rawValue.lowercased()
+                        )
+                    }
                 )
             }
-        )
+        }
     }
 
     @Test func everyRegisteredRouteIsDocumentedAndEveryServedOperationIsRegistered() async throws {

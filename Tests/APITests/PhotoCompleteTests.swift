@@ -250,8 +250,10 @@ import Testing
 
     @Test func s3DownIs503AndThePhotoIsUnchanged() async throws {
         let token = try await PhotoWorld.token()
-        let closedPort = try PrivateSQSServer.freePort()
-        try await StorageWorld.run(environment: ["AWS_ENDPOINT_URL_S3": "http://127.0.0.1:\(closedPort)"]) { world in
+        // A port that refuses and stays reserved: a freed one could become a parallel test's server.
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        try await StorageWorld.run(environment: ["AWS_ENDPOINT_URL_S3": refusing.endpoint]) { world in
             let project = try world.photos.makeProject()
             let upload = try await world.requestUpload(project: project, size: 2048, token: token)
             let response = try await world.complete(upload.photoID, token: token)

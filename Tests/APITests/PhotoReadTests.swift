@@ -9,7 +9,9 @@ import Postgres
 import TestSupport
 import Testing
 
-/// `GET /api/v1/photos/{id}` and `GET /api/v1/projects/{id}/photos`.
+/// `GET /api/v1/photos/{id}` and `GET /api/v1/projects/{id}/photos`: every field of the contract's
+/// photo object, access by organization with the specific problem code, and keyset paging
+/// without gaps or duplicates.
 @Suite(.requiresDatabase) struct PhotoReadTests {
     /// Inserts a photo row directly with `created_at` given as an SQL expression.
     static func insertPhoto(
@@ -41,6 +43,14 @@ import Testing
         return id
     }
 
+    /// The photo object's fields in contract section 4 (`GET /api/v1/photos/{photo_id}`) that every
+    /// photo carries, whatever its status.
+    static let contractFields: Set<String> = [
+        "id", "project_id", "user_id", "file_name", "mime_type", "file_size", "width", "height", "s3_key", "s3_url",
+        "s3_etag", "s3_version_id", "status", "created_at", "uploaded_at", "processing_at", "completed_at",
+        "failed_at", "exif_data", "detection", "error", "status_history",
+    ]
+
     @Test func aPhotoHasTheContractsShape() async throws {
         let token = try await PhotoWorld.token()
         try await PhotoWorld.run { world in
@@ -67,13 +77,9 @@ import Testing
             let response = try await world.request(.get, "/api/v1/photos/\(photoID)", token: token)
             #expect(response.status == .ok)
             let json = try PhotoWorld.json(response)
-            #expect(
-                Set(json.keys) == [
-                    "id", "project_id", "user_id", "file_name", "mime_type", "file_size", "width", "height", "s3_key",
-                    "s3_url", "s3_etag", "s3_version_id", "status", "created_at", "uploaded_at", "processing_at",
-                    "completed_at", "failed_at", "exif_data", "detection", "error", "status_history",
-                ]
-            )
+            // Every field the contract lists is there; additive fields are welcome, so more may be.
+            let missing = Self.contractFields.subtracting(json.keys)
+            #expect(missing.isEmpty, "missing: \(missing.sorted())")
             // Seeded with SQL, not through `complete`: no validated object is recorded.
             #expect(json["s3_etag"] is NSNull)
             #expect(json["s3_version_id"] is NSNull)
@@ -99,6 +105,25 @@ import Testing
         }
     }
 
+    /// Contract section 4: a photo that is `uploaded`, `processing` or `completed` carries
+    /// `download_url` (a pre-signed GET of the validated object, `DOWNLOAD_URL_TTL_SECONDS`) and
+    /// `download_url_expires_at`. Neither is built yet: a known issue, so this test fails once
+    /// they are, and the wrapper goes.
+    @Test(arguments: ["uploaded", "processing", "completed"])
+    func aStoredPhotoHasADownloadURL(status: String) async throws {
+        let token = try await PhotoWorld.token()
+        try await PhotoWorld.run { world in
+            let photo = try Self.insertPhoto(world, project: try world.makeProject(), status: status)
+            let response = try await world.request(.get, "/api/v1/photos/\(photo)", token: token)
+            #expect(response.status == .ok)
+            let json = try PhotoWorld.json(response)
+            withKnownIssue("download_url is not implemented (contract section 4, GET /api/v1/photos/{photo_id})") {
+                #expect((json["download_url"] as? String)?.contains("X-Amz-Signature=") == true)
+                #expect(json["download_url_expires_at"] is String)
+            }
+        }
+    }
+
     @Test func photoAccessIsCheckedByOrganization() async throws {
         let token = try await PhotoWorld.token()
         try await PhotoWorld.run { world in
@@ -116,10 +141,13 @@ import Testing
 
             let foreignList = try await world.request(.get, "/api/v1/projects/\(foreignProject)/photos", token: token)
             #expect(foreignList.status == .forbidden)
+            #expect(try AuthFixtures.problem(foreignList).code == "forbidden")
             let missingList = try await world.request(.get, "/api/v1/projects/\(UUID())/photos", token: token)
             #expect(missingList.status == .notFound)
+            #expect(try AuthFixtures.problem(missingList).code == "not_found")
             let badList = try await world.request(.get, "/api/v1/projects/nope/photos", token: token)
             #expect(badList.status == .badRequest)
+            #expect(try AuthFixtures.problem(badList).code == "invalid_request")
         }
     }
 

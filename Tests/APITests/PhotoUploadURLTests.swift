@@ -107,6 +107,7 @@ import Testing
                 headers: [.idempotencyKey: String(repeating: "k", count: 256)]
             )
             #expect(badKey.status == .badRequest)
+            #expect(try AuthFixtures.problem(badKey).code == "invalid_request")
             #expect(try world.sql("SELECT count(*) AS n FROM photos").first?.decode("n", as: Int.self) == 0)
         }
     }
@@ -226,6 +227,8 @@ import Testing
             #expect(try world.sql("SELECT count(*) AS n FROM idempotency_keys").first?.decode("n", as: Int.self) == 0)
             let unauthenticated = try await world.client.execute(uri: "/api/v1/photos/upload-url", method: .post)
             #expect(unauthenticated.status == .unauthorized)
+            #expect(try AuthFixtures.problem(unauthenticated).code == "unauthorized")
+            #expect(unauthenticated.headers[.wwwAuthenticate] == "Bearer")
         }
     }
 

@@ -162,10 +162,12 @@ import Testing
 
     @Test func aPhotoIsLeftPendingWhileS3IsDown() async throws {
         let token = try await PhotoWorld.token()
-        let closedPort = try PrivateSQSServer.freePort()
+        // A port that refuses and stays reserved: a freed one could become a parallel test's server.
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
         try await StorageWorld.run(
             environment: Self.withoutTheApplicationsReconciler.merging([
-                "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:\(closedPort)"
+                "AWS_ENDPOINT_URL_S3": refusing.endpoint
             ]) { _, new in new }
         ) { world in
             let project = try world.photos.makeProject()

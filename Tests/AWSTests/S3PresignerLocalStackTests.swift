@@ -15,8 +15,20 @@ struct LocalS3: Sendable {
     let http = CurlHTTPClient(concurrency: 2, timeoutMilliseconds: 15_000)
     let bucket = "presigner-\(UUID().uuidString.lowercased().prefix(13))"
 
+    /// Runs `body` with a fresh bucket and shuts the client down when it ends, however it ends.
+    static func with(_ body: (LocalS3) async throws -> Void) async throws {
+        let s3 = try await start()
+        do {
+            try await body(s3)
+        } catch {
+            await s3.shutdown()
+            throw error
+        }
+        await s3.shutdown()
+    }
+
     /// Reads the environment and creates a fresh bucket; throws (the test fails) without LocalStack.
-    static func start() async throws -> LocalS3 {
+    private static func start() async throws -> LocalS3 {
         let environment = ProcessInfo.processInfo.environment
         guard let text = environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"], !text.isEmpty else {
             throw PresignerTestError(
@@ -43,16 +55,23 @@ struct LocalS3: Sendable {
                     .utf8
             )
         }
-        let created = try await s3.http.execute(
-            CurlHTTPClient.Request(
-                method: "PUT",
-                url: "\(s3.baseURL)/\(s3.bucket)",
-                body: body.isEmpty ? nil : body,
-                signing: s3.signing
+        do {
+            let created = try await s3.http.execute(
+                CurlHTTPClient.Request(
+                    method: "PUT",
+                    url: "\(s3.baseURL)/\(s3.bucket)",
+                    body: body.isEmpty ? nil : body,
+                    signing: s3.signing
+                )
             )
-        )
-        guard created.status == 200 else {
-            throw PresignerTestError("creating bucket \(s3.bucket) at \(text): HTTP \(created.status) \(created.text)")
+            guard created.status == 200 else {
+                throw PresignerTestError(
+                    "creating bucket \(s3.bucket) at \(text): HTTP \(created.status) \(created.text)"
+                )
+            }
+        } catch {
+            await s3.shutdown()
+            throw error
         }
         return s3
     }
@@ -171,169 +190,170 @@ private func base64SHA256(_ bytes: [UInt8]) -> String {
 /// The answers LocalStack gives are asserted exactly (they are the ones S3 gives).
 @Suite(.tags(.localstack), .requiresLocalStack) struct S3PresignerLocalStackTests {
     @Test func uploadWithTheReturnedHeadersStoresTheObjectAtTheKey() async throws {
-        let s3 = try await LocalS3.start()
-        defer { Task { await s3.shutdown() } }
-        let signer = s3.presigner
-        let projectID = UUID().uuidString.lowercased()
-        let photoID = UUID().uuidString.lowercased()
-        let uploads: [(key: String, type: String, body: [UInt8], checksum: Bool)] = [
-            ("\(projectID)/2026/11/25/\(photoID).jpg", "image/jpeg", photoBytes(4096), false),
-            ("\(projectID)/2026/11/25/\(photoID).png", "image/png", photoBytes(2048, seed: 3), true),
-            (
-                "odd keys/with space+plus%25 100% \u{FC}mlaut-\u{5199}\u{771F}~_-.jpg", "image/jpeg", photoBytes(1500),
-                false
-            ),
-        ]
-        for upload in uploads {
-            let request = signer.presignPut(
-                key: upload.key,
-                contentType: upload.type,
-                contentLength: upload.body.count,
-                checksumSHA256: upload.checksum ? base64SHA256(upload.body) : nil,
-                expiresIn: 900,
-                now: Date()
-            )
-            let response = try await s3.put(request.url, headers: request.headers, body: upload.body)
-            #expect(response.status == 200, "\(upload.key): \(response.summary)")
+        try await LocalS3.with { s3 in
+            let signer = s3.presigner
+            let projectID = UUID().uuidString.lowercased()
+            let photoID = UUID().uuidString.lowercased()
+            let uploads: [(key: String, type: String, body: [UInt8], checksum: Bool)] = [
+                ("\(projectID)/2026/11/25/\(photoID).jpg", "image/jpeg", photoBytes(4096), false),
+                ("\(projectID)/2026/11/25/\(photoID).png", "image/png", photoBytes(2048, seed: 3), true),
+                (
+                    "odd keys/with space+plus%25 100% \u{FC}mlaut-\u{5199}\u{771F}~_-.jpg", "image/jpeg",
+                    photoBytes(1500),
+                    false
+                ),
+            ]
+            for upload in uploads {
+                let request = signer.presignPut(
+                    key: upload.key,
+                    contentType: upload.type,
+                    contentLength: upload.body.count,
+                    checksumSHA256: upload.checksum ? base64SHA256(upload.body) : nil,
+                    expiresIn: 900,
+                    now: Date()
+                )
+                let response = try await s3.put(request.url, headers: request.headers, body: upload.body)
+                #expect(response.status == 200, "\(upload.key): \(response.summary)")
 
-            // Read back through our own pre-signed HEAD and GET (botocore-checked too).
-            let head = try await s3.http.execute(
-                CurlHTTPClient.Request(
-                    method: "HEAD",
-                    url: signer.presign(method: "HEAD", key: upload.key, expiresIn: 60, now: Date()).url
+                // Read back through our own pre-signed HEAD and GET (botocore-checked too).
+                let head = try await s3.http.execute(
+                    CurlHTTPClient.Request(
+                        method: "HEAD",
+                        url: signer.presign(method: "HEAD", key: upload.key, expiresIn: 60, now: Date()).url
+                    )
                 )
-            )
-            #expect(head.status == 200, "\(upload.key)")
-            #expect(head.header("content-type") == upload.type)
-            #expect(head.header("content-length") == String(upload.body.count))
-            let get = try await s3.http.execute(
-                CurlHTTPClient.Request(
-                    method: "GET",
-                    url: signer.presign(method: "GET", key: upload.key, expiresIn: 60, now: Date()).url
+                #expect(head.status == 200, "\(upload.key)")
+                #expect(head.header("content-type") == upload.type)
+                #expect(head.header("content-length") == String(upload.body.count))
+                let get = try await s3.http.execute(
+                    CurlHTTPClient.Request(
+                        method: "GET",
+                        url: signer.presign(method: "GET", key: upload.key, expiresIn: 60, now: Date()).url
+                    )
                 )
-            )
-            #expect(get.status == 200)
-            #expect(get.body == upload.body, "\(upload.key): stored bytes differ")
+                #expect(get.status == 200)
+                #expect(get.body == upload.body, "\(upload.key): stored bytes differ")
+            }
+            #expect(Set(try await s3.keys()) == Set(uploads.map(\.key)))
         }
-        #expect(Set(try await s3.keys()) == Set(uploads.map(\.key)))
     }
 
     @Test func aDifferentContentTypeIsRefused() async throws {
-        let s3 = try await LocalS3.start()
-        defer { Task { await s3.shutdown() } }
-        let body = photoBytes(2048)
-        let request = s3.presigner.presignPut(
-            key: "p/type.jpg",
-            contentType: "image/jpeg",
-            contentLength: body.count,
-            checksumSHA256: nil,
-            expiresIn: 900,
-            now: Date()
-        )
-        let headers = request.headers.map { $0.name == "Content-Type" ? ($0.name, "image/png") : $0 }
-        let response = try await s3.put(request.url, headers: headers, body: body)
-        #expect(response.status == 403 && response.errorCode == "SignatureDoesNotMatch", "\(response.summary)")
-        #expect(try await s3.keys().isEmpty)
+        try await LocalS3.with { s3 in
+            let body = photoBytes(2048)
+            let request = s3.presigner.presignPut(
+                key: "p/type.jpg",
+                contentType: "image/jpeg",
+                contentLength: body.count,
+                checksumSHA256: nil,
+                expiresIn: 900,
+                now: Date()
+            )
+            let headers = request.headers.map { $0.name == "Content-Type" ? ($0.name, "image/png") : $0 }
+            let response = try await s3.put(request.url, headers: headers, body: body)
+            #expect(response.status == 403 && response.errorCode == "SignatureDoesNotMatch", "\(response.summary)")
+            #expect(try await s3.keys().isEmpty)
+        }
     }
 
     @Test func aDifferentLengthIsRefused() async throws {
-        let s3 = try await LocalS3.start()
-        defer { Task { await s3.shutdown() } }
-        let request = s3.presigner.presignPut(
-            key: "p/length.jpg",
-            contentType: "image/jpeg",
-            contentLength: 2048,
-            checksumSHA256: nil,
-            expiresIn: 900,
-            now: Date()
-        )
-        for length in [2049, 2047] {
-            let headers = request.headers.map { $0.name == "Content-Length" ? ($0.name, String(length)) : $0 }
-            let response = try await s3.put(request.url, headers: headers, body: photoBytes(length))
-            #expect(
-                response.status == 403 && response.errorCode == "SignatureDoesNotMatch",
-                "\(length): \(response.summary)"
+        try await LocalS3.with { s3 in
+            let request = s3.presigner.presignPut(
+                key: "p/length.jpg",
+                contentType: "image/jpeg",
+                contentLength: 2048,
+                checksumSHA256: nil,
+                expiresIn: 900,
+                now: Date()
             )
+            for length in [2049, 2047] {
+                let headers = request.headers.map { $0.name == "Content-Length" ? ($0.name, String(length)) : $0 }
+                let response = try await s3.put(request.url, headers: headers, body: photoBytes(length))
+                #expect(
+                    response.status == 403 && response.errorCode == "SignatureDoesNotMatch",
+                    "\(length): \(response.summary)"
+                )
+            }
+            #expect(try await s3.keys().isEmpty)
         }
-        #expect(try await s3.keys().isEmpty)
     }
 
     @Test func aTamperedURLIsRefused() async throws {
-        let s3 = try await LocalS3.start()
-        defer { Task { await s3.shutdown() } }
-        let body = photoBytes(2048)
-        let request = s3.presigner.presignPut(
-            key: "p/original.jpg",
-            contentType: "image/jpeg",
-            contentLength: body.count,
-            checksumSHA256: nil,
-            expiresIn: 900,
-            now: Date()
-        )
-        var flipped = request.url
-        let last = flipped.removeLast()
-        flipped.append(last == "0" ? "1" : "0")
-        let tampered = [
-            ("signature", flipped),
-            ("key", request.url.replacingOccurrences(of: "/p/original.jpg?", with: "/p/other.jpg?")),
-            ("expiry", request.url.replacingOccurrences(of: "X-Amz-Expires=900", with: "X-Amz-Expires=9000")),
-        ]
-        for (what, url) in tampered {
-            #expect(url != request.url)
-            let response = try await s3.put(url, headers: request.headers, body: body)
-            #expect(
-                response.status == 403 && response.errorCode == "SignatureDoesNotMatch",
-                "\(what): \(response.summary)"
+        try await LocalS3.with { s3 in
+            let body = photoBytes(2048)
+            let request = s3.presigner.presignPut(
+                key: "p/original.jpg",
+                contentType: "image/jpeg",
+                contentLength: body.count,
+                checksumSHA256: nil,
+                expiresIn: 900,
+                now: Date()
             )
+            var flipped = request.url
+            let last = flipped.removeLast()
+            flipped.append(last == "0" ? "1" : "0")
+            let tampered = [
+                ("signature", flipped),
+                ("key", request.url.replacingOccurrences(of: "/p/original.jpg?", with: "/p/other.jpg?")),
+                ("expiry", request.url.replacingOccurrences(of: "X-Amz-Expires=900", with: "X-Amz-Expires=9000")),
+            ]
+            for (what, url) in tampered {
+                #expect(url != request.url)
+                let response = try await s3.put(url, headers: request.headers, body: body)
+                #expect(
+                    response.status == 403 && response.errorCode == "SignatureDoesNotMatch",
+                    "\(what): \(response.summary)"
+                )
+            }
+            #expect(try await s3.keys().isEmpty)
+            // The untampered URL still works: the refusals were about the changes.
+            let response = try await s3.put(request.url, headers: request.headers, body: body)
+            #expect(response.status == 200, "\(response.summary)")
         }
-        #expect(try await s3.keys().isEmpty)
-        // The untampered URL still works: the refusals were about the changes.
-        let response = try await s3.put(request.url, headers: request.headers, body: body)
-        #expect(response.status == 200, "\(response.summary)")
     }
 
     @Test func anExpiredURLIsRefused() async throws {
-        let s3 = try await LocalS3.start()
-        defer { Task { await s3.shutdown() } }
-        let body = photoBytes(2048)
-        let request = s3.presigner.presignPut(
-            key: "p/late.jpg",
-            contentType: "image/jpeg",
-            contentLength: body.count,
-            checksumSHA256: nil,
-            expiresIn: 1,
-            now: Date()
-        )
-        try await Task.sleep(for: .seconds(2.2))
-        let response = try await s3.put(request.url, headers: request.headers, body: body)
-        #expect(response.status == 403 && response.errorCode == "AccessDenied", "\(response.summary)")
-        #expect(response.text.contains("Request has expired"), "\(response.text)")
-        #expect(try await s3.keys().isEmpty)
+        try await LocalS3.with { s3 in
+            let body = photoBytes(2048)
+            let request = s3.presigner.presignPut(
+                key: "p/late.jpg",
+                contentType: "image/jpeg",
+                contentLength: body.count,
+                checksumSHA256: nil,
+                expiresIn: 1,
+                now: Date()
+            )
+            try await Task.sleep(for: .seconds(2.2))
+            let response = try await s3.put(request.url, headers: request.headers, body: body)
+            #expect(response.status == 403 && response.errorCode == "AccessDenied", "\(response.summary)")
+            #expect(response.text.contains("Request has expired"), "\(response.text)")
+            #expect(try await s3.keys().isEmpty)
+        }
     }
 
     @Test func aChecksumMakesS3VerifyTheBytes() async throws {
-        let s3 = try await LocalS3.start()
-        defer { Task { await s3.shutdown() } }
-        let declared = photoBytes(2048)
-        let other = photoBytes(2048, seed: 99)  // same length and type: only the checksum can tell
-        let request = s3.presigner.presignPut(
-            key: "p/checked.jpg",
-            contentType: "image/jpeg",
-            contentLength: declared.count,
-            checksumSHA256: base64SHA256(declared),
-            expiresIn: 900,
-            now: Date()
-        )
-        let refused = try await s3.put(request.url, headers: request.headers, body: other)
-        #expect(refused.status == 400 && refused.errorCode == "BadDigest", "\(refused.summary)")
-        // Leaving the signed checksum header out does not get around it.
-        let withoutChecksum = request.headers.filter { $0.name != "x-amz-checksum-sha256" }
-        let unsigned = try await s3.put(request.url, headers: withoutChecksum, body: other)
-        #expect(unsigned.status == 403 && unsigned.errorCode == "SignatureDoesNotMatch", "\(unsigned.summary)")
-        #expect(try await s3.keys().isEmpty)
+        try await LocalS3.with { s3 in
+            let declared = photoBytes(2048)
+            let other = photoBytes(2048, seed: 99)  // same length and type: only the checksum can tell
+            let request = s3.presigner.presignPut(
+                key: "p/checked.jpg",
+                contentType: "image/jpeg",
+                contentLength: declared.count,
+                checksumSHA256: base64SHA256(declared),
+                expiresIn: 900,
+                now: Date()
+            )
+            let refused = try await s3.put(request.url, headers: request.headers, body: other)
+            #expect(refused.status == 400 && refused.errorCode == "BadDigest", "\(refused.summary)")
+            // Leaving the signed checksum header out does not get around it.
+            let withoutChecksum = request.headers.filter { $0.name != "x-amz-checksum-sha256" }
+            let unsigned = try await s3.put(request.url, headers: withoutChecksum, body: other)
+            #expect(unsigned.status == 403 && unsigned.errorCode == "SignatureDoesNotMatch", "\(unsigned.summary)")
+            #expect(try await s3.keys().isEmpty)
 
-        let accepted = try await s3.put(request.url, headers: request.headers, body: declared)
-        #expect(accepted.status == 200, "\(accepted.summary)")
-        #expect(try await s3.keys() == ["p/checked.jpg"])
+            let accepted = try await s3.put(request.url, headers: request.headers, body: declared)
+            #expect(accepted.status == 200, "\(accepted.summary)")
+            #expect(try await s3.keys() == ["p/checked.jpg"])
+        }
     }
 }

@@ -2,6 +2,10 @@ import Testing
 
 @testable import AWS
 
+/// How SQS's answers are sorted (contract section 6): a missing queue, denied access and bad
+/// credentials are outages with a readiness reason (never dead-lettered), whether refused for
+/// the whole call (JSON or XML) or per entry; faults of one message are not; and a call past its
+/// start deadline is never sent.
 @Suite struct SQSErrorClassificationTests {
     private func response(_ status: Int, _ body: String) -> CurlHTTPClient.Response {
         CurlHTTPClient.Response(status: status, headers: [], body: Array(body.utf8))

@@ -23,7 +23,9 @@ import Testing
         #expect(try await verifier.verify(token).userID == AuthFixtures.userID)
         // Past exp plus the leeway: refused although it verified a moment ago.
         clock.advance(by: 30 + TokenVerifier.leeway + 1)
-        await #expect(throws: AuthenticationError.self) { try await verifier.verify(token) }
+        let expired = await #expect(throws: AuthenticationError.self) { try await verifier.verify(token) }
+        #expect(expired?.detail == "the bearer token has expired")
+        #expect(expired?.tokenWasPresented == true)
     }
 
     @Test func onlyTheExactVerifiedTextIsRemembered() async throws {
@@ -33,12 +35,18 @@ import Testing
         // The same header and claims with another signature, and another key's token: refused.
         let parts = token.split(separator: ".")
         let forged = "\(parts[0]).\(parts[1]).\(AuthFixtures.base64URL(Array(repeating: 7, count: 32)))"
-        await #expect(throws: AuthenticationError.self) { try await verifier.verify(forged) }
-        let otherKey = try await AuthFixtures.hs256(
-            AuthFixtures.validClaims(),
-            secret: "another-secret-of-at-least-32-bytes!!!"
-        )
-        await #expect(throws: AuthenticationError.self) { try await verifier.verify(otherKey) }
+        // Refused by the signature check, not by anything the cache or the claims could say.
+        for refused in [
+            forged,
+            try await AuthFixtures.hs256(
+                AuthFixtures.validClaims(),
+                secret: "another-secret-of-at-least-32-bytes!!!"
+            ),
+        ] {
+            let error = await #expect(throws: AuthenticationError.self) { try await verifier.verify(refused) }
+            #expect(error?.detail == "the bearer token is not valid")
+            #expect(error?.logDetail?.hasPrefix("verification failed: ") == true, "\(String(describing: error))")
+        }
         #expect(try await verifier.verify(token).organizationID == AuthFixtures.organizationID)
     }
 }

@@ -1,6 +1,8 @@
 import AppConfig
 import Testing
 
+/// The operator CLI's durations (`--older-than 30d`): the accepted forms and their values, and
+/// refusals (not crashes) for malformed or overflowing text.
 @Suite struct DurationTextTests {
     static let valid: [(String, Duration)] = [
         ("500ms", .milliseconds(500)),

@@ -8,6 +8,8 @@ import OutboxRelay
 import Postgres
 import Testing
 
+/// The relay's environment (contract section 2 and the README): documented defaults, values read
+/// as set, a lease long enough to start SQS calls, and invalid values named.
 @Suite struct RelayConfigurationTests {
     static func make(_ values: [String: String]) throws -> RelayConfiguration {
         try RelayConfiguration(environment: EnvironmentReader(values))
@@ -33,9 +35,10 @@ import Testing
     /// The shortest lease accepted still leaves a claim time to start SQS calls after the
     /// worst-case call and the safety margin are set aside (the lease budget).
     @Test func theShortestLeaseLeavesTimeToStartCalls() throws {
-        #expect(throws: ConfigurationError.self) {
+        let tooShort = #expect(throws: ConfigurationError.self) {
             try Self.make(["DETECTION_QUEUE_URL": queueURL, "RELAY_LEASE_SECONDS": "14"])
         }
+        #expect(tooShort?.variable == "RELAY_LEASE_SECONDS")
         let configuration = try Self.make(["DETECTION_QUEUE_URL": queueURL, "RELAY_LEASE_SECONDS": "15"])
         let settings = OutboxRelayService.Settings(configuration)
         let claimedAt = ContinuousClock.now

@@ -18,22 +18,13 @@ import Testing
 @Suite struct MetricsMiddlewareTests {
     /// A router with the API's middleware stack, a parameterized route, `/metrics`, and a route
     /// that fails with an `APIError`.
-    static func makeRouter() throws -> Router<APIRequestContext> {
+    static func makeRouter(pool: ConnectionPool) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         let routeIndex = RouteMethodIndex()
         APIRoutes.addMiddleware(
             to: router,
             routeIndex: routeIndex,
             metricsFactory: PrometheusMetricsFactory(registry: Observability.registry)
-        )
-        // `/metrics` never touches the pool: settings of a server that is not there.
-        let pool = ConnectionPool(
-            settings: try ConnectionSettings(
-                connectionString: "postgresql://nobody@127.0.0.1:1/none",
-                applicationName: "test"
-            ),
-            maximumConnections: 1,
-            logger: Logger(label: "test")
         )
         HealthRoutes.add(to: router, pool: pool)
         router.get("metrics-test/items/:item_id") { _, context -> String in
@@ -59,46 +50,68 @@ import Testing
         return Double(last)
     }
 
-    @Test func requestsAreCountedAndTimedByRoutePatternMethodAndFinalStatus() async throws {
-        let app = Application(router: try Self.makeRouter())
-        try await app.test(.router) { client in
-            for _ in 0..<3 {
-                _ = try await client.execute(uri: "/metrics-test/items/known", method: .get)
-            }
-            let missing = try await client.execute(uri: "/metrics-test/items/other-\(UUID())", method: .get)
-            #expect(missing.status == .notFound)
-            let unknown = try await client.execute(uri: "/no/such/\(UUID())", method: .get)
-            #expect(unknown.status == .notFound)
-            let wrongMethod = try await client.execute(uri: "/metrics-test/items/known", method: .delete)
-            #expect(wrongMethod.status == .methodNotAllowed)
+    /// Runs `body` with a pool `/metrics` never touches (settings of a server that is not there),
+    /// shut down however `body` ends: the pool's threads start with it.
+    static func withIdlePool(_ body: (ConnectionPool) async throws -> Void) async throws {
+        let pool = ConnectionPool(
+            settings: try ConnectionSettings(
+                connectionString: "postgresql://nobody@127.0.0.1:1/none",
+                applicationName: "test"
+            ),
+            maximumConnections: 1,
+            logger: Logger(label: "test")
+        )
+        do {
+            try await body(pool)
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+        await pool.shutdown()
+    }
 
-            let response = try await client.execute(uri: "/metrics", method: .get)
-            #expect(response.status == .ok)
-            let text = String(buffer: response.body)
-            let route = #"route="/metrics-test/items/{item_id}""#
-            let ok = Self.samples(text, "http_requests_total", [#"method="GET""#, route, #"status="200""#])
-            #expect(Self.value(ok) == 3, "\(ok)")
-            // A thrown APIError counts with the status the client got, not as a 500.
-            let notFound = Self.samples(text, "http_requests_total", [#"method="GET""#, route, #"status="404""#])
-            #expect(Self.value(notFound) == 1, "\(notFound)")
-            // No route matched DELETE: it counts as `NotFound`, with the 405 the client got.
-            let notAllowed = Self.samples(
-                text,
-                "http_requests_total",
-                [#"method="DELETE""#, #"route="NotFound""#, #"status="405""#]
-            )
-            #expect(Self.value(notAllowed) == 1, "\(notAllowed)")
-            // Unmatched paths share one series, whatever the path.
-            let unmatched = Self.samples(text, "http_requests_total", [#"route="NotFound""#, #"status="404""#])
-            #expect(!unmatched.isEmpty)
-            #expect(!text.contains("other-"), "a raw path leaked into a label")
-            #expect(!text.contains("/no/such/"), "a raw path leaked into a label")
-            let count = Self.samples(
-                text,
-                "http_request_duration_seconds_count",
-                [#"method="GET""#, route, #"status="200""#]
-            )
-            #expect(Self.value(count) == 3, "\(count)")
+    @Test func requestsAreCountedAndTimedByRoutePatternMethodAndFinalStatus() async throws {
+        try await Self.withIdlePool { pool in
+            let app = Application(router: Self.makeRouter(pool: pool))
+            try await app.test(.router) { client in
+                for _ in 0..<3 {
+                    _ = try await client.execute(uri: "/metrics-test/items/known", method: .get)
+                }
+                let missing = try await client.execute(uri: "/metrics-test/items/other-\(UUID())", method: .get)
+                #expect(missing.status == .notFound)
+                let unknown = try await client.execute(uri: "/no/such/\(UUID())", method: .get)
+                #expect(unknown.status == .notFound)
+                let wrongMethod = try await client.execute(uri: "/metrics-test/items/known", method: .delete)
+                #expect(wrongMethod.status == .methodNotAllowed)
+
+                let response = try await client.execute(uri: "/metrics", method: .get)
+                #expect(response.status == .ok)
+                let text = String(buffer: response.body)
+                let route = #"route="/metrics-test/items/{item_id}""#
+                let ok = Self.samples(text, "http_requests_total", [#"method="GET""#, route, #"status="200""#])
+                #expect(Self.value(ok) == 3, "\(ok)")
+                // A thrown APIError counts with the status the client got, not as a 500.
+                let notFound = Self.samples(text, "http_requests_total", [#"method="GET""#, route, #"status="404""#])
+                #expect(Self.value(notFound) == 1, "\(notFound)")
+                // No route matched DELETE: it counts as `NotFound`, with the 405 the client got.
+                let notAllowed = Self.samples(
+                    text,
+                    "http_requests_total",
+                    [#"method="DELETE""#, #"route="NotFound""#, #"status="405""#]
+                )
+                #expect(Self.value(notAllowed) == 1, "\(notAllowed)")
+                // Unmatched paths share one series, whatever the path.
+                let unmatched = Self.samples(text, "http_requests_total", [#"route="NotFound""#, #"status="404""#])
+                #expect(Self.value(unmatched) == 1, "\(unmatched)")
+                #expect(!text.contains("other-"), "a raw path leaked into a label")
+                #expect(!text.contains("/no/such/"), "a raw path leaked into a label")
+                let count = Self.samples(
+                    text,
+                    "http_request_duration_seconds_count",
+                    [#"method="GET""#, route, #"status="200""#]
+                )
+                #expect(Self.value(count) == 3, "\(count)")
+            }
         }
     }
 }
