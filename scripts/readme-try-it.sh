@@ -19,10 +19,10 @@ if [[ -z $block ]]; then
 fi
 block=${block//RUN_DIR/$run_dir}
 answer=$(bash -euo pipefail -c "$block")
-for member in '"photo_id"' '"upload_url"' '"complete_url"'; do
+for member in '"photo_id"' '"upload_url"' '"complete_url"' '"status":"processing"'; do
     if [[ $answer != *$member* ]]; then
         echo "readme-try-it: the README's example did not answer with $member; it answered: $answer" >&2
         exit 1
     fi
 done
-echo "readme-try-it: the README's example works (upload-url answered with a photo_id and an upload_url)"
+echo "readme-try-it: the README's example works (an upload URL, then a photo uploaded, confirmed and processing)"
