@@ -238,9 +238,10 @@ import Testing
                 [clashing.eventID]
             )
 
-            #expect(throws: PostgresError.self) {
+            let error = #expect(throws: PostgresError.self) {
                 try DeadLetterStore.requeue(on: connection, ids: [clashing.id, fine.id])
             }
+            #expect(error?.isUniqueViolation == true, "\(String(describing: error))")
             #expect(try DeadLetterFixtures.count(connection, "outbox_dead_letters") == 2)
             #expect(try DeadLetterFixtures.count(connection, "outbox_events") == 1)
         }
