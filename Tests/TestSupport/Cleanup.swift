@@ -52,3 +52,21 @@ public func withHTTPClient<Value>(
 public func httpGetStatus(port: Int, path: String, using client: CurlHTTPClient) async -> Int? {
     try? await client.execute(.init(method: "GET", url: "http://127.0.0.1:\(port)\(path)")).status
 }
+
+extension TestDatabase {
+    /// A new connection, opened off the cooperative pool (`runBlocking`): libpq's connect blocks.
+    public func connection() async throws -> Connection {
+        try await runBlocking { try connect() }
+    }
+}
+
+extension Connection {
+    /// Runs `body` with this connection on the blocking threads (`runBlocking`) rather than on
+    /// the cooperative pool, for tests that use a `Connection` directly: its libpq calls block.
+    /// Expectations belong outside `body`, in the test's task, where they are attributed to it.
+    public func blocking<Value: Sendable>(
+        _ body: @escaping @Sendable (Connection) throws -> Value
+    ) async throws -> Value {
+        try await runBlocking { try body(self) }
+    }
+}
