@@ -13,7 +13,7 @@ enum DeadLetterFixtures {
         "detection_types": ["damage", "material"], "priority": "normal"}
         """
 
-    struct Inserted {
+    struct Inserted: Sendable {
         let id: UUID
         let eventID: UUID
     }

@@ -64,6 +64,7 @@ extension Connection {
     /// Runs `body` with this connection on the blocking threads (`runBlocking`) rather than on
     /// the cooperative pool, for tests that use a `Connection` directly: its libpq calls block.
     /// Expectations belong outside `body`, in the test's task, where they are attributed to it.
+    @discardableResult
     public func blocking<Value: Sendable>(
         _ body: @escaping @Sendable (Connection) throws -> Value
     ) async throws -> Value {
