@@ -117,8 +117,10 @@ import Testing
                 }
             }
             let listening = try #require(port, "photo-api did not report its port: \(child.standardError)")
-            #expect(await httpGetStatus(port: listening, path: "/healthz") == 200)
-            #expect(await httpGetStatus(port: listening, path: "/readyz") == 200)
+            await withHTTPClient { client in
+                #expect(await httpGetStatus(port: listening, path: "/healthz", using: client) == 200)
+                #expect(await httpGetStatus(port: listening, path: "/readyz", using: client) == 200)
+            }
 
             child.process.terminate()  // SIGTERM: graceful shutdown
             let status = try await child.wait(timeout: .seconds(15))

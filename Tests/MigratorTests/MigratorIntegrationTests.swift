@@ -492,7 +492,8 @@ import Testing
             #expect(error?.code == .migrationFailed)
             #expect(error?.description.contains("55P03") == true, "\(error.map { "\($0)" } ?? "no error")")
             #expect(error?.description.contains("0002_alter_t.sql") == true)
-            #expect(elapsed < .seconds(3), "up took \(elapsed) against a 200 ms lock_timeout")
+            // SQLSTATE 55P03 says the lock_timeout ended the wait; no upper bound on the time,
+            // which would measure the machine's load rather than the migrator.
             #expect(elapsed >= .milliseconds(150), "up failed after \(elapsed), before the lock_timeout could expire")
             #expect(try migrator.status().map(\.state) == [.applied, .pending])
 
@@ -569,8 +570,9 @@ import Testing
             let error = #expect(throws: MigratorError.self) { try migrator.up() }
             let elapsed = clock.now - started
             #expect(error?.code == .lockTimeout)
+            // (No upper bound: how soon after its timeout the failure arrives measures the
+            // machine's load, not the migrator; the error's code says the wait timed out.)
             #expect(elapsed >= .milliseconds(300))
-            #expect(elapsed < .seconds(3))
             #expect(try !holder.tableExists("a"))
             #expect(try !holder.tableExists("schema_migrations"))
 

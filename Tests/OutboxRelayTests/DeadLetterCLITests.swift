@@ -64,13 +64,15 @@ import Testing
     @Test func listPrintsATableNewestFirstAndDocumentedJSON() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            let older = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 7200)
-            let newer = try DeadLetterFixtures.insertDeadLetter(
-                connection,
-                eventType: "photo.reprocess",
-                errors: ["SQS 400:\nInvalidParameterValue"]
-            )
+            let connection = try await database.connection()
+            let older = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 7200) }
+            let newer = try await connection.blocking {
+                try DeadLetterFixtures.insertDeadLetter(
+                    $0,
+                    eventType: "photo.reprocess",
+                    errors: ["SQS 400:\nInvalidParameterValue"]
+                )
+            }
 
             let table = try await DeadLetterFixtures.runCLI(["dead-letters", "list"], database: database)
             #expect(table.status == 0, "\(table.standardError)")
@@ -126,9 +128,9 @@ import Testing
     @Test func showPrintsThePayloadAndEveryAttemptsError() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
+            let connection = try await database.connection()
             let errors = ["connect timeout", "SQS 500: InternalError", "SQS 503: ServiceUnavailable"]
-            let inserted = try DeadLetterFixtures.insertDeadLetter(connection, errors: errors)
+            let inserted = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0, errors: errors) }
 
             let text = try await DeadLetterFixtures.runCLI(
                 ["dead-letters", "show", idText(inserted.eventID)],
@@ -176,9 +178,9 @@ import Testing
     @Test func requeueWithAnUnknownIdMovesTheOthersAndExitsOne() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            let first = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 60)
-            let second = try DeadLetterFixtures.insertDeadLetter(connection)
+            let connection = try await database.connection()
+            let first = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 60) }
+            let second = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0) }
             let unknown = UUID()
 
             let child = try await DeadLetterFixtures.runCLI(
@@ -190,9 +192,11 @@ import Testing
             #expect(child.standardError.contains(idText(unknown)))
             #expect(child.standardOutput.contains(idText(first.eventID)))
             #expect(child.standardOutput.contains(idText(second.eventID)))
-            #expect(try DeadLetterFixtures.count(connection, "outbox_dead_letters") == 0)
-            let requeued = try connection.query("SELECT id FROM outbox_events ORDER BY created_at").rows.map {
-                try $0.decode("id", as: UUID.self)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_dead_letters") } == 0)
+            let requeued = try await connection.blocking {
+                try $0.query("SELECT id FROM outbox_events ORDER BY created_at").rows.map {
+                    try $0.decode("id", as: UUID.self)
+                }
             }
             #expect(Set(requeued) == [first.eventID, second.eventID])
         }
@@ -201,9 +205,9 @@ import Testing
     @Test func requeueAllWithDryRunChangesNothingThenRequeueAllMovesEverything() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            let first = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 60)
-            let second = try DeadLetterFixtures.insertDeadLetter(connection)
+            let connection = try await database.connection()
+            let first = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 60) }
+            let second = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0) }
 
             let preview = try await DeadLetterFixtures.runCLI(
                 ["dead-letters", "requeue", "--all", "--dry-run", "--json"],
@@ -216,14 +220,14 @@ import Testing
             let wouldMove = try #require(document["requeued"] as? [[String: Any]])
             #expect(wouldMove.map { $0["event_id"] as? String } == [idText(first.eventID), idText(second.eventID)])
             #expect(wouldMove.map { $0["id"] as? String } == [idText(first.id), idText(second.id)])
-            #expect(try DeadLetterFixtures.count(connection, "outbox_dead_letters") == 2)
-            #expect(try DeadLetterFixtures.count(connection, "outbox_events") == 0)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_dead_letters") } == 2)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_events") } == 0)
 
             let moved = try await DeadLetterFixtures.runCLI(["dead-letters", "requeue", "--all"], database: database)
             #expect(moved.status == 0, "\(moved.standardError)")
             #expect(moved.standardOutput.hasPrefix("Requeued 2 dead letters"), "\(moved.standardOutput)")
-            #expect(try DeadLetterFixtures.count(connection, "outbox_dead_letters") == 0)
-            #expect(try DeadLetterFixtures.count(connection, "outbox_events") == 2)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_dead_letters") } == 0)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_events") } == 2)
 
             let nothing = try await DeadLetterFixtures.runCLI(["dead-letters", "requeue", "--all"], database: database)
             #expect(nothing.status == 0, "\(nothing.standardError)")
@@ -235,9 +239,9 @@ import Testing
     @Test func purgeWithAndWithoutDryRun() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 8 * 86_400)
-            try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 3600)
+            let connection = try await database.connection()
+            try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 8 * 86_400) }
+            try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 3600) }
 
             let preview = try await DeadLetterFixtures.runCLI(
                 ["dead-letters", "purge", "--older-than", "7d", "--dry-run", "--json"],
@@ -248,7 +252,7 @@ import Testing
             #expect(document["dry_run"] as? Bool == true)
             #expect(document["purged"] as? Int == 1)
             #expect(document["cutoff"] is String)
-            #expect(try DeadLetterFixtures.count(connection, "outbox_dead_letters") == 2)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_dead_letters") } == 2)
 
             let purged = try await DeadLetterFixtures.runCLI(
                 ["dead-letters", "purge", "--older-than", "7d"],
@@ -256,14 +260,14 @@ import Testing
             )
             #expect(purged.status == 0, "\(purged.standardError)")
             #expect(purged.standardOutput.hasPrefix("Purged 1 dead letter "), "\(purged.standardOutput)")
-            #expect(try DeadLetterFixtures.count(connection, "outbox_dead_letters") == 1)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_dead_letters") } == 1)
 
             let all = try await DeadLetterFixtures.runCLI(
                 ["dead-letters", "purge", "--older-than", "30m", "--json"],
                 database: database
             )
             #expect(try DeadLetterFixtures.json(all)["purged"] as? Int == 1)
-            #expect(try DeadLetterFixtures.count(connection, "outbox_dead_letters") == 0)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_dead_letters") } == 0)
         }
     }
 

@@ -13,7 +13,7 @@ enum DeadLetterFixtures {
         "detection_types": ["damage", "material"], "priority": "normal"}
         """
 
-    struct Inserted {
+    struct Inserted: Sendable {
         let id: UUID
         let eventID: UUID
     }
@@ -76,12 +76,13 @@ enum DeadLetterFixtures {
         return id
     }
 
-    /// Polls `condition` for up to `timeout`. A wait for something to happen, not a speed
-    /// check: 60 s, because at the start of the parallel test run on two cores other suites can
-    /// hold the cooperative threads for over 10 s (a CI run timed out here at 10 s).
+    /// Polls `condition` for up to `timeout`. A wait for something to happen (a LISTEN
+    /// connection, a NOTIFY), not a speed check: 15 s, room for a loaded two-core machine
+    /// (a CI run once timed out here at 10 s, while suites still ran libpq calls on the
+    /// cooperative threads), while a lost notification still fails in seconds.
     static func waitUntil(
         _ what: String,
-        timeout: Duration = .seconds(60),
+        timeout: Duration = .seconds(15),
         _ condition: () throws -> Bool
     ) async throws {
         let deadline = ContinuousClock.now + timeout

@@ -12,16 +12,22 @@ import Testing
     @Test func listIsNewestFirstAndHonoursTheLimit() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            let threeHours = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 3 * 3600)
-            let oneHour = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 3600)
-            let twoHours = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 2 * 3600)
+            let connection = try await database.connection()
+            let threeHours = try await connection.blocking {
+                try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 3 * 3600)
+            }
+            let oneHour = try await connection.blocking {
+                try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 3600)
+            }
+            let twoHours = try await connection.blocking {
+                try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 2 * 3600)
+            }
 
-            let all = try DeadLetterStore.list(on: connection)
+            let all = try await connection.blocking { try DeadLetterStore.list(on: $0) }
             #expect(all.map(\.id) == [oneHour.id, twoHours.id, threeHours.id])
             #expect(all.map(\.eventID) == [oneHour.eventID, twoHours.eventID, threeHours.eventID])
 
-            let newestTwo = try DeadLetterStore.list(on: connection, limit: 2)
+            let newestTwo = try await connection.blocking { try DeadLetterStore.list(on: $0, limit: 2) }
             #expect(newestTwo.map(\.id) == [oneHour.id, twoHours.id])
         }
     }
@@ -29,25 +35,37 @@ import Testing
     @Test func listFiltersByEventTypeAndSince() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            let recentUpload = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 60)
-            let oldUpload = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 3 * 86_400)
-            let recentOther = try DeadLetterFixtures.insertDeadLetter(
-                connection,
-                eventType: "photo.reprocess",
-                ageSeconds: 120
-            )
+            let connection = try await database.connection()
+            let recentUpload = try await connection.blocking {
+                try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 60)
+            }
+            let oldUpload = try await connection.blocking {
+                try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 3 * 86_400)
+            }
+            let recentOther = try await connection.blocking {
+                try DeadLetterFixtures.insertDeadLetter(
+                    $0,
+                    eventType: "photo.reprocess",
+                    ageSeconds: 120
+                )
+            }
 
-            let uploads = try DeadLetterStore.list(on: connection, eventType: "photo.uploaded")
+            let uploads = try await connection.blocking {
+                try DeadLetterStore.list(on: $0, eventType: "photo.uploaded")
+            }
             #expect(uploads.map(\.id) == [recentUpload.id, oldUpload.id])
 
-            let lastDay = try DeadLetterStore.list(on: connection, since: .seconds(86_400))
+            let lastDay = try await connection.blocking { try DeadLetterStore.list(on: $0, since: .seconds(86_400)) }
             #expect(lastDay.map(\.id) == [recentUpload.id, recentOther.id])
 
-            let both = try DeadLetterStore.list(on: connection, eventType: "photo.reprocess", since: .seconds(86_400))
+            let both = try await connection.blocking {
+                try DeadLetterStore.list(on: $0, eventType: "photo.reprocess", since: .seconds(86_400))
+            }
             #expect(both.map(\.id) == [recentOther.id])
 
-            #expect(try DeadLetterStore.list(on: connection, eventType: "no.such.type").isEmpty)
+            #expect(
+                try await connection.blocking { try DeadLetterStore.list(on: $0, eventType: "no.such.type") }.isEmpty
+            )
         }
     }
 
@@ -56,13 +74,15 @@ import Testing
     @Test func showFindsByDeadLetterIdOrEventIdWithEveryError() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
+            let connection = try await database.connection()
             let errors = ["connect timeout", "SQS 500: InternalError", "SQS 503:\nServiceUnavailable"]
-            let inserted = try DeadLetterFixtures.insertDeadLetter(connection, errors: errors)
-            try DeadLetterFixtures.insertDeadLetter(connection)
+            let inserted = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0, errors: errors) }
+            try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0) }
 
-            let byID = try #require(try DeadLetterStore.show(on: connection, id: inserted.id))
-            let byEventID = try #require(try DeadLetterStore.show(on: connection, id: inserted.eventID))
+            let byID = try #require(try await connection.blocking { try DeadLetterStore.show(on: $0, id: inserted.id) })
+            let byEventID = try #require(
+                try await connection.blocking { try DeadLetterStore.show(on: $0, id: inserted.eventID) }
+            )
             #expect(byID == byEventID)
             #expect(byID.id == inserted.id)
             #expect(byID.eventID == inserted.eventID)
@@ -77,24 +97,30 @@ import Testing
             )
             #expect(payload["photo_id"] as? String == "6f1c4a52-0c8e-4a57-9a43-6c1d2b8e9f10")
 
-            #expect(try DeadLetterStore.show(on: connection, id: UUID()) == nil)
+            #expect(try await connection.blocking { try DeadLetterStore.show(on: $0, id: UUID()) } == nil)
         }
     }
 
     @Test func anErrorHistoryEntryOfAnotherShapeIsShownNotDropped() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            let inserted = try DeadLetterFixtures.insertDeadLetter(connection, errors: ["first"])
-            try connection.query(
-                """
-                UPDATE outbox_dead_letters
-                SET error_history = error_history || '[{"status": 400}, "plain text"]'::jsonb
-                WHERE id = $1
-                """,
-                [inserted.id]
+            let connection = try await database.connection()
+            let inserted = try await connection.blocking {
+                try DeadLetterFixtures.insertDeadLetter($0, errors: ["first"])
+            }
+            try await connection.blocking {
+                try $0.query(
+                    """
+                    UPDATE outbox_dead_letters
+                    SET error_history = error_history || '[{"status": 400}, "plain text"]'::jsonb
+                    WHERE id = $1
+                    """,
+                    [inserted.id]
+                )
+            }
+            let deadLetter = try #require(
+                try await connection.blocking { try DeadLetterStore.show(on: $0, id: inserted.id) }
             )
-            let deadLetter = try #require(try DeadLetterStore.show(on: connection, id: inserted.id))
             #expect(deadLetter.errorHistory.map(\.error) == ["first", #"{"status":400}"#, #""plain text""#])
             #expect(deadLetter.errorHistory.map(\.attempt) == [1, nil, nil])
         }
@@ -105,22 +131,30 @@ import Testing
     @Test func requeueMovesEventsBackUnderTheirEventIdAndWakesTheRelay() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            let first = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 120, errors: ["a", "b"])
-            let second = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 60, errors: ["c"])
-            let untouched = try DeadLetterFixtures.insertDeadLetter(connection)
-            let before = try connection.query(
-                """
-                SELECT event_id, payload::text AS payload, error_history::text AS history, last_error,
-                    created_at::text AS created_at
-                FROM outbox_dead_letters ORDER BY event_id
-                """
-            ).rows.filter { try $0.decode("event_id", as: UUID.self) != untouched.eventID }
+            let connection = try await database.connection()
+            let first = try await connection.blocking {
+                try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 120, errors: ["a", "b"])
+            }
+            let second = try await connection.blocking {
+                try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 60, errors: ["c"])
+            }
+            let untouched = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0) }
+            let before = try await connection.blocking {
+                try $0.query(
+                    """
+                    SELECT event_id, payload::text AS payload, error_history::text AS history, last_error,
+                        created_at::text AS created_at
+                    FROM outbox_dead_letters ORDER BY event_id
+                    """
+                )
+            }.rows.filter { try $0.decode("event_id", as: UUID.self) != untouched.eventID }
 
             let result = try await DeadLetterNotifications.listening(on: database, channel: "outbox_events") {
                 notifications in
                 // One by its dead-letter id, one by its event id: operators copy either.
-                let result = try DeadLetterStore.requeue(on: connection, ids: [first.id, second.eventID])
+                let result = try await connection.blocking {
+                    try DeadLetterStore.requeue(on: $0, ids: [first.id, second.eventID])
+                }
                 try await DeadLetterFixtures.waitUntil("the requeue's NOTIFY arrives") {
                     notifications.notificationCount > 0
                 }
@@ -132,14 +166,16 @@ import Testing
             #expect(result.requeued.map(\.deadLetterID) == [first.id, second.id])
             #expect(result.requeued.map(\.eventID) == [first.eventID, second.eventID])
 
-            let after = try connection.query(
-                """
-                SELECT id AS event_id, payload::text AS payload, error_history::text AS history, last_error,
-                    created_at::text AS created_at, attempts, next_attempt_at <= now() AS due,
-                    claim_token IS NULL AS unclaimed
-                FROM outbox_events ORDER BY id
-                """
-            ).rows
+            let after = try await connection.blocking {
+                try $0.query(
+                    """
+                    SELECT id AS event_id, payload::text AS payload, error_history::text AS history, last_error,
+                        created_at::text AS created_at, attempts, next_attempt_at <= now() AS due,
+                        claim_token IS NULL AS unclaimed
+                    FROM outbox_events ORDER BY id
+                    """
+                )
+            }.rows
             #expect(after.count == 2)
             for (old, new) in zip(before, after) {
                 #expect(try new.decode("event_id", as: UUID.self) == old.decode("event_id", as: UUID.self))
@@ -151,9 +187,10 @@ import Testing
                 #expect(try new.decode("due", as: Bool.self))
                 #expect(try new.decode("unclaimed", as: Bool.self))
             }
-            let remaining = try connection.query("SELECT id FROM outbox_dead_letters").rows.map {
-                try $0.decode("id", as: UUID.self)
-            }
+            let remaining = try await connection.blocking { try $0.query("SELECT id FROM outbox_dead_letters") }.rows
+                .map {
+                    try $0.decode("id", as: UUID.self)
+                }
             #expect(remaining == [untouched.id])
         }
     }
@@ -161,45 +198,49 @@ import Testing
     @Test func requeueDryRunReportsAndChangesNothing() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            let first = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 60)
-            let second = try DeadLetterFixtures.insertDeadLetter(connection)
+            let connection = try await database.connection()
+            let first = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 60) }
+            let second = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0) }
             let unknown = UUID()
 
-            let preview = try DeadLetterStore.requeue(
-                on: connection,
-                ids: [second.eventID, unknown, first.id],
-                dryRun: true
-            )
+            let preview = try await connection.blocking {
+                try DeadLetterStore.requeue(
+                    on: $0,
+                    ids: [second.eventID, unknown, first.id],
+                    dryRun: true
+                )
+            }
             #expect(preview.dryRun)
             #expect(preview.requeued.map(\.eventID) == [first.eventID, second.eventID])
             #expect(preview.notFound == [unknown])
-            #expect(try DeadLetterFixtures.count(connection, "outbox_dead_letters") == 2)
-            #expect(try DeadLetterFixtures.count(connection, "outbox_events") == 0)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_dead_letters") } == 2)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_events") } == 0)
 
-            let all = try DeadLetterStore.requeueAll(on: connection, dryRun: true)
+            let all = try await connection.blocking { try DeadLetterStore.requeueAll(on: $0, dryRun: true) }
             #expect(all.requeued.map(\.deadLetterID) == [first.id, second.id])
-            #expect(try DeadLetterFixtures.count(connection, "outbox_dead_letters") == 2)
-            #expect(try DeadLetterFixtures.count(connection, "outbox_events") == 0)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_dead_letters") } == 2)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_events") } == 0)
         }
     }
 
     @Test func requeueNamesUnknownIdsAndStillMovesTheOthers() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            let known = try DeadLetterFixtures.insertDeadLetter(connection)
+            let connection = try await database.connection()
+            let known = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0) }
             let unknown = UUID()
 
             // The same dead letter twice (by both its ids) and an id that is no dead letter.
-            let result = try DeadLetterStore.requeue(on: connection, ids: [unknown, known.id, known.eventID, unknown])
+            let result = try await connection.blocking {
+                try DeadLetterStore.requeue(on: $0, ids: [unknown, known.id, known.eventID, unknown])
+            }
             #expect(result.requeued.map(\.eventID) == [known.eventID])
             #expect(result.notFound == [unknown])
-            #expect(try DeadLetterFixtures.count(connection, "outbox_dead_letters") == 0)
-            #expect(try DeadLetterFixtures.count(connection, "outbox_events") == 1)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_dead_letters") } == 0)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_events") } == 1)
 
             // Requeued already: a second requeue finds nothing and says so.
-            let again = try DeadLetterStore.requeue(on: connection, ids: [known.id])
+            let again = try await connection.blocking { try DeadLetterStore.requeue(on: $0, ids: [known.id]) }
             #expect(again.requeued.isEmpty)
             #expect(again.notFound == [known.id])
         }
@@ -208,20 +249,23 @@ import Testing
     @Test func requeueAllMovesEveryDeadLetterOldestFirst() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            let older = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 600)
-            let newer = try DeadLetterFixtures.insertDeadLetter(connection, eventType: "photo.reprocess")
+            let connection = try await database.connection()
+            let older = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 600) }
+            let newer = try await connection.blocking {
+                try DeadLetterFixtures.insertDeadLetter($0, eventType: "photo.reprocess")
+            }
 
-            let result = try DeadLetterStore.requeueAll(on: connection)
+            let result = try await connection.blocking { try DeadLetterStore.requeueAll(on: $0) }
             #expect(result.requeued.map(\.eventID) == [older.eventID, newer.eventID])
             #expect(result.requeued.map(\.eventType) == ["photo.uploaded", "photo.reprocess"])
-            #expect(try DeadLetterFixtures.count(connection, "outbox_dead_letters") == 0)
-            let ids = try connection.query("SELECT id FROM outbox_events WHERE attempts = 0").rows.map {
-                try $0.decode("id", as: UUID.self)
-            }
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_dead_letters") } == 0)
+            let ids = try await connection.blocking { try $0.query("SELECT id FROM outbox_events WHERE attempts = 0") }
+                .rows.map {
+                    try $0.decode("id", as: UUID.self)
+                }
             #expect(Set(ids) == [older.eventID, newer.eventID])
 
-            #expect(try DeadLetterStore.requeueAll(on: connection).requeued.isEmpty)
+            #expect(try await connection.blocking { try DeadLetterStore.requeueAll(on: $0) }.requeued.isEmpty)
         }
     }
 
@@ -230,19 +274,22 @@ import Testing
     @Test func requeueIsAllOrNothingWhenAnEventIsAlreadyInTheOutbox() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            let clashing = try DeadLetterFixtures.insertDeadLetter(connection)
-            let fine = try DeadLetterFixtures.insertDeadLetter(connection)
-            try connection.query(
-                "INSERT INTO outbox_events (id, event_type, aggregate_id, payload) VALUES ($1, 'x', gen_random_uuid(), '{}')",
-                [clashing.eventID]
-            )
-
-            #expect(throws: PostgresError.self) {
-                try DeadLetterStore.requeue(on: connection, ids: [clashing.id, fine.id])
+            let connection = try await database.connection()
+            let clashing = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0) }
+            let fine = try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0) }
+            try await connection.blocking {
+                try $0.query(
+                    "INSERT INTO outbox_events (id, event_type, aggregate_id, payload) VALUES ($1, 'x', gen_random_uuid(), '{}')",
+                    [clashing.eventID]
+                )
             }
-            #expect(try DeadLetterFixtures.count(connection, "outbox_dead_letters") == 2)
-            #expect(try DeadLetterFixtures.count(connection, "outbox_events") == 1)
+
+            let error = await #expect(throws: PostgresError.self) {
+                try await connection.blocking { try DeadLetterStore.requeue(on: $0, ids: [clashing.id, fine.id]) }
+            }
+            #expect(error?.isUniqueViolation == true, "\(String(describing: error))")
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_dead_letters") } == 2)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_events") } == 1)
         }
     }
 
@@ -251,26 +298,36 @@ import Testing
     @Test func purgeDeletesOnlyDeadLettersOlderThanTheCutoff() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 10 * 86_400)
-            try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 8 * 86_400)
-            let recent = try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 86_400)
+            let connection = try await database.connection()
+            try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 10 * 86_400) }
+            try await connection.blocking { try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 8 * 86_400) }
+            let recent = try await connection.blocking {
+                try DeadLetterFixtures.insertDeadLetter($0, ageSeconds: 86_400)
+            }
 
-            let preview = try DeadLetterStore.purge(on: connection, olderThan: .seconds(7 * 86_400), dryRun: true)
+            let preview = try await connection.blocking {
+                try DeadLetterStore.purge(on: $0, olderThan: .seconds(7 * 86_400), dryRun: true)
+            }
             #expect(preview.dryRun)
             #expect(preview.count == 2)
             #expect(abs(preview.cutoff.timeIntervalSinceNow + 7 * 86_400) < 60)
-            #expect(try DeadLetterFixtures.count(connection, "outbox_dead_letters") == 3)
+            #expect(try await connection.blocking { try DeadLetterFixtures.count($0, "outbox_dead_letters") } == 3)
 
-            let purged = try DeadLetterStore.purge(on: connection, olderThan: .seconds(7 * 86_400))
+            let purged = try await connection.blocking {
+                try DeadLetterStore.purge(on: $0, olderThan: .seconds(7 * 86_400))
+            }
             #expect(purged.dryRun == false)
             #expect(purged.count == 2)
-            let remaining = try connection.query("SELECT id FROM outbox_dead_letters").rows.map {
-                try $0.decode("id", as: UUID.self)
-            }
+            let remaining = try await connection.blocking { try $0.query("SELECT id FROM outbox_dead_letters") }.rows
+                .map {
+                    try $0.decode("id", as: UUID.self)
+                }
             #expect(remaining == [recent.id])
 
-            #expect(try DeadLetterStore.purge(on: connection, olderThan: .seconds(7 * 86_400)).count == 0)
+            #expect(
+                try await connection.blocking { try DeadLetterStore.purge(on: $0, olderThan: .seconds(7 * 86_400)) }
+                    .count == 0
+            )
         }
     }
 }

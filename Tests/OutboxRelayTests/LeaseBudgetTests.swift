@@ -24,51 +24,51 @@ import Testing
         let events = TestEvent.many(500)
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let pool = database.makePool()
-            let registry = PrometheusCollectorRegistry()
-            try await FakeSQS.withServer(latency: .seconds(1)) { fake, endpoint in
-                func relay(_ body: () async throws -> Void) async throws {
-                    try await InProcessRelay.run(
-                        database: database.settings,
-                        endpoint: endpoint,
-                        queueURL: FakeSQS.queueURL(endpoint),
-                        settings: InProcessRelay.settings(claimBatchSize: 400, workers: 1, lease: .seconds(14)),
-                        sendConcurrency: 2,
-                        sendTimeout: .seconds(6),
-                        metricsFactory: PrometheusMetricsFactory(registry: registry)
-                    ) { _ in try await body() }
-                }
-                let started = ContinuousClock.now
-                try await relay {
+            try await database.withPool { pool in
+                let registry = PrometheusCollectorRegistry()
+                try await FakeSQS.withServer(latency: .seconds(1)) { fake, endpoint in
+                    func relay(_ body: () async throws -> Void) async throws {
+                        try await InProcessRelay.run(
+                            database: database.settings,
+                            endpoint: endpoint,
+                            queueURL: FakeSQS.queueURL(endpoint),
+                            settings: InProcessRelay.settings(claimBatchSize: 400, workers: 1, lease: .seconds(14)),
+                            sendConcurrency: 2,
+                            sendTimeout: .seconds(6),
+                            metricsFactory: PrometheusMetricsFactory(registry: registry)
+                        ) { _ in try await body() }
+                    }
+                    let started = ContinuousClock.now
                     try await relay {
-                        try await Outbox.insert(events, into: pool)
-                        // Not thrown: a relay that keeps sending after its lease must fail the
-                        // checks below, which say how.
-                        try? await waitUntil(
-                            "every event left the outbox",
-                            timeout: .seconds(90),
-                            every: .milliseconds(200)
-                        ) {
-                            try await Outbox.pending(pool) == 0
+                        try await relay {
+                            try await Outbox.insert(events, into: pool)
+                            // Not thrown: a relay that keeps sending after its lease must fail the
+                            // checks below, which say how.
+                            try? await waitUntil(
+                                "every event left the outbox",
+                                timeout: .seconds(90),
+                                every: .milliseconds(200)
+                            ) {
+                                try await Outbox.pending(pool) == 0
+                            }
                         }
                     }
+                    let received = Received(messages: fake.messages)
+                    let released = Self.counter("outbox_events_released_for_lease_total", in: registry)
+                    print(
+                        "LeaseBudgetTests: \(events.count) events, \(received.messages.count) messages, "
+                            + "\(received.duplicates) duplicates, \(released) released for the lease, "
+                            + "\(ContinuousClock.now - started)"
+                    )
+                    // The first claim of 400 cannot all be sent within 5 s at two calls a second.
+                    #expect(released >= 100, "the unsent remainder was released")
+                    #expect(Self.counter("outbox_events_published_total", in: registry) == Double(events.count))
+                    #expect(try await Outbox.pending(pool) == 0, "the released events were delivered later")
+                    #expect(try await Outbox.deadLetters(pool) == 0)
+                    #expect(received.distinctEventIDs == Set(events.map(\.id.lowercased)), "nothing is lost")
+                    #expect(received.duplicates == 0, "no event was sent after its lease lapsed")
                 }
-                let received = Received(messages: fake.messages)
-                let released = Self.counter("outbox_events_released_for_lease_total", in: registry)
-                print(
-                    "LeaseBudgetTests: \(events.count) events, \(received.messages.count) messages, "
-                        + "\(received.duplicates) duplicates, \(released) released for the lease, "
-                        + "\(ContinuousClock.now - started)"
-                )
-                // The first claim of 400 cannot all be sent within 5 s at two calls a second.
-                #expect(released >= 100, "the unsent remainder was released")
-                #expect(Self.counter("outbox_events_published_total", in: registry) == Double(events.count))
-                #expect(try await Outbox.pending(pool) == 0, "the released events were delivered later")
-                #expect(try await Outbox.deadLetters(pool) == 0)
-                #expect(received.distinctEventIDs == Set(events.map(\.id.lowercased)), "nothing is lost")
-                #expect(received.duplicates == 0, "no event was sent after its lease lapsed")
             }
-            await pool.shutdown()
         }
     }
 

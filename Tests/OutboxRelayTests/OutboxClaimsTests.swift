@@ -5,9 +5,11 @@ import TestSupport
 import Testing
 
 /// The relay's statements against a migrated database, without SQS.
+/// The statements block on libpq, so every call on the test's connection runs off the
+/// cooperative pool (`Connection.blocking`); the expectations stay in the test's task.
 @Suite(.requiresDatabase) struct OutboxClaimsTests {
     /// A project, `count` photos in `uploaded` and one `photo.uploaded` event each.
-    private func seed(_ connection: Connection, count: Int) throws -> [UUID] {
+    private static func seed(_ connection: Connection, count: Int) throws -> [UUID] {
         let project = UUID()
         try connection.query(
             "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'site')",
@@ -38,17 +40,20 @@ import Testing
     @Test func claimsLeaseEventsSoThatASecondClaimSkipsThem() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            let ids = try seed(connection, count: 30)
-            let first = try OutboxClaims.claim(limit: 20, relayID: "a", lease: .seconds(60), on: connection)
-            let second = try OutboxClaims.claim(limit: 20, relayID: "b", lease: .seconds(60), on: connection)
+            let connection = try await database.connection()
+            let ids = try await connection.blocking { try Self.seed($0, count: 30) }
+            let first = try await Self.claim(relayID: "a", limit: 20, on: connection)
+            let second = try await Self.claim(relayID: "b", limit: 20, on: connection)
             #expect(first.events.count == 20)
             #expect(second.events.count == 10)
             #expect(Set(first.events.map(\.id)).isDisjoint(with: second.events.map(\.id)))
             #expect(Set(first.events.map(\.id) + second.events.map(\.id)) == Set(ids))
             #expect(first.events.allSatisfy { $0.attempts == 1 })
-            #expect(try OutboxClaims.claim(limit: 20, relayID: "c", lease: .seconds(60), on: connection).events.isEmpty)
-            let holders = try connection.query("SELECT DISTINCT claimed_by FROM outbox_events ORDER BY 1")
+            let third = try await Self.claim(relayID: "c", limit: 20, on: connection)
+            #expect(third.events.isEmpty)
+            let holders = try await connection.blocking {
+                try $0.query("SELECT DISTINCT claimed_by FROM outbox_events ORDER BY 1")
+            }
             #expect(try holders.rows.map { try $0.decode("claimed_by", as: String.self) } == ["a", "b"])
         }
     }
@@ -56,29 +61,28 @@ import Testing
     @Test func deliveryDeletesEventsAndMovesPhotosToProcessingInOneGo() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            _ = try seed(connection, count: 5)
-            let claim = try OutboxClaims.claim(limit: 10, relayID: "a", lease: .seconds(60), on: connection)
+            let connection = try await database.connection()
+            _ = try await connection.blocking { try Self.seed($0, count: 5) }
+            let claim = try await Self.claim(relayID: "a", on: connection)
             var outcome = ClaimOutcome()
             outcome.delivered = claim.events.map(\.id)
-            let counts = try OutboxClaims.retire(outcome, token: claim.token, on: connection)
+            let counts = try await Self.retire(outcome, claim.token, on: connection)
             #expect(counts.delivered == 5)
-            #expect(
-                try connection.query("SELECT count(*) AS n FROM outbox_events").first?.decode("n", as: Int.self) == 0
-            )
-            let statuses = try connection.query("SELECT DISTINCT status FROM photos").rows.map {
-                try $0.decode("status", as: String.self)
+            #expect(try await Self.count("SELECT count(*) AS n FROM outbox_events", on: connection) == 0)
+            let statuses = try await connection.blocking {
+                try $0.query("SELECT DISTINCT status FROM photos").rows.map {
+                    try $0.decode("status", as: String.self)
+                }
             }
             #expect(statuses == ["processing"])
-            let history = try connection.query(
-                "SELECT count(*) AS n FROM photo_status_history WHERE status = 'processing' AND previous_status = 'uploaded' AND changed_by = 'relay'"
+            let history = try await Self.count(
+                "SELECT count(*) AS n FROM photo_status_history WHERE status = 'processing' AND previous_status = 'uploaded' AND changed_by = 'relay'",
+                on: connection
             )
-            #expect(try history.first?.decode("n", as: Int.self) == 5)
+            #expect(history == 5)
             #expect(
-                try connection.query("SELECT count(*) AS n FROM photos WHERE processing_at IS NULL").first?.decode(
-                    "n",
-                    as: Int.self
-                ) == 0
+                try await Self.count("SELECT count(*) AS n FROM photos WHERE processing_at IS NULL", on: connection)
+                    == 0
             )
         }
     }
@@ -86,53 +90,53 @@ import Testing
     @Test func retriesKeepTheErrorHistoryAndWaitForTheBackoff() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            _ = try seed(connection, count: 2)
-            let claim = try OutboxClaims.claim(limit: 10, relayID: "a", lease: .seconds(60), on: connection)
+            let connection = try await database.connection()
+            _ = try await connection.blocking { try Self.seed($0, count: 2) }
+            let claim = try await Self.claim(relayID: "a", on: connection)
             var outcome = ClaimOutcome()
             outcome.retries = claim.events.map { ($0.id, "SQS InternalError: boom", 60_000) }
-            #expect(try OutboxClaims.retire(outcome, token: claim.token, on: connection).retried == 2)
-            let row = try #require(
-                try connection.query(
+            #expect(try await Self.retire(outcome, claim.token, on: connection).retried == 2)
+            let result = try await connection.blocking {
+                try $0.query(
                     """
                     SELECT min(attempts) AS attempts, bool_and(claim_token IS NULL) AS released,
                         bool_and(next_attempt_at > now() + interval '50 seconds') AS waiting,
                         min(last_error) AS error, min(jsonb_array_length(error_history)) AS history
                     FROM outbox_events
                     """
-                ).first
-            )
+                )
+            }
+            let row = try #require(result.first)
             #expect(try row.decode("attempts", as: Int.self) == 1)
             #expect(try row.decode("released", as: Bool.self))
             #expect(try row.decode("waiting", as: Bool.self))
             #expect(try row.decode("error", as: String.self) == "SQS InternalError: boom")
             #expect(try row.decode("history", as: Int.self) == 1)
             // Not due yet: nothing to claim.
-            #expect(try OutboxClaims.claim(limit: 10, relayID: "b", lease: .seconds(60), on: connection).events.isEmpty)
+            #expect(try await Self.claim(relayID: "b", on: connection).events.isEmpty)
         }
     }
 
     @Test func deadLettersMoveWithTheirWholeHistory() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            let ids = try seed(connection, count: 1)
-            var claim = try OutboxClaims.claim(limit: 10, relayID: "a", lease: .seconds(60), on: connection)
+            let connection = try await database.connection()
+            let ids = try await connection.blocking { try Self.seed($0, count: 1) }
+            var claim = try await Self.claim(relayID: "a", on: connection)
             var outcome = ClaimOutcome()
             outcome.retries = [(ids[0], "first failure", 0)]
-            try OutboxClaims.retire(outcome, token: claim.token, on: connection)
-            claim = try OutboxClaims.claim(limit: 10, relayID: "a", lease: .seconds(60), on: connection)
+            _ = try await Self.retire(outcome, claim.token, on: connection)
+            claim = try await Self.claim(relayID: "a", on: connection)
             outcome = ClaimOutcome()
             outcome.deadLetters = [(ids[0], "second failure")]
-            #expect(try OutboxClaims.retire(outcome, token: claim.token, on: connection).deadLettered == 1)
-            #expect(
-                try connection.query("SELECT count(*) AS n FROM outbox_events").first?.decode("n", as: Int.self) == 0
-            )
-            let dead = try #require(
-                try connection.query(
+            #expect(try await Self.retire(outcome, claim.token, on: connection).deadLettered == 1)
+            #expect(try await Self.count("SELECT count(*) AS n FROM outbox_events", on: connection) == 0)
+            let result = try await connection.blocking {
+                try $0.query(
                     "SELECT event_id, attempts, last_error, error_history::text AS history FROM outbox_dead_letters"
-                ).first
-            )
+                )
+            }
+            let dead = try #require(result.first)
             #expect(try dead.decode("event_id", as: UUID.self) == ids[0])
             #expect(try dead.decode("attempts", as: Int.self) == 2)
             #expect(try dead.decode("last_error", as: String.self) == "second failure")
@@ -144,13 +148,13 @@ import Testing
     @Test func releaseGivesEventsBackWithoutCountingTheAttempt() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            _ = try seed(connection, count: 3)
-            let claim = try OutboxClaims.claim(limit: 10, relayID: "a", lease: .seconds(60), on: connection)
+            let connection = try await database.connection()
+            _ = try await connection.blocking { try Self.seed($0, count: 3) }
+            let claim = try await Self.claim(relayID: "a", on: connection)
             var outcome = ClaimOutcome()
             outcome.released = claim.events.map(\.id)
-            #expect(try OutboxClaims.retire(outcome, token: claim.token, on: connection).released == 3)
-            let again = try OutboxClaims.claim(limit: 10, relayID: "b", lease: .seconds(60), on: connection)
+            #expect(try await Self.retire(outcome, claim.token, on: connection).released == 3)
+            let again = try await Self.claim(relayID: "b", on: connection)
             #expect(again.events.count == 3)
             #expect(again.events.allSatisfy { $0.attempts == 1 })
         }
@@ -159,28 +163,47 @@ import Testing
     @Test func aLapsedLeaseIsTakenOverAndTheOldTokenChangesNothing() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            _ = try seed(connection, count: 4)
-            let stale = try OutboxClaims.claim(
-                limit: 10,
-                relayID: "dead-relay",
-                lease: .milliseconds(1),
-                on: connection
-            )
+            let connection = try await database.connection()
+            _ = try await connection.blocking { try Self.seed($0, count: 4) }
+            let stale = try await Self.claim(relayID: "dead-relay", lease: .milliseconds(1), on: connection)
             #expect(stale.events.count == 4)
             try await Task.sleep(for: .milliseconds(20))
-            let takeover = try OutboxClaims.claim(limit: 10, relayID: "live-relay", lease: .seconds(60), on: connection)
+            let takeover = try await Self.claim(relayID: "live-relay", on: connection)
             #expect(takeover.events.count == 4)
             #expect(takeover.events.allSatisfy { $0.attempts == 2 })
             var late = ClaimOutcome()
             late.delivered = stale.events.map(\.id)
-            #expect(try OutboxClaims.retire(late, token: stale.token, on: connection) == RetireCounts())
-            #expect(
-                try connection.query("SELECT count(*) AS n FROM outbox_events").first?.decode("n", as: Int.self) == 4
-            )
+            #expect(try await Self.retire(late, stale.token, on: connection) == RetireCounts())
+            #expect(try await Self.count("SELECT count(*) AS n FROM outbox_events", on: connection) == 4)
             var current = ClaimOutcome()
             current.delivered = takeover.events.map(\.id)
-            #expect(try OutboxClaims.retire(current, token: takeover.token, on: connection).delivered == 4)
+            #expect(try await Self.retire(current, takeover.token, on: connection).delivered == 4)
         }
+    }
+
+    /// `OutboxClaims.claim` off the cooperative pool.
+    private static func claim(
+        relayID: String,
+        limit: Int = 10,
+        lease: Duration = .seconds(60),
+        on connection: Connection
+    ) async throws -> Claim {
+        try await connection.blocking { try OutboxClaims.claim(limit: limit, relayID: relayID, lease: lease, on: $0) }
+    }
+
+    /// `OutboxClaims.retire` off the cooperative pool.
+    private static func retire(
+        _ outcome: ClaimOutcome,
+        _ token: UUID,
+        on connection: Connection
+    ) async throws
+        -> RetireCounts
+    {
+        try await connection.blocking { try OutboxClaims.retire(outcome, token: token, on: $0) }
+    }
+
+    /// The `n` of a `SELECT count(*) AS n ...`, off the cooperative pool.
+    private static func count(_ sql: String, on connection: Connection) async throws -> Int? {
+        try await connection.blocking { try $0.query(sql).first?.decode("n", as: Int.self) }
     }
 }

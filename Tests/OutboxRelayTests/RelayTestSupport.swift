@@ -52,13 +52,21 @@ struct TestEvent: Sendable {
 /// SQL on the outbox and dead-letter tables, through a pool (so the blocking libpq calls stay
 /// off the test's threads).
 enum Outbox {
-    static func insert(_ events: [TestEvent], into pool: ConnectionPool) async throws {
-        try await pool.query(
-            """
+    /// Inserts `events`; with `logTable`, also their ids into that table, in the same statement
+    /// (so the same transaction): a record of the commit that outlives the event's delivery.
+    static func insert(
+        _ events: [TestEvent],
+        into pool: ConnectionPool,
+        loggingIDsIn logTable: String? = nil
+    ) async throws {
+        let logging = logTable.map { "WITH logged AS (INSERT INTO \($0) (id) SELECT unnest($1::uuid[]))\n" } ?? ""
+        let insert = """
             INSERT INTO outbox_events (id, event_type, aggregate_id, payload)
             SELECT id, event_type, aggregate_id, payload::jsonb
             FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[]) AS e(id, event_type, aggregate_id, payload)
-            """,
+            """
+        try await pool.query(
+            logging + insert,
             [events.map(\.id), events.map(\.type), events.map(\.photoID), events.map(\.payload)]
         )
     }
@@ -97,10 +105,12 @@ enum Outbox {
     }
 }
 
-/// Polls `condition` until it holds; throws (failing the test) after `timeout`.
+/// Polls `condition` until it holds; throws (failing the test) after `timeout`: 20 s by
+/// default, room for real work (a relay delivering a batch, a child starting) on a loaded
+/// two-core machine, while a lost wake-up still fails within seconds, not minutes.
 func waitUntil(
     _ what: String,
-    timeout: Duration = .seconds(30),
+    timeout: Duration = .seconds(20),
     every interval: Duration = .milliseconds(50),
     _ condition: () async throws -> Bool
 ) async throws {
@@ -123,7 +133,11 @@ struct Received {
     var duplicates: Int { eventIDs.count - distinctEventIDs.count }
 
     mutating func drain(_ server: PrivateSQSServer, _ queueURL: String) async throws {
-        messages += try await server.drain(queueURL: queueURL)
+        try await drain(server.admin, queueURL)
+    }
+
+    mutating func drain(_ sqs: SQSAdmin, _ queueURL: String) async throws {
+        messages += try await sqs.drain(queueURL: queueURL)
     }
 }
 
@@ -240,13 +254,19 @@ enum InProcessRelay {
 
 // MARK: - The relay as a child process
 
-/// `outbox-relay run` as a child process, with its metrics on a port of its own.
+/// `outbox-relay run` as a child process, with its metrics on a port of its own: the relay binds
+/// port 0 and the tests read the port from its "listening on" line, so no other process can take
+/// the port between choosing and binding it. (A test may still set `RELAY_METRICS_PORT`.)
 final class RelayProcess: Sendable {
     let child: ChildProcess
-    let metricsPort: Int
+    /// The port the test set, if it set one.
+    private let chosenPort: Int?
+    private let reportedPort = Mutex<Int?>(nil)
+    /// One client for every request to the relay's port (readiness polls, metrics), shut down
+    /// by `kill()`.
+    private let http = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 5000)
 
     init(databaseURL: String, endpoint: String, queueURL: String, settings: [String: String] = [:]) throws {
-        metricsPort = try PrivateSQSServer.freePort()
         var environment = [
             "DATABASE_URL": databaseURL,
             "DETECTION_QUEUE_URL": queueURL,
@@ -255,14 +275,17 @@ final class RelayProcess: Sendable {
             "AWS_SECRET_ACCESS_KEY": PrivateSQSServer.credentials.secretAccessKey,
             "AWS_REGION": PrivateSQSServer.region,
             "RELAY_METRICS_HOST": "127.0.0.1",
-            "RELAY_METRICS_PORT": String(metricsPort),
-            "LOG_LEVEL": "warning",
+            "RELAY_METRICS_PORT": "0",
             "RELAY_POLL_INTERVAL_MS": "100",
             "RELAY_BACKOFF_BASE_MS": "10",
             "RELAY_BACKOFF_MAX_MS": "100",
             "RELAY_LEASE_SECONDS": "15",
         ]
         environment.merge(settings) { _, new in new }
+        // At least `info`: the metrics server's "listening on" line is how the port is learnt.
+        // (The relay logs two lines at `info`, at start and stop; warnings are logged anyway.)
+        environment["LOG_LEVEL"] = "info"
+        chosenPort = environment["RELAY_METRICS_PORT"].flatMap(Int.init).flatMap { $0 == 0 ? nil : $0 }
         child = try ChildProcess(try TestPaths.executable("outbox-relay"), ["run"], environment: environment)
         try child.start()
     }
@@ -270,51 +293,74 @@ final class RelayProcess: Sendable {
     var pid: Int32 { child.process.processIdentifier }
     var isRunning: Bool { child.process.isRunning }
 
+    /// The metrics port: the one the test set, else the one the relay reported once it listens
+    /// ("Server started and listening on 127.0.0.1:PORT"); `nil` until then.
+    var metricsPort: Int? {
+        if let chosenPort { return chosenPort }
+        return reportedPort.withLock { port in
+            if port == nil,
+                let line = child.errorLines.first(where: { $0.contains("listening on") }),
+                let range = line.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression)
+            {
+                port = Int(line[range].split(separator: ":").last ?? "")
+            }
+            return port
+        }
+    }
+
     func send(_ signal: Int32) {
         if child.process.isRunning { Glibc.kill(pid, signal) }
     }
 
     /// Waits until `/readyz` answers 200 (the relay checked the schema and serves HTTP).
-    func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
+    func waitUntilReady(timeout: Duration = .seconds(20)) async throws {
         try await waitUntil("outbox-relay \(pid) is ready", timeout: timeout, every: .milliseconds(100)) {
             guard child.process.isRunning else {
                 throw TestEnvironmentError("outbox-relay exited early: \(child.standardError.suffix(2000))")
             }
-            return await httpGetStatus(port: metricsPort, path: "/readyz") == 200
+            guard let port = metricsPort else { return false }
+            return await httpGetStatus(port: port, path: "/readyz", using: http) == 200
         }
     }
 
     /// `/readyz`'s status and body (`nil` when nothing answers).
     func readiness() async -> (status: Int, body: String)? {
-        let client = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 5000)
-        defer { Task { await client.shutdown() } }
-        guard
-            let response = try? await client.execute(
-                .init(method: "GET", url: "http://127.0.0.1:\(metricsPort)/readyz")
-            )
+        guard let port = metricsPort,
+            let response = try? await http.execute(.init(method: "GET", url: "http://127.0.0.1:\(port)/readyz"))
         else { return nil }
         return (response.status, String(decoding: response.body, as: UTF8.self))
     }
 
     /// `/metrics` as name (labels dropped, values summed) to value.
     func metrics() async throws -> [String: Double] {
-        let client = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 5000)
-        defer { Task { await client.shutdown() } }
-        let response = try await client.execute(.init(method: "GET", url: "http://127.0.0.1:\(metricsPort)/metrics"))
+        guard let port = metricsPort else {
+            throw TestEnvironmentError("outbox-relay \(pid) has not reported its metrics port")
+        }
+        let response = try await http.execute(.init(method: "GET", url: "http://127.0.0.1:\(port)/metrics"))
+        return PrometheusText.samples(String(decoding: response.body, as: UTF8.self))
+    }
+
+    /// Kills the child if a test left it running, and stops the HTTP client. Every test calls
+    /// it on every path.
+    func kill() async {
+        send(SIGKILL)
+        _ = try? await child.wait(timeout: .seconds(10))
+        await http.shutdown()
+    }
+}
+
+/// The Prometheus text format, read back.
+enum PrometheusText {
+    /// Every sample as name (labels dropped, values summed) to value.
+    static func samples(_ text: String) -> [String: Double] {
         var values: [String: Double] = [:]
-        for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             let parts = line.split(separator: " ")
             guard parts.count >= 2, let value = Double(parts[1]) else { continue }
             let name = String(parts[0].prefix { $0 != "{" })
             values[name, default: 0] += value
         }
         return values
-    }
-
-    /// Kills the child if a test left it running.
-    func kill() async {
-        send(SIGKILL)
-        _ = try? await child.wait(timeout: .seconds(10))
     }
 }
 
@@ -337,6 +383,16 @@ final class FakeSQS: Sendable {
 
     /// Decides an entry's fate from its body and how often that body was seen before.
     typealias Decide = @Sendable (_ body: String, _ previousSends: Int) -> Answer
+
+    /// A body with "poison" fails for good (`SenderFault`: dead-lettered at once); one with
+    /// "flaky" fails transiently the first time and is sent the second; the rest are sent.
+    static let poisonAndFlaky: Decide = { body, previousSends in
+        if body.contains("poison") { return .failed(code: "InvalidMessageContents", senderFault: true) }
+        if body.contains("flaky"), previousSends == 0 {
+            return .failed(code: "InternalError", senderFault: false)
+        }
+        return .sent
+    }
 
     /// An answer to a whole call, instead of per-entry results: what SQS sends for bad
     /// credentials or a missing queue.
@@ -443,8 +499,9 @@ final class FakeSQS: Sendable {
         defer { running.cancel() }
         do {
             // A readiness wait, not a performance check: under a loaded CI machine, with every
-            // suite running at once, the server's start has been seen to take over 10 s.
-            try await waitUntil("the fake SQS listens", timeout: .seconds(60), every: .milliseconds(10)) {
+            // suite running at once, the server's start has been seen to take over 10 s (when
+            // suites still blocked the cooperative pool with libpq calls).
+            try await waitUntil("the fake SQS listens", timeout: .seconds(20), every: .milliseconds(10)) {
                 port.value != 0
             }
             let value = try await body(fake, "http://127.0.0.1:\(port.value)")

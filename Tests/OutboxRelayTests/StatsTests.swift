@@ -10,7 +10,7 @@ import Testing
     @Test func anEmptyOutboxHasNoOldestAge() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let statistics = try OutboxStatistics.read(on: try database.connect())
+            let statistics = try await runBlocking { try OutboxStatistics.read(on: try database.connect()) }
             #expect(
                 statistics
                     == OutboxStatistics(pending: 0, due: 0, leased: 0, oldestPendingAgeSeconds: nil, deadLetters: 0)
@@ -21,29 +21,31 @@ import Testing
     @Test func countsEventsInEveryState() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            // Due, never claimed; the oldest, 10 minutes old.
-            try DeadLetterFixtures.insertOutboxEvent(connection, createdSecondsAgo: 600, dueInSeconds: -5)
-            // Backing off after a failure: not due yet.
-            try DeadLetterFixtures.insertOutboxEvent(connection, createdSecondsAgo: 300, dueInSeconds: 60)
-            // Held by a live lease (a claim moves next_attempt_at to the lease's end).
-            try DeadLetterFixtures.insertOutboxEvent(
-                connection,
-                createdSecondsAgo: 200,
-                dueInSeconds: 30,
-                leaseEndsInSeconds: 30
-            )
-            // Its relay died: the lease ran out, so it is due again.
-            try DeadLetterFixtures.insertOutboxEvent(
-                connection,
-                createdSecondsAgo: 100,
-                dueInSeconds: -1,
-                leaseEndsInSeconds: -1
-            )
-            try DeadLetterFixtures.insertDeadLetter(connection)
-            try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 86_400)
-
-            let statistics = try OutboxStatistics.read(on: connection)
+            // libpq blocks: the rows are written and read off the cooperative pool.
+            let statistics = try await runBlocking {
+                let connection = try database.connect()
+                // Due, never claimed; the oldest, 10 minutes old.
+                try DeadLetterFixtures.insertOutboxEvent(connection, createdSecondsAgo: 600, dueInSeconds: -5)
+                // Backing off after a failure: not due yet.
+                try DeadLetterFixtures.insertOutboxEvent(connection, createdSecondsAgo: 300, dueInSeconds: 60)
+                // Held by a live lease (a claim moves next_attempt_at to the lease's end).
+                try DeadLetterFixtures.insertOutboxEvent(
+                    connection,
+                    createdSecondsAgo: 200,
+                    dueInSeconds: 30,
+                    leaseEndsInSeconds: 30
+                )
+                // Its relay died: the lease ran out, so it is due again.
+                try DeadLetterFixtures.insertOutboxEvent(
+                    connection,
+                    createdSecondsAgo: 100,
+                    dueInSeconds: -1,
+                    leaseEndsInSeconds: -1
+                )
+                try DeadLetterFixtures.insertDeadLetter(connection)
+                try DeadLetterFixtures.insertDeadLetter(connection, ageSeconds: 86_400)
+                return try OutboxStatistics.read(on: connection)
+            }
             #expect(statistics.pending == 4)
             #expect(statistics.due == 2)
             #expect(statistics.leased == 1)
@@ -56,10 +58,12 @@ import Testing
     @Test func statsCommandPrintsATableAndDocumentedJSON() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
-            let connection = try database.connect()
-            try DeadLetterFixtures.insertOutboxEvent(connection, createdSecondsAgo: 90)
-            try DeadLetterFixtures.insertOutboxEvent(connection, dueInSeconds: 30, leaseEndsInSeconds: 30)
-            try DeadLetterFixtures.insertDeadLetter(connection)
+            try await runBlocking {
+                let connection = try database.connect()
+                try DeadLetterFixtures.insertOutboxEvent(connection, createdSecondsAgo: 90)
+                try DeadLetterFixtures.insertOutboxEvent(connection, dueInSeconds: 30, leaseEndsInSeconds: 30)
+                try DeadLetterFixtures.insertDeadLetter(connection)
+            }
 
             let table = try await DeadLetterFixtures.runCLI(["stats"], database: database)
             #expect(table.status == 0, "\(table.standardError)")

@@ -139,6 +139,7 @@ import Testing
 
     @Test func shutdownWaitsForAStatementInFlight() async throws {
         try await TestDatabase.withFresh { database in
+            // Shuts down itself: the shutdown is what is tested.
             let pool = database.makePool(maximumConnections: 1)
             let sleep = PreparedStatement(name: "test_sleep", sql: "SELECT 7 AS n FROM pg_sleep($1::float8)")
             try await pool.execute(sleep, [0.0])
@@ -156,18 +157,18 @@ import Testing
         _ body: (ConnectionPool, TestDatabase) async throws -> Void
     ) async throws {
         try await TestDatabase.withFresh { database in
-            let pool = database.makePool(maximumConnections: connections)
-            try await body(pool, database)
-            await pool.shutdown()
+            try await database.withPool(maximumConnections: connections) { pool in
+                try await body(pool, database)
+            }
         }
     }
 
-    /// Polls `condition` every 20 ms for up to 60 s (a readiness wait, not a speed check).
+    /// Polls `condition` every 20 ms for up to 15 s (a readiness wait, not a speed check).
     private func waitUntil(_ condition: () throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(15)
         while try !condition() {
             guard ContinuousClock.now < deadline else {
-                Issue.record("the condition did not hold within 60 s")
+                Issue.record("the condition did not hold within 15 s")
                 return
             }
             try await Task.sleep(for: .milliseconds(20))

@@ -11,22 +11,23 @@ import Testing
         try await PrivatePostgresServer.withServer { server in
             let settings = try ConnectionSettings(connectionString: server.connectionString, applicationName: "tests")
             let pool = ConnectionPool(settings: settings, maximumConnections: 2, logger: Logger(label: "test"))
-            let before = try await pool.query("SELECT pg_backend_pid() AS pid").first?.decode("pid", as: Int.self)
+            try await withPool(pool) { pool in
+                let before = try await pool.query("SELECT pg_backend_pid() AS pid").first?.decode("pid", as: Int.self)
 
-            try await server.restart()
+                try await server.restart()
 
-            // The idle connection died with the server; the next borrower gets a fresh one.
-            let after = try await pool.query("SELECT pg_backend_pid() AS pid").first?.decode("pid", as: Int.self)
-            #expect(after != nil)
-            #expect(after != before)
+                // The idle connection died with the server; the next borrower gets a fresh one.
+                let after = try await pool.query("SELECT pg_backend_pid() AS pid").first?.decode("pid", as: Int.self)
+                #expect(after != nil)
+                #expect(after != before)
 
-            // While the server is down, borrowers get a connection error, not a hang or a crash.
-            try await server.stop()
-            let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
-            #expect(error?.isConnectionProblem == true)
-            try await server.start()
-            #expect(try await pool.query("SELECT 3 AS n").first?.decode("n", as: Int.self) == 3)
-            await pool.shutdown()
+                // While the server is down, borrowers get a connection error, not a hang or a crash.
+                try await server.stop()
+                let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
+                #expect(error?.isConnectionProblem == true)
+                try await server.start()
+                #expect(try await pool.query("SELECT 3 AS n").first?.decode("n", as: Int.self) == 3)
+            }
         }
     }
 

@@ -84,11 +84,11 @@ import Glibc
                 }
             }
             Task {
-                try? await Task.sleep(for: .seconds(60))
+                try? await Task.sleep(for: .seconds(15))
                 first.resume(with: .success(false))
             }
         }
-        if !finished { Issue.record("the wait did not end within 60 s") }
+        if !finished { Issue.record("the wait did not end within 15 s") }
     }
 
     private func withSocketPair(_ body: (Int32, Int32) async throws -> Void) async throws {

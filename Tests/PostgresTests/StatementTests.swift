@@ -26,9 +26,10 @@ import Testing
             let rows = try connection.execute(Echo(color: "green", number: 7, rows: 3))
             #expect(rows.count == 3)
             #expect(rows.allSatisfy { $0 == (.green, 7) })
-            let pool = database.makePool(maximumConnections: 1)
-            defer { Task { await pool.shutdown() } }
-            #expect(try await pool.execute(Echo(color: "red", number: 1, rows: 1)).first?.0 == .red)
+            try await database.withPool(maximumConnections: 1) { pool in
+                let red = try await pool.execute(Echo(color: "red", number: 1, rows: 1))
+                #expect(red.first?.0 == .red)
+            }
         }
     }
 

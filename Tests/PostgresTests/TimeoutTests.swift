@@ -78,21 +78,21 @@ import Testing
         try await TestDatabase.withFresh { database in
             let proxy = try StallingTCPProxy(inFrontOf: database.connectionString)
             defer { proxy.close() }
-            let pool = try Self.singleConnectionPool(proxy.connectionString, statement: 1000)
-            try await pool.execute(Self.sleep, [0])
-            try await pool.execute(Self.sleep, [0])
-            #expect(pool.nonBlockingStatementCount.load(ordering: .relaxed) == 1)
-            proxy.stall()
-            let started = ContinuousClock.now
-            let error = try await #require(throws: PostgresError.self) { try await pool.execute(Self.sleep, [0]) }
-            let waited = ContinuousClock.now - started
-            #expect(error.code == .timedOut)
-            Self.expectEndedAtTheDeadline(waited)
-            #expect(pool.nonBlockingStatementCount.load(ordering: .relaxed) == 2)
-            proxy.resume()
-            let row = try #require(try await pool.execute(Self.sleep, [0]).first)
-            #expect(try row.decode("slept", as: Double.self) == 0)
-            await pool.shutdown()
+            try await withPool(try Self.singleConnectionPool(proxy.connectionString, statement: 1000)) { pool in
+                try await pool.execute(Self.sleep, [0])
+                try await pool.execute(Self.sleep, [0])
+                #expect(pool.nonBlockingStatementCount.load(ordering: .relaxed) == 1)
+                proxy.stall()
+                let started = ContinuousClock.now
+                let error = try await #require(throws: PostgresError.self) { try await pool.execute(Self.sleep, [0]) }
+                let waited = ContinuousClock.now - started
+                #expect(error.code == .timedOut)
+                Self.expectEndedAtTheDeadline(waited)
+                #expect(pool.nonBlockingStatementCount.load(ordering: .relaxed) == 2)
+                proxy.resume()
+                let row = try #require(try await pool.execute(Self.sleep, [0]).first)
+                #expect(try row.decode("slept", as: Double.self) == 0)
+            }
         }
     }
 
@@ -100,21 +100,21 @@ import Testing
     /// `timedOut` at the answer deadline, and leaves the queue.
     @Test func aBorrowerWaitsForAConnectionNoLongerThanTheDeadline() async throws {
         try await TestDatabase.withFresh { database in
-            let pool = try Self.singleConnectionPool(database.connectionString, statement: 1000)
-            let release = DispatchSemaphore(value: 0)
-            defer { release.signal() }
-            let holder = Task { try await pool.withConnection { _ in release.wait() } }
-            while pool.openConnectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
-            let started = ContinuousClock.now
-            let error = try await #require(throws: PostgresError.self) { try await pool.query("SELECT 1") }
-            let waited = ContinuousClock.now - started
-            #expect(error.code == .timedOut && error.isUnavailable)
-            Self.expectEndedAtTheDeadline(waited)
-            #expect(pool.waitingBorrowerCount == 0)
-            release.signal()
-            try await holder.value
-            #expect(try await pool.query("SELECT 2 AS n").first?.decode("n", as: Int.self) == 2)
-            await pool.shutdown()
+            try await withPool(try Self.singleConnectionPool(database.connectionString, statement: 1000)) { pool in
+                let release = DispatchSemaphore(value: 0)
+                defer { release.signal() }
+                let holder = Task { try await pool.withConnection { _ in release.wait() } }
+                while pool.openConnectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+                let started = ContinuousClock.now
+                let error = try await #require(throws: PostgresError.self) { try await pool.query("SELECT 1") }
+                let waited = ContinuousClock.now - started
+                #expect(error.code == .timedOut && error.isUnavailable)
+                Self.expectEndedAtTheDeadline(waited)
+                #expect(pool.waitingBorrowerCount == 0)
+                release.signal()
+                try await holder.value
+                #expect(try await pool.query("SELECT 2 AS n").first?.decode("n", as: Int.self) == 2)
+            }
         }
     }
 
@@ -122,21 +122,21 @@ import Testing
     /// once; the connection, whose statement may still run, is not lent again.
     @Test func cancellingAStatementInFlightEndsItsWaitAndRetiresTheConnection() async throws {
         try await TestDatabase.withFresh { database in
-            let pool = try Self.singleConnectionPool(database.connectionString, statement: 60_000)
-            let first = try #require(try await pool.query("SELECT pg_backend_pid() AS pid").first)
-            try await pool.execute(Self.sleep, [0])
-            let sleeping = Task { try await pool.execute(Self.sleep, [30]) }
-            while pool.nonBlockingStatementCount.load(ordering: .relaxed) == 0 {
-                try await Task.sleep(for: .milliseconds(10))
+            try await withPool(try Self.singleConnectionPool(database.connectionString, statement: 60_000)) { pool in
+                let first = try #require(try await pool.query("SELECT pg_backend_pid() AS pid").first)
+                try await pool.execute(Self.sleep, [0])
+                let sleeping = Task { try await pool.execute(Self.sleep, [30]) }
+                while pool.nonBlockingStatementCount.load(ordering: .relaxed) == 0 {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                let started = ContinuousClock.now
+                sleeping.cancel()
+                await #expect(throws: CancellationError.self) { try await sleeping.value }
+                #expect(ContinuousClock.now - started < .seconds(20))
+                let next = try #require(try await pool.query("SELECT pg_backend_pid() AS pid").first)
+                #expect(try next.decode("pid", as: Int.self) != first.decode("pid", as: Int.self))
             }
-            try await Task.sleep(for: .milliseconds(200))
-            let started = ContinuousClock.now
-            sleeping.cancel()
-            await #expect(throws: CancellationError.self) { try await sleeping.value }
-            #expect(ContinuousClock.now - started < .seconds(10))
-            let next = try #require(try await pool.query("SELECT pg_backend_pid() AS pid").first)
-            #expect(try next.decode("pid", as: Int.self) != first.decode("pid", as: Int.self))
-            await pool.shutdown()
         }
     }
 

@@ -91,10 +91,9 @@ public final class ChildProcess: @unchecked Sendable {
     public var status: Int32 { process.terminationStatus }
 }
 
-/// The status of `GET http://127.0.0.1:PORT/PATH`, or `nil` when nothing answers.
+/// The status of `GET http://127.0.0.1:PORT/PATH`, or `nil` when nothing answers, through a
+/// client made (and shut down) for this one request; a test that polls should keep one client
+/// (`withHTTPClient`, `httpGetStatus(port:path:using:)`).
 public func httpGetStatus(port: Int, path: String) async -> Int? {
-    let client = CurlHTTPClient(concurrency: 1, timeoutMilliseconds: 5000)
-    defer { Task { await client.shutdown() } }
-    let response = try? await client.execute(.init(method: "GET", url: "http://127.0.0.1:\(port)\(path)"))
-    return response?.status
+    await withHTTPClient { client in await httpGetStatus(port: port, path: path, using: client) }
 }

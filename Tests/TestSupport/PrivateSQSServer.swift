@@ -19,10 +19,12 @@ public final class PrivateSQSServer: Sendable {
     public let port: Int
     public var endpoint: String { "http://127.0.0.1:\(port)" }
     private let child = Mutex<ChildProcess?>(nil)
-    private let http = CurlHTTPClient(concurrency: 4, timeoutMilliseconds: 30_000, connectTimeoutMilliseconds: 2000)
+    /// The SQS calls a test makes (create, receive, count), on this server.
+    public let admin: SQSAdmin
 
     private init(port: Int) {
         self.port = port
+        admin = SQSAdmin(endpoint: "http://127.0.0.1:\(port)")
     }
 
     /// Starts a server, runs `body`, and stops the server whatever happened.
@@ -90,7 +92,7 @@ public final class PrivateSQSServer: Sendable {
 
     private func shutdown() async {
         await stop()
-        await http.shutdown()
+        await admin.shutdown()
     }
 
     /// `http://127.0.0.1:PORT/123456789012/NAME`, whether the queue exists or not.
@@ -101,83 +103,27 @@ public final class PrivateSQSServer: Sendable {
     /// Creates a queue (a FIFO queue when `name` ends in `.fifo`) and returns its URL.
     @discardableResult
     public func createQueue(_ name: String) async throws -> String {
-        var attributes: [String: String] = [:]
-        if name.hasSuffix(".fifo") {
-            attributes = ["FifoQueue": "true", "ContentBasedDeduplication": "false"]
-        }
-        let response = try await call("CreateQueue", ["QueueName": name, "Attributes": attributes])
-        guard let url = response["QueueUrl"] as? String else {
-            throw TestEnvironmentError("CreateQueue returned no QueueUrl")
-        }
-        return url
+        try await admin.createQueue(name)
     }
 
     /// Receives up to 10 messages, with every attribute, and deletes them.
     public func receiveAndDelete(queueURL: String) async throws -> [SQSMessage] {
-        let response = try await call(
-            "ReceiveMessage",
-            [
-                "QueueUrl": queueURL,
-                "MaxNumberOfMessages": 10,
-                "VisibilityTimeout": 600,
-                "WaitTimeSeconds": 0,
-                "MessageAttributeNames": ["All"],
-                "MessageSystemAttributeNames": ["All"],
-                "AttributeNames": ["All"],
-            ]
-        )
-        let raw = response["Messages"] as? [[String: Any]] ?? []
-        let messages = raw.map(SQSMessage.init(json:))
-        if !messages.isEmpty {
-            let entries = messages.enumerated().map {
-                ["Id": String($0.offset), "ReceiptHandle": $0.element.receiptHandle]
-            }
-            _ = try await call("DeleteMessageBatch", ["QueueUrl": queueURL, "Entries": entries])
-        }
-        return messages
+        try await admin.receiveAndDelete(queueURL: queueURL)
     }
 
     /// Receives (and deletes) messages until the queue answers with none.
     public func drain(queueURL: String) async throws -> [SQSMessage] {
-        var all: [SQSMessage] = []
-        while true {
-            let batch = try await receiveAndDelete(queueURL: queueURL)
-            if batch.isEmpty { return all }
-            all += batch
-        }
+        try await admin.drain(queueURL: queueURL)
     }
 
     /// `ApproximateNumberOfMessages` (visible messages).
     public func approximateNumberOfMessages(queueURL: String) async throws -> Int {
-        let response = try await call(
-            "GetQueueAttributes",
-            ["QueueUrl": queueURL, "AttributeNames": ["ApproximateNumberOfMessages"]]
-        )
-        let attributes = response["Attributes"] as? [String: String]
-        return attributes?["ApproximateNumberOfMessages"].flatMap { Int($0) } ?? 0
+        try await admin.approximateNumberOfMessages(queueURL: queueURL)
     }
 
     /// One SQS JSON-protocol call; throws `SQSCallError` on any status but 200.
     public func call(_ action: String, _ parameters: [String: Any]) async throws -> [String: Any] {
-        let body = try JSONSerialization.data(withJSONObject: parameters)
-        let response = try await http.execute(
-            .init(
-                method: "POST",
-                url: endpoint + "/",
-                headers: [("Content-Type", "application/x-amz-json-1.0"), ("X-Amz-Target", "AmazonSQS.\(action)")],
-                body: Array(body),
-                signing: .init(region: Self.region, service: "sqs", credentials: Self.credentials)
-            )
-        )
-        let text = String(decoding: response.body, as: UTF8.self)
-        guard response.status == 200 else {
-            throw SQSCallError(action: action, status: response.status, body: text)
-        }
-        if response.body.isEmpty { return [:] }
-        guard let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
-            throw SQSCallError(action: action, status: response.status, body: text)
-        }
-        return object
+        try await admin.call(action, parameters)
     }
 
     /// A TCP port nobody listens on right now (bound to 0, read, closed).
