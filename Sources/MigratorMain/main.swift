@@ -20,7 +20,7 @@ struct MigratorCommand: ParsableCommand {
             Exit status: 0 success, 1 failure (a migration failed, a checksum changed, the database \
             is unreachable), 2 usage error.
             """,
-        subcommands: [Up.self, Status.self, Verify.self, New.self, Baseline.self, Repair.self]
+        subcommands: [Up.self, Status.self, Verify.self, New.self, Baseline.self, Repair.self, Lint.self]
     )
 }
 
@@ -169,6 +169,33 @@ struct Repair: ParsableCommand {
             "repaired \(String(format: "%04d", repair.version)): checksum \(repair.oldChecksum) -> \(repair.newChecksum) "
                 + "by \(repair.repairedBy)"
         )
+    }
+}
+
+struct Lint: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Flag statements that lock or rewrite big tables, or cannot run as the file would run them.",
+        discussion: """
+            Exit status 1 when there are findings. `-- migrator: allow <rule> <reason>` just above a \
+            statement silences one finding of that rule on it; for an applied file, whose bytes must not \
+            change, put the same lines in FILE.allow next to it. Needs no database.
+            """
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "Files or directories to lint (default: --dir).")
+    var paths: [String] = []
+
+    func run() throws {
+        let findings = try reportingFailure { try MigrationLinter.lint(paths: paths.isEmpty ? [common.dir] : paths) }
+        for finding in findings {
+            print(finding.description)
+        }
+        guard findings.isEmpty else {
+            throw MigratorFailure(message: "\(findings.count) lint finding(s)", exitCode: 1)
+        }
+        print("OK: no lint findings.")
     }
 }
 
