@@ -94,7 +94,7 @@ public struct Migrator: Sendable {
             }
             try acquireLock(on: connection)
             defer { _ = try? connection.query(SchemaMigrationsTable.unlockSQL, [SchemaMigrationsTable.lockKey]) }
-            try SchemaMigrationsTable.create(on: connection)
+            try SchemaMigrationsTable.create(on: connection, lockTimeout: options.lockTimeout)
             let applied = try SchemaMigrationsTable.appliedMigrations(on: connection)
             let statuses = MigrationStatus.combine(files: files, applied: applied)
             try Self.checkForDrift(statuses)
@@ -133,7 +133,7 @@ public struct Migrator: Sendable {
         return try withConnection { connection in
             try acquireLock(on: connection)
             defer { _ = try? connection.query(SchemaMigrationsTable.unlockSQL, [SchemaMigrationsTable.lockKey]) }
-            try SchemaMigrationsTable.create(on: connection)
+            try SchemaMigrationsTable.create(on: connection, lockTimeout: options.lockTimeout)
             try connection.transaction { connection in
                 let rows = try SchemaMigrationsTable.rowCount(on: connection)
                 guard rows == 0 else {
@@ -168,7 +168,7 @@ public struct Migrator: Sendable {
         return try withConnection { connection in
             try acquireLock(on: connection)
             defer { _ = try? connection.query(SchemaMigrationsTable.unlockSQL, [SchemaMigrationsTable.lockKey]) }
-            try SchemaMigrationsTable.create(on: connection)
+            try SchemaMigrationsTable.create(on: connection, lockTimeout: options.lockTimeout)
             return try connection.transaction { connection in
                 let applied = try SchemaMigrationsTable.appliedMigrations(on: connection)
                 guard let row = applied.first(where: { $0.version == version }) else {

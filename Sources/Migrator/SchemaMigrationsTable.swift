@@ -108,12 +108,16 @@ enum SchemaMigrationsTable {
 
     /// Creates the migrator's bookkeeping tables, and adds columns newer migrators need. Run under
     /// the advisory lock.
-    static func create(on connection: Connection) throws {
+    static func create(on connection: Connection, lockTimeout: Duration) throws {
         try connection.query(createSQL)
         // Checked first: ALTER TABLE ... IF NOT EXISTS would still take the table's ACCESS
-        // EXCLUSIVE lock on every run.
+        // EXCLUSIVE lock on every run. Under lock_timeout like any migration, so that it never
+        // queues in front of the services' reads of schema_migrations.
         if try connection.query(hasNoteColumnSQL).first?.decode("present", as: Bool.self) != true {
-            try connection.query(addNoteColumnSQL)
+            try connection.transaction { connection in
+                try connection.query("SELECT set_config('lock_timeout', $1, true)", ["\(lockTimeout.milliseconds)ms"])
+                try connection.query(addNoteColumnSQL)
+            }
         }
         try connection.query(createRepairsSQL)
     }

@@ -137,6 +137,47 @@ import Testing
         }
     }
 
+    /// A database migrated by the migrator before `note` existed: `status` reads it as it is,
+    /// and the next `up` adds the column (once) and applies the rest.
+    @Test func aSchemaMigrationsTableWithoutNoteKeepsWorking() async throws {
+        let folder = try MigrationFolder([
+            "0001_create_a.sql": "CREATE TABLE a (id int);",
+            "0002_create_b.sql": "CREATE TABLE b (id int);",
+        ])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            let connection = try database.connect()
+            let checksum = try #require(try MigrationDirectory(path: folder.path).load().first?.checksum)
+            try connection.executeScript(
+                """
+                CREATE TABLE schema_migrations (
+                    version      bigint      PRIMARY KEY,
+                    name         text        NOT NULL,
+                    checksum     text        NOT NULL,
+                    applied_at   timestamptz NOT NULL DEFAULT now(),
+                    execution_ms bigint      NOT NULL,
+                    applied_by   text        NOT NULL DEFAULT current_user
+                );
+                CREATE TABLE a (id int);
+                """
+            )
+            try connection.query(
+                "INSERT INTO schema_migrations (version, name, checksum, execution_ms) VALUES (1, 'create_a', $1, 3)",
+                [checksum]
+            )
+            let migrations = try await Self.statusMigrations(folder, database)
+            #expect(migrations.map { $0["state"] as? String } == ["applied", "pending"])
+            let noteColumn =
+                "SELECT 1 FROM pg_attribute WHERE attrelid = 'schema_migrations'::regclass AND attname = 'note'"
+            #expect(try connection.query(noteColumn).rows.isEmpty, "status must not change the table")
+
+            let up = try await runMigrator(["up", "--dir", folder.path], database: database)
+            #expect(up.status == 0, "\(up.standardError)")
+            #expect(try connection.appliedVersions() == [1, 2])
+            #expect(try connection.scalar("SELECT count(*) FROM schema_migrations WHERE note IS NULL") == "2")
+        }
+    }
+
     // MARK: repair
 
     /// A comment-only edit of an applied file: `verify` fails, `repair` accepts the new checksum
