@@ -8,6 +8,12 @@ import Testing
 /// The verbs and refusals a DBA expects (issue 19), through the `migrator` executable on a
 /// real Postgres: out-of-order files, `baseline`, `repair`, `up --dry-run --sql`, progress lines.
 @Suite(.requiresDatabase) struct MigratorDBAVerbsTests {
+    /// Two files, each creating a table.
+    static let tablesAAndB = [
+        "0001_create_a.sql": "CREATE TABLE a (id int);",
+        "0002_create_b.sql": "CREATE TABLE b (id int);",
+    ]
+
     /// The `migrations` array of `migrator status --json`.
     static func statusMigrations(_ folder: MigrationFolder, _ database: TestDatabase) async throws -> [[String: Any]] {
         let json = try await runMigrator(["status", "--json", "--dir", folder.path], database: database)
@@ -117,10 +123,7 @@ import Testing
     /// `baseline` on a database the migrator already runs on is refused and changes nothing; a
     /// version without a file is a usage error.
     @Test func baselineIsRefusedWhereSchemaMigrationsHasRows() async throws {
-        let folder = try MigrationFolder([
-            "0001_create_a.sql": "CREATE TABLE a (id int);",
-            "0002_create_b.sql": "CREATE TABLE b (id int);",
-        ])
+        let folder = try MigrationFolder(Self.tablesAAndB)
         defer { folder.remove() }
         try await TestDatabase.withFresh { database in
             let up = try await runMigrator(["up", "--to", "1", "--dir", folder.path], database: database)
@@ -140,14 +143,13 @@ import Testing
     /// A database migrated by the migrator before `note` existed: `status` reads it as it is,
     /// and the next `up` adds the column (once) and applies the rest.
     @Test func aSchemaMigrationsTableWithoutNoteKeepsWorking() async throws {
-        let folder = try MigrationFolder([
-            "0001_create_a.sql": "CREATE TABLE a (id int);",
-            "0002_create_b.sql": "CREATE TABLE b (id int);",
-        ])
+        let folder = try MigrationFolder(Self.tablesAAndB)
         defer { folder.remove() }
         try await TestDatabase.withFresh { database in
             let connection = try database.connect()
             let checksum = try #require(try MigrationDirectory(path: folder.path).load().first?.checksum)
+            // The table as the previous migrator made it, written out: SchemaMigrationsTable.createSQL
+            // may change, this shape may not.
             try connection.executeScript(
                 """
                 CREATE TABLE schema_migrations (
@@ -230,10 +232,7 @@ import Testing
 
     /// Nothing to repair (the file matches, or the version is not applied) fails and writes no audit row.
     @Test func repairRefusesWhenThereIsNothingToRepair() async throws {
-        let folder = try MigrationFolder([
-            "0001_create_a.sql": "CREATE TABLE a (id int);",
-            "0002_create_b.sql": "CREATE TABLE b (id int);",
-        ])
+        let folder = try MigrationFolder(Self.tablesAAndB)
         defer { folder.remove() }
         try await TestDatabase.withFresh { database in
             let up = try await runMigrator(["up", "--to", "1", "--dir", folder.path], database: database)
