@@ -127,6 +127,39 @@ import Testing
         #expect(nearMiss.isEmpty, "\(nearMiss)")
     }
 
+    /// What `not-in-transaction` flags, Postgres does refuse in a transactional file, and runs in
+    /// a no-transaction file, which the linter accepts.
+    @Test(
+        .requiresDatabase,
+        arguments: [
+            "CREATE INDEX CONCURRENTLY t_id_idx ON t (id)", "VACUUM t", "REINDEX TABLE CONCURRENTLY t",
+            "DROP INDEX CONCURRENTLY IF EXISTS t_none_idx",
+        ]
+    )
+    func whatNotInTransactionFlagsPostgresRefusesInATransaction(statement: String) async throws {
+        let inTransaction = "\(statement);\n"
+        let alone = "\(MigrationFile.noTransactionMarker)\n\(statement);\n"
+        #expect(MigrationLinter.lint(path: "f.sql", sql: inTransaction).map(\.rule) == [.notInTransaction])
+        #expect(MigrationLinter.lint(path: "f.sql", sql: alone).isEmpty)
+
+        let folder = try MigrationFolder(["0001_create_t.sql": "CREATE TABLE t (id int);"])
+        defer { folder.remove() }
+        try await TestDatabase.withFresh { database in
+            let migrator = makeMigrator(database, directory: folder.path)
+            try migrator.up()
+            try folder.write("0002_statement.sql", inTransaction)
+            let refusal = #expect(throws: MigratorError.self) { try migrator.up() }
+            #expect(
+                refusal?.description.contains("cannot run inside a transaction block") == true,
+                "\(String(describing: refusal))"
+            )
+            #expect(try database.connect().appliedVersions() == [1])
+            try folder.write("0002_statement.sql", alone)
+            let applied = try migrator.up()
+            #expect(applied.map(\.version) == [2])
+        }
+    }
+
     /// An allow comment silences one finding of its rule on its statement; it needs a reason, and
     /// one that silences nothing is itself a finding (so stale allows do not pile up).
     @Test func allowCommentsSilenceOneFindingAndNeedAReason() {
