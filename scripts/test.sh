@@ -53,6 +53,10 @@ swift format lint --strict --recursive Package.swift Sources Tests
 # --enable-code-coverage` only collects it, so the build must have it too.
 swift build --build-tests --enable-code-coverage
 
+# The migrations' locking hazards are part of the suite too, next to the format check: it
+# needs the migrator just built, and no database (docs/operations.md#lint).
+.build/debug/migrator lint sql
+
 make_run_dir
 install_cleanup_traps
 start_postgres "$RUN_DIR"

@@ -16,10 +16,17 @@ public struct Migrator: Sendable {
         public var lockTimeout: Duration = .seconds(5)
         /// How long `up` waits for another migrator to finish before giving up.
         public var lockWaitTimeout: Duration = .seconds(300)
+        /// How often `up` reports what a running file is doing (`MigrationProgress.running`).
+        public var activityInterval: Duration = .seconds(5)
 
-        public init(lockTimeout: Duration = .seconds(5), lockWaitTimeout: Duration = .seconds(300)) {
+        public init(
+            lockTimeout: Duration = .seconds(5),
+            lockWaitTimeout: Duration = .seconds(300),
+            activityInterval: Duration = .seconds(5)
+        ) {
             self.lockTimeout = lockTimeout
             self.lockWaitTimeout = lockWaitTimeout
+            self.activityInterval = activityInterval
         }
     }
 
@@ -39,8 +46,13 @@ public struct Migrator: Sendable {
     /// Every file and every applied version, in version order.
     public func status() throws -> [MigrationStatus] {
         let files = try directory.load()
-        let applied = try withConnection { try SchemaMigrationsTable.appliedMigrations(on: $0) }
-        return MigrationStatus.combine(files: files, applied: applied)
+        return try withConnection { connection in
+            MigrationStatus.combine(
+                files: files,
+                applied: try SchemaMigrationsTable.appliedMigrations(on: connection),
+                repairs: try SchemaMigrationsTable.repairs(on: connection)
+            )
+        }
     }
 
     /// Checks that every applied migration still has its file, unchanged. Throws naming the
@@ -57,8 +69,17 @@ public struct Migrator: Sendable {
     ///
     /// Concurrent calls (from any number of processes) are serialised by an advisory lock; the
     /// ones that waited find the work done and apply nothing.
+    ///
+    /// A pending file numbered below the highest applied version is refused (nothing is applied)
+    /// unless `allowOutOfOrder`: it was written against an older schema than the one it would now
+    /// run on, and someone should look at it first.
     @discardableResult
-    public func up(to targetVersion: Int? = nil, dryRun: Bool = false) throws -> [MigrationFile] {
+    public func up(
+        to targetVersion: Int? = nil,
+        dryRun: Bool = false,
+        allowOutOfOrder: Bool = false,
+        progress: @escaping @Sendable (MigrationProgress) -> Void = { _ in }
+    ) throws -> [MigrationFile] {
         let files = try directory.load()
         if let targetVersion, !files.contains(where: { $0.version == targetVersion }) {
             throw MigratorError(.unknownVersion, "--to \(targetVersion): no migration file has that version")
@@ -68,19 +89,157 @@ public struct Migrator: Sendable {
                 let applied = try SchemaMigrationsTable.appliedMigrations(on: connection)
                 let statuses = MigrationStatus.combine(files: files, applied: applied)
                 try Self.checkForDrift(statuses)
+                try Self.checkOrder(statuses, upTo: targetVersion, allowOutOfOrder: allowOutOfOrder)
                 return Self.pending(statuses, upTo: targetVersion)
             }
             try acquireLock(on: connection)
             defer { _ = try? connection.query(SchemaMigrationsTable.unlockSQL, [SchemaMigrationsTable.lockKey]) }
-            try SchemaMigrationsTable.create(on: connection)
+            try SchemaMigrationsTable.create(on: connection, lockTimeout: options.lockTimeout)
             let applied = try SchemaMigrationsTable.appliedMigrations(on: connection)
             let statuses = MigrationStatus.combine(files: files, applied: applied)
             try Self.checkForDrift(statuses)
+            try Self.checkOrder(statuses, upTo: targetVersion, allowOutOfOrder: allowOutOfOrder)
             let pending = Self.pending(statuses, upTo: targetVersion)
+            let backendPID = try connection.query("SELECT pg_backend_pid() AS pid").first?.decode("pid", as: Int.self)
             for file in pending {
-                try apply(file, on: connection)
+                progress(.started(file))
+                let started = ContinuousClock.now
+                let watcher = backendPID.map { pid in
+                    MigrationActivityWatcher(settings: settings, backendPID: pid, interval: options.activityInterval) {
+                        progress(.running(file, elapsed: ContinuousClock.now - started, activity: $0))
+                    }
+                }
+                watcher?.start()
+                defer { watcher?.stop() }
+                let elapsed = try apply(file, on: connection)
+                watcher?.stop()
+                progress(.finished(file, elapsed: elapsed))
             }
             return pending
+        }
+    }
+
+    /// Records every file up to and including `version` as applied, with its checksum and the note
+    /// `baseline`, without running it: for a database whose schema was made another way (by
+    /// `psql`, by an older tool). Refused when `schema_migrations` already has rows. Returns the
+    /// files recorded.
+    @discardableResult
+    public func baseline(version: Int) throws -> [MigrationFile] {
+        let files = try directory.load()
+        guard files.contains(where: { $0.version == version }) else {
+            throw MigratorError(.unknownVersion, "baseline \(version): no migration file has that version")
+        }
+        let recorded = files.filter { $0.version <= version }
+        return try withConnection { connection in
+            try acquireLock(on: connection)
+            defer { _ = try? connection.query(SchemaMigrationsTable.unlockSQL, [SchemaMigrationsTable.lockKey]) }
+            try SchemaMigrationsTable.create(on: connection, lockTimeout: options.lockTimeout)
+            try connection.transaction { connection in
+                let rows = try SchemaMigrationsTable.rowCount(on: connection)
+                guard rows == 0 else {
+                    throw MigratorError(
+                        .alreadyMigrated,
+                        "schema_migrations already has \(rows) row(s): baseline is only for a database the migrator "
+                            + "has never run on"
+                    )
+                }
+                for file in recorded {
+                    try connection.query(
+                        SchemaMigrationsTable.insertBaselineSQL,
+                        [file.version, file.name, file.checksum]
+                    )
+                }
+            }
+            return recorded
+        }
+    }
+
+    /// Accepts the current checksum of applied `version`'s file (after an edit that changed no
+    /// statement, such as a comment), and records the old and new checksum, `current_user`,
+    /// `application_name`, the time and `reason` in `schema_migrations_repairs`, in one
+    /// transaction. Throws `nothingToRepair` when the version is not applied, has no file, or
+    /// already matches.
+    @discardableResult
+    public func repair(version: Int, reason: String?) throws -> MigrationRepair {
+        let files = try directory.load()
+        guard let file = files.first(where: { $0.version == version }) else {
+            throw MigratorError(.nothingToRepair, "repair \(version): no migration file has that version")
+        }
+        return try withConnection { connection in
+            try acquireLock(on: connection)
+            defer { _ = try? connection.query(SchemaMigrationsTable.unlockSQL, [SchemaMigrationsTable.lockKey]) }
+            try SchemaMigrationsTable.create(on: connection, lockTimeout: options.lockTimeout)
+            return try connection.transaction { connection in
+                let applied = try SchemaMigrationsTable.appliedMigrations(on: connection)
+                guard let row = applied.first(where: { $0.version == version }) else {
+                    throw MigratorError(.nothingToRepair, "repair \(version): \(file.fileName) is not applied")
+                }
+                guard row.checksum != file.checksum else {
+                    throw MigratorError(
+                        .nothingToRepair,
+                        "repair \(version): \(file.fileName) already matches its checksum in schema_migrations"
+                    )
+                }
+                let reasonText = reason.flatMap { $0.isEmpty ? nil : $0 }
+                try connection.query(SchemaMigrationsTable.updateChecksumSQL, [version, file.checksum, row.checksum])
+                try connection.query(
+                    SchemaMigrationsTable.insertRepairSQL,
+                    [version, row.checksum, file.checksum, reasonText]
+                )
+                return try SchemaMigrationsTable.repairs(on: connection).last { $0.version == version }
+                    ?? MigrationRepair(
+                        version: version,
+                        oldChecksum: row.checksum,
+                        newChecksum: file.checksum,
+                        repairedBy: "",
+                        applicationName: "",
+                        repairedAt: Date(),
+                        reason: reasonText
+                    )
+            }
+        }
+    }
+
+    private static func checkOrder(
+        _ statuses: [MigrationStatus],
+        upTo targetVersion: Int?,
+        allowOutOfOrder: Bool
+    )
+        throws
+    {
+        guard !allowOutOfOrder else { return }
+        let late = pending(statuses, upTo: targetVersion).filter { file in
+            statuses.contains { $0.version == file.version && $0.isOutOfOrder }
+        }
+        guard !late.isEmpty else { return }
+        let highest = statuses.filter { $0.state == .applied }.map(\.version).max() ?? 0
+        throw MigratorError(
+            .outOfOrder,
+            "\(late.map(\.fileName).joined(separator: ", ")) "
+                + (late.count == 1 ? "is" : "are")
+                + " numbered below the highest applied version \(String(format: "%04d", highest)) and not applied; "
+                + "check that it still fits the schema and run `migrator up --allow-out-of-order`, "
+                + "or renumber it above \(String(format: "%04d", highest))"
+        )
+    }
+
+    /// What `up` with the same arguments would run, and the session it would run it in; changes
+    /// nothing. Refuses (drift, out of order) exactly as `up` would.
+    public func plan(to targetVersion: Int? = nil, allowOutOfOrder: Bool = false) throws -> MigrationPlan {
+        let files = try up(to: targetVersion, dryRun: true, allowOutOfOrder: allowOutOfOrder)
+        return try withConnection { connection in
+            let row = try connection.query(
+                "SELECT current_setting('application_name') AS application_name, "
+                    + "current_setting('statement_timeout') AS statement_timeout"
+            ).first
+            return MigrationPlan(
+                session: .init(
+                    applicationName: try row?.decode("application_name") ?? settings.applicationName,
+                    statementTimeout: try row?.decode("statement_timeout") ?? "?",
+                    lockTimeout: "\(options.lockTimeout.milliseconds)ms"
+                ),
+                files: files
+            )
         }
     }
 
@@ -140,7 +299,7 @@ public struct Migrator: Sendable {
         }
     }
 
-    private func apply(_ file: MigrationFile, on connection: Connection) throws {
+    private func apply(_ file: MigrationFile, on connection: Connection) throws -> Duration {
         let started = ContinuousClock.now
         let lockTimeout = "\(options.lockTimeout.milliseconds)ms"
         logger.info("applying migration", metadata: ["file": "\(file.fileName)"])
@@ -172,10 +331,12 @@ public struct Migrator: Sendable {
             }
             throw MigratorError(.migrationFailed, message)
         }
+        let elapsed = ContinuousClock.now - started
         logger.info(
             "applied migration",
-            metadata: ["file": "\(file.fileName)", "elapsed_ms": "\((ContinuousClock.now - started).milliseconds)"]
+            metadata: ["file": "\(file.fileName)", "elapsed_ms": "\(elapsed.milliseconds)"]
         )
+        return elapsed
     }
 
     private func withConnection<Value>(_ body: (Connection) throws -> Value) throws -> Value {

@@ -21,6 +21,12 @@ public struct MigratorError: Error, Sendable, CustomStringConvertible {
         case invalidName
         /// Postgres could not be reached or failed outside a migration.
         case database
+        /// Pending files numbered below the highest applied version, without `--allow-out-of-order`.
+        case outOfOrder
+        /// `baseline` on a database that already has `schema_migrations` rows.
+        case alreadyMigrated
+        /// `repair` of a version that is not applied, has no file, or needs no repair.
+        case nothingToRepair
     }
 
     public var code: Code

@@ -7,15 +7,60 @@
 /// comments and whitespace are dropped.
 enum SQLStatementSplitter {
     static func split(_ script: String) -> [String] {
+        scan(script).map(\.text)
+    }
+
+    /// One statement as the splitter found it, with what the linter needs to read it.
+    struct ScannedStatement: Equatable {
+        /// The statement as `split` returns it (comments included, no trailing `;`).
+        var text: String
+        /// The code alone: comments become a space, a quoted string `''`, a dollar-quoted body
+        /// `$$`; double-quoted identifiers stay. Whitespace runs are one space.
+        var code: String
+        /// Offset, in Unicode scalars of the script, of the statement's first code character.
+        var codeOffset: Int
+        /// The text of each `--` comment in or just above the statement, without the `--`.
+        var lineComments: [String]
+        /// The bodies of the statement's dollar-quoted strings (function and `DO` bodies).
+        var dollarBodies: [String]
+    }
+
+    static func scan(_ script: String) -> [ScannedStatement] {
         let characters = Array(script.unicodeScalars)
-        var statements: [String] = []
+        var statements: [ScannedStatement] = []
         var current = String.UnicodeScalarView()
-        var hasCode = false
+        var code = String.UnicodeScalarView()
+        var codeOffset: Int?
+        var lineComments: [String] = []
+        var dollarBodies: [String] = []
         var index = 0
 
         func append(_ range: Range<Int>, isCode: Bool) {
             current.append(contentsOf: characters[range])
-            if isCode, characters[range].contains(where: { !$0.properties.isWhitespace }) { hasCode = true }
+            if isCode, codeOffset == nil,
+                let first = characters[range].firstIndex(where: { !$0.properties.isWhitespace })
+            {
+                codeOffset = first
+            }
+        }
+        func finish() {
+            if let codeOffset {
+                let collapsed = String(code).split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+                statements.append(
+                    ScannedStatement(
+                        text: String(current).trimmed,
+                        code: collapsed,
+                        codeOffset: codeOffset,
+                        lineComments: lineComments,
+                        dollarBodies: dollarBodies
+                    )
+                )
+            }
+            current = String.UnicodeScalarView()
+            code = String.UnicodeScalarView()
+            codeOffset = nil
+            lineComments = []
+            dollarBodies = []
         }
 
         while index < characters.count {
@@ -23,40 +68,51 @@ enum SQLStatementSplitter {
             let next: Unicode.Scalar? = index + 1 < characters.count ? characters[index + 1] : nil
             switch character {
             case ";":
-                if hasCode { statements.append(String(current).trimmed) }
-                current = String.UnicodeScalarView()
-                hasCode = false
+                finish()
                 index += 1
             case "-" where next == "-":
                 let end = characters[index...].firstIndex(of: "\n") ?? characters.count
                 append(index..<end, isCode: false)
+                lineComments.append(String(String.UnicodeScalarView(characters[(index + 2)..<end])))
+                code.append(" ")
                 index = end
             case "/" where next == "*":
                 let end = endOfBlockComment(characters, from: index)
                 append(index..<end, isCode: false)
+                code.append(" ")
                 index = end
             case "'", "\"":
                 let escapesWithBackslash =
                     character == "'" && index > 0 && (characters[index - 1] == "E" || characters[index - 1] == "e")
                 let end = endOfQuoted(characters, from: index, quote: character, backslash: escapesWithBackslash)
                 append(index..<end, isCode: true)
+                if character == "'" {
+                    code.append(contentsOf: "''".unicodeScalars)
+                } else {
+                    code.append(contentsOf: characters[index..<end])
+                }
                 index = end
             case "$":
                 if let tagEnd = dollarTagEnd(characters, from: index) {
                     let tag = Array(characters[index...tagEnd])
                     let end = endOfDollarQuoted(characters, bodyStart: tagEnd + 1, tag: tag)
                     append(index..<end, isCode: true)
+                    let bodyEnd = max(tagEnd + 1, end - tag.count)
+                    dollarBodies.append(String(String.UnicodeScalarView(characters[(tagEnd + 1)..<bodyEnd])))
+                    code.append(contentsOf: " $$ ".unicodeScalars)
                     index = end
                 } else {
                     append(index..<(index + 1), isCode: true)
+                    code.append(character)
                     index += 1
                 }
             default:
                 append(index..<(index + 1), isCode: true)
+                code.append(character)
                 index += 1
             }
         }
-        if hasCode { statements.append(String(current).trimmed) }
+        finish()
         return statements
     }
 

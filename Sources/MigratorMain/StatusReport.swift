@@ -27,6 +27,7 @@ enum StatusReport {
                 "name": status.name,
                 "state": status.state.rawValue,
                 "drift": status.drift.rawValue,
+                "out_of_order": status.isOutOfOrder,
             ]
             if let file = status.file {
                 entry["file"] = file.fileName
@@ -36,6 +37,21 @@ enum StatusReport {
                 entry["applied_at"] = iso8601(applied.appliedAt)
                 entry["applied_checksum"] = applied.checksum
                 entry["execution_ms"] = applied.executionMilliseconds
+                if let note = applied.note {
+                    entry["note"] = note
+                }
+            }
+            if !status.repairs.isEmpty {
+                entry["repairs"] = status.repairs.map { repair -> [String: Any] in
+                    [
+                        "old_checksum": repair.oldChecksum,
+                        "new_checksum": repair.newChecksum,
+                        "repaired_by": repair.repairedBy,
+                        "application_name": repair.applicationName,
+                        "repaired_at": iso8601(repair.repairedAt),
+                        "reason": repair.reason ?? NSNull(),
+                    ]
+                }
             }
             return entry
         }
@@ -50,11 +66,16 @@ enum StatusReport {
     }
 
     private static func note(_ status: MigrationStatus) -> String {
+        var notes: [String] = []
         switch status.drift {
-        case .none: ""
-        case .checksumChanged: "file changed since it was applied"
-        case .fileMissing: "file missing"
+        case .none: break
+        case .checksumChanged: notes.append("file changed since it was applied")
+        case .fileMissing: notes.append("file missing")
         }
+        if status.isOutOfOrder { notes.append("out of order") }
+        if let note = status.applied?.note { notes.append(note) }
+        if !status.repairs.isEmpty { notes.append("repaired") }
+        return notes.joined(separator: "; ")
     }
 
     private static func iso8601(_ date: Date) -> String {

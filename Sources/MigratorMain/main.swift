@@ -20,7 +20,7 @@ struct MigratorCommand: ParsableCommand {
             Exit status: 0 success, 1 failure (a migration failed, a checksum changed, the database \
             is unreachable), 2 usage error.
             """,
-        subcommands: [Up.self, Status.self, Verify.self, New.self]
+        subcommands: [Up.self, Status.self, Verify.self, New.self, Baseline.self, Repair.self, Lint.self]
     )
 }
 
@@ -40,6 +40,15 @@ struct Up: ParsableCommand {
     @Flag(name: .long, help: "Print what would be applied and change nothing.")
     var dryRun = false
 
+    @Flag(
+        name: .long,
+        help: "With --dry-run: print the statements in order, the transactions and the session settings."
+    )
+    var sql = false
+
+    @Flag(name: .long, help: "Apply pending files numbered below the highest applied version too.")
+    var allowOutOfOrder = false
+
     @Option(name: .long, help: "lock_timeout while a migration runs, e.g. 5s or 500ms.")
     var lockTimeout: String = "5s"
 
@@ -56,6 +65,9 @@ struct Up: ParsableCommand {
         guard let wait = DurationText.parse(lockWait), wait <= .seconds(86_400) else {
             throw ValidationError("--lock-wait must be a duration up to 24h, e.g. 5m, got '\(lockWait)'")
         }
+        if sql && !dryRun {
+            throw ValidationError("--sql only goes with --dry-run")
+        }
     }
 
     func run() throws {
@@ -64,12 +76,26 @@ struct Up: ParsableCommand {
             lockWaitTimeout: DurationText.parse(lockWait) ?? .seconds(300)
         )
         let migrator = try makeMigrator(common, options: options)
-        let files = try reportingFailure { try migrator.up(to: to, dryRun: dryRun) }
+        if sql {
+            let plan = try reportingFailure { try migrator.plan(to: to, allowOutOfOrder: allowOutOfOrder) }
+            print(plan.text, terminator: "")
+            return
+        }
+        let files = try reportingFailure {
+            try migrator.up(to: to, dryRun: dryRun, allowOutOfOrder: allowOutOfOrder) { progress in
+                // Flushed line by line: an operator watching a long CREATE INDEX CONCURRENTLY sees
+                // which file it is in while it runs, not when the process ends.
+                print(ProgressLine.text(progress))
+                fflush(nil)
+            }
+        }
         if files.isEmpty {
             print("Nothing to apply: the schema is up to date.")
         }
-        for file in files {
-            print(dryRun ? "would apply \(file.fileName)" : "applied \(file.fileName)")
+        if dryRun {
+            for file in files {
+                print("would apply \(file.fileName)")
+            }
         }
     }
 }
@@ -101,6 +127,75 @@ struct Verify: ParsableCommand {
         let statuses = try reportingFailure { try migrator.verify() }
         let applied = statuses.filter { $0.state == .applied }.count
         print("OK: \(applied) applied migration(s) match their files; \(statuses.count - applied) pending.")
+    }
+}
+
+struct Baseline: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record versions up to VERSION as applied without running them (adopt an existing database)."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "The last version the existing schema already has.")
+    var version: Int
+
+    func run() throws {
+        let migrator = try makeMigrator(common)
+        let files = try reportingFailure { try migrator.baseline(version: version) }
+        for file in files {
+            print("baselined \(file.fileName)")
+        }
+    }
+}
+
+struct Repair: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Accept an applied file's current checksum, recording who, when and why."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "The applied version whose file was edited without changing what it does.")
+    var version: Int
+
+    @Option(name: .long, help: "Why the file changed, kept in schema_migrations_repairs.")
+    var reason: String?
+
+    func run() throws {
+        let migrator = try makeMigrator(common)
+        let repair = try reportingFailure { try migrator.repair(version: version, reason: reason) }
+        print(
+            "repaired \(String(format: "%04d", repair.version)): checksum \(repair.oldChecksum) -> \(repair.newChecksum) "
+                + "by \(repair.repairedBy)"
+        )
+    }
+}
+
+struct Lint: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Flag statements that lock or rewrite big tables, or cannot run as the file would run them.",
+        discussion: """
+            Exit status 1 when there are findings. `-- migrator: allow <rule> <reason>` just above a \
+            statement silences one finding of that rule on it; for an applied file, whose bytes must not \
+            change, put the same lines in FILE.allow next to it. Needs no database.
+            """
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "Files or directories to lint (default: --dir).")
+    var paths: [String] = []
+
+    func run() throws {
+        let findings = try reportingFailure { try MigrationLinter.lint(paths: paths.isEmpty ? [common.dir] : paths) }
+        for finding in findings {
+            print(finding.description)
+        }
+        guard findings.isEmpty else {
+            throw MigratorFailure(message: "\(findings.count) lint finding(s)", exitCode: 1)
+        }
+        print("OK: no lint findings.")
     }
 }
 
