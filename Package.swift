@@ -79,6 +79,7 @@ let package = Package(
                 "CCurl",
                 "CivilTime",
                 "Digest",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -263,6 +264,8 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "AWS", "Migrator", "Postgres", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/TestSupport",
@@ -287,9 +290,11 @@ let package = Package(
         .testTarget(
             name: "AWSTests",
             dependencies: [
+                "AppConfig",
                 "AWS",
                 "Digest",
                 "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -42,20 +42,30 @@ public struct S3ObjectReader: Sendable {
         }
     }
 
-    public let presigner: S3Presigner
+    /// Signs each try with the credentials current at that moment.
+    public let presigners: S3PresignerSource
     public let http: CurlHTTPClient
     public let retryDelays: [Duration]
 
     /// - Parameter retryDelays: the pauses before the second, third, ... try; the contract's
     ///   `[1 s, 2 s, 4 s]` by default.
     public init(
+        presigners: S3PresignerSource,
+        http: CurlHTTPClient,
+        retryDelays: [Duration] = [.seconds(1), .seconds(2), .seconds(4)]
+    ) {
+        self.presigners = presigners
+        self.http = http
+        self.retryDelays = retryDelays
+    }
+
+    /// A reader that signs with one presigner's fixed credentials.
+    public init(
         presigner: S3Presigner,
         http: CurlHTTPClient,
         retryDelays: [Duration] = [.seconds(1), .seconds(2), .seconds(4)]
     ) {
-        self.presigner = presigner
-        self.http = http
-        self.retryDelays = retryDelays
+        self.init(presigners: S3PresignerSource(fixed: presigner), http: http, retryDelays: retryDelays)
     }
 
     /// The object's size, type, `ETag` and version, or `nil` when there is no object at `key`.
@@ -149,7 +159,15 @@ public struct S3ObjectReader: Sendable {
                     throw .unavailable("cancelled while waiting to retry: \(lastProblem)")
                 }
             }
-            // Signed afresh for each try: a retry after a long pause must not carry an old date.
+            // Signed afresh for each try: a retry after a long pause must not carry an old date,
+            // and credentials refreshed meanwhile are used.
+            let presigner: S3Presigner
+            do {
+                presigner = try await presigners.current().presigner
+            } catch {
+                lastProblem = error.description
+                continue
+            }
             let signed = presigner.signHeaders(
                 method: method,
                 key: key,

@@ -87,18 +87,20 @@ public struct SQSClient: Sendable {
     public let endpoint: String
     public let queueURL: String
     public let region: String
-    public let credentials: AWSCredentials?
+    /// Where each call takes the credentials current at that moment.
+    public let credentials: CredentialCache?
     private let http: CurlHTTPClient
 
     /// - Parameters:
     ///   - endpoint: the SQS endpoint (`AWS_ENDPOINT_URL_SQS`), or `nil` for
     ///     `https://sqs.REGION.amazonaws.com`.
-    ///   - credentials: `nil` sends unsigned requests (only useful against local emulators).
+    ///   - credentials: the process's credential cache; `nil` sends unsigned requests (only
+    ///     useful against local emulators).
     public init(
         endpoint: String?,
         queueURL: String,
         region: String,
-        credentials: AWSCredentials?,
+        credentials: CredentialCache?,
         http: CurlHTTPClient
     ) {
         self.endpoint = endpoint ?? "https://sqs.\(region).amazonaws.com"
@@ -106,6 +108,23 @@ public struct SQSClient: Sendable {
         self.region = region
         self.credentials = credentials
         self.http = http
+    }
+
+    /// A client with fixed credentials (`nil`: unsigned).
+    public init(
+        endpoint: String?,
+        queueURL: String,
+        region: String,
+        credentials: AWSCredentials?,
+        http: CurlHTTPClient
+    ) {
+        self.init(
+            endpoint: endpoint,
+            queueURL: queueURL,
+            region: region,
+            credentials: credentials.map { CredentialCache(static: $0) },
+            http: http
+        )
     }
 
     /// The longest one call can take, connection included (the HTTP client's timeout): a call
@@ -134,6 +153,19 @@ public struct SQSClient: Sendable {
             }
         )
         let body = try JSONEncoder().encode(request)
+        var signing: CurlHTTPClient.AWSSigning?
+        if let credentials {
+            do {
+                signing = .init(region: region, service: "sqs", credentials: try await credentials.current())
+            } catch {
+                // Nothing was sent: no valid credentials is an outage, never the events' fault.
+                throw BatchError(
+                    kind: .outage(.credentialsUnavailable),
+                    code: "CredentialsUnavailable",
+                    message: error.description
+                )
+            }
+        }
         let response: CurlHTTPClient.Response
         do {
             response = try await http.execute(
@@ -145,7 +177,7 @@ public struct SQSClient: Sendable {
                         ("X-Amz-Target", "AmazonSQS.SendMessageBatch"),
                     ],
                     body: Array(body),
-                    signing: credentials.map { .init(region: region, service: "sqs", credentials: $0) },
+                    signing: signing,
                     startDeadline: startDeadline
                 )
             )

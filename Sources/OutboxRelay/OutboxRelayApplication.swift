@@ -34,6 +34,16 @@ public enum OutboxRelayApplication {
             timeoutMilliseconds: Int(sendTimeout / .milliseconds(1)),
             connectTimeoutMilliseconds: 2_000
         )
+        // The credential chain: no source at all stops the process (unless development
+        // against a local endpoint, where requests go unsigned).
+        let credentials: CredentialCache?
+        do {
+            credentials = try await configuration.aws.startCredentials(http: http, logger: logger)
+        } catch {
+            await http.shutdown()
+            await pool.shutdown()
+            throw error
+        }
         let relay = OutboxRelayService(
             pool: pool,
             listenerSettings: configuration.database.settings,
@@ -41,12 +51,19 @@ public enum OutboxRelayApplication {
                 endpoint: configuration.aws.sqsEndpoint?.absoluteString,
                 queueURL: configuration.queueURL.absoluteString,
                 region: configuration.aws.region,
-                credentials: configuration.aws.credentials,
+                credentials: credentials,
                 http: http
             ),
             settings: .init(configuration),
             logger: logger
         )
+        // Stopped in reverse: the relay finishes its batch before the credential refresh, HTTP
+        // and the pool close.
+        var services: [any Service] = [pool, CurlHTTPClientService(client: http)]
+        if let credentials {
+            services.append(credentials)
+        }
+        services.append(relay)
         let router = Router()
         // `/readyz`: the database first, then SQS while the breaker holds delivery back.
         HealthRoutes.add(to: router, readiness: ReadinessProbe(pool: pool)) { [breaker = relay.breaker] in
@@ -59,8 +76,7 @@ public enum OutboxRelayApplication {
                 address: .hostname(configuration.metricsHost, port: configuration.metricsPort),
                 serverName: "outbox-relay"
             ),
-            // Stopped in reverse: the relay finishes its batch before HTTP and the pool close.
-            services: [pool, CurlHTTPClientService(client: http), relay],
+            services: services,
             logger: logger
         )
     }

@@ -14,6 +14,9 @@ import Testing
                 "DATABASE_URL": database.connectionString,
                 "DETECTION_QUEUE_URL": "http://127.0.0.1:4566/000000000000/detection",
                 "RELAY_METRICS_PORT": "0",
+                // Development against a local endpoint: no AWS credentials needed.
+                "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:4566",
+                "AWS_EC2_METADATA_DISABLED": "true",
             ])
         )
     }
@@ -41,6 +44,26 @@ import Testing
                     logger: .init(label: "test")
                 )
             }
+        }
+    }
+
+    /// Issue 14: outside development, a relay with no credential source at all exits 1 at
+    /// start with one line listing the sources it tried.
+    @Test func withoutAnyCredentialSourceTheRelayExitsOneNamingTheSourcesTried() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.migrate()
+            let child = try await ChildProcess.run(
+                try TestPaths.executable("outbox-relay"),
+                ["run"],
+                environment: CredentialStubServer.noCredentialsEnvironment.merging([
+                    "APP_ENV": "production",
+                    "DATABASE_URL": database.connectionString,
+                    "DETECTION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/detection",
+                    "RELAY_METRICS_PORT": "0",
+                ]) { _, new in new }
+            )
+            let problems = CredentialStubServer.noCredentialsExitProblems(child)
+            #expect(problems.isEmpty, "\(problems): \(child.standardError)")
         }
     }
 }
