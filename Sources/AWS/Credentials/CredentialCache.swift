@@ -148,12 +148,17 @@ public final class CredentialCache: Service, Sendable {
 
     // MARK: Service
 
-    /// Refreshes on time without a request asking, until graceful shutdown.
+    /// Refreshes on time without a request asking, until graceful shutdown (which ends it
+    /// normally: a service that throws would make the process exit non-zero).
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let wait = self.nextWakeUp()
-                try await Task.sleep(for: wait)
+                do {
+                    try await Task.sleep(for: wait)
+                } catch {
+                    return
+                }
                 let refresh = self.state.withLock { state -> Task<Void, Never>? in
                     let now = self.now()
                     if state.refresh == nil, self.isDue(state, at: now), self.mayRetry(state, at: now) {
