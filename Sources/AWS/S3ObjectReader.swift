@@ -161,24 +161,37 @@ public struct S3ObjectReader: Sendable {
             }
             // Signed afresh for each try: a retry after a long pause must not carry an old date,
             // and credentials refreshed meanwhile are used.
-            let presigner: S3Presigner
+            let current: S3PresignerSource.Current
             do {
-                presigner = try await presigners.current().presigner
+                current = try await presigners.current()
             } catch {
                 lastProblem = error.description
                 continue
             }
-            let signed = presigner.signHeaders(
-                method: method,
-                key: key,
-                versionID: versionID,
-                headers: headers,
-                now: Date()
-            )
             do {
-                let response = try await http.execute(
-                    .init(method: method, url: signed.url, headers: signed.headers, maximumBodyBytes: maximumBodyBytes)
+                var response = try await signAndSend(
+                    current.presigner,
+                    method: method,
+                    key: key,
+                    versionID: versionID,
+                    headers: headers,
+                    maximumBodyBytes: maximumBodyBytes
                 )
+                // A 403 may mean the credentials were revoked or expired early: one forced
+                // refresh, and when it brings other credentials one immediate retry with them.
+                if response.status == 403, let used = current.credentials, let cache = presigners.credentials,
+                    await cache.refreshAfterRejection(of: used),
+                    let renewed = try? await presigners.current()
+                {
+                    response = try await signAndSend(
+                        renewed.presigner,
+                        method: method,
+                        key: key,
+                        versionID: versionID,
+                        headers: headers,
+                        maximumBodyBytes: maximumBodyBytes
+                    )
+                }
                 guard Self.isTransient(status: response.status) else { return response }
                 lastProblem = "\(method) answered \(response.status)"
             } catch let error as CurlHTTPClientError where error.code == .responseTooLarge {
@@ -191,6 +204,27 @@ public struct S3ObjectReader: Sendable {
             }
         }
         throw .unavailable("\(method) \(key) failed \(retryDelays.count + 1) times; last: \(lastProblem)")
+    }
+
+    /// Signs the request with `presigner` now and sends it once.
+    private func signAndSend(
+        _ presigner: S3Presigner,
+        method: String,
+        key: String,
+        versionID: String?,
+        headers: [(name: String, value: String)],
+        maximumBodyBytes: Int
+    ) async throws -> CurlHTTPClient.Response {
+        let signed = presigner.signHeaders(
+            method: method,
+            key: key,
+            versionID: versionID,
+            headers: headers,
+            now: Date()
+        )
+        return try await http.execute(
+            .init(method: method, url: signed.url, headers: signed.headers, maximumBodyBytes: maximumBodyBytes)
+        )
     }
 
     static func isTransient(status: Int) -> Bool {

@@ -153,19 +153,43 @@ public struct SQSClient: Sendable {
             }
         )
         let body = try JSONEncoder().encode(request)
-        var signing: CurlHTTPClient.AWSSigning?
-        if let credentials {
-            do {
-                signing = .init(region: region, service: "sqs", credentials: try await credentials.current())
-            } catch {
-                // Nothing was sent: no valid credentials is an outage, never the events' fault.
-                throw BatchError(
-                    kind: .outage(.credentialsUnavailable),
-                    code: "CredentialsUnavailable",
-                    message: error.description
-                )
-            }
+        let used = try await currentCredentials()
+        do {
+            return try await send(body, signedWith: used, startDeadline: startDeadline)
+        } catch let error as BatchError {
+            // Refused for its credentials (expired token, revoked key): nothing was delivered.
+            // One forced refresh and one retry with the new credentials; a second refusal is
+            // the outage.
+            guard let used, let credentials,
+                error.outageReason == .credentialsUnavailable || error.outageReason == .accessDenied,
+                await credentials.refreshAfterRejection(of: used)
+            else { throw error }
+            return try await send(body, signedWith: try await currentCredentials(), startDeadline: startDeadline)
         }
+    }
+
+    /// The credentials to sign with now; `nil` for unsigned requests.
+    private func currentCredentials() async throws(BatchError) -> AWSCredentials? {
+        guard let credentials else { return nil }
+        do {
+            return try await credentials.current()
+        } catch {
+            // Nothing was sent: no valid credentials is an outage, never the events' fault.
+            throw BatchError(
+                kind: .outage(.credentialsUnavailable),
+                code: "CredentialsUnavailable",
+                message: error.description
+            )
+        }
+    }
+
+    /// One `SendMessageBatch` call with `body`, signed with `credentials`.
+    private func send(
+        _ body: Data,
+        signedWith credentials: AWSCredentials?,
+        startDeadline: ContinuousClock.Instant?
+    ) async throws -> [String: EntryResult] {
+        let signing = credentials.map { CurlHTTPClient.AWSSigning(region: region, service: "sqs", credentials: $0) }
         let response: CurlHTTPClient.Response
         do {
             response = try await http.execute(

@@ -17,6 +17,8 @@ import Testing
         let clock: ManualClock
         let tokenFile: URL
         let cache: CredentialCache
+        let baseURL: String
+        let http: CurlHTTPClient
     }
 
     private static func withContainerEndpoint(
@@ -44,7 +46,9 @@ import Testing
                     retryDelay: .zero
                 )
                 let cache = CredentialCache(provider: provider, settings: settings, now: clock.function)
-                try await body(Fixture(stub: stub, clock: clock, tokenFile: tokenFile, cache: cache))
+                try await body(
+                    Fixture(stub: stub, clock: clock, tokenFile: tokenFile, cache: cache, baseURL: base, http: http)
+                )
             }
             await http.shutdown()
         }
@@ -233,6 +237,67 @@ import Testing
             #expect(Set(cases.map(\.access_key)) == ["AKIDGEN1", "AKIDGEN2"])
             let botocore = try await Botocore.presignedURLs(for: cases)
             #expect(ours == botocore.urls)
+        }
+    }
+
+    /// SQS answering `ExpiredToken` to keys the source has revoked early: the client forces one
+    /// refresh and retries once with the new keys, and the call succeeds (the relay's
+    /// delivery goes on and dead-letters nothing). The same keys again cause no loop.
+    @Test func anExpiredTokenAnswerForcesOneRefreshAndOneRetry() async throws {
+        try await Self.withContainerEndpoint(settings: .init(refreshWindow: .seconds(60))) { world in
+            let (stub, cache) = (world.stub, world.cache)
+            try await cache.refreshNow()
+            let sqs = SQSClient(
+                endpoint: try #require(URL(string: "\(world.baseURL)/sqs")).absoluteString,
+                queueURL: "\(world.baseURL)/sqs/123456789012/detection",
+                region: "us-east-1",
+                credentials: cache,
+                http: world.http
+            )
+            let entries = [SQSClient.Entry(id: "a", body: "{}"), SQSClient.Entry(id: "b", body: "{}")]
+            #expect(
+                try await sqs.sendMessageBatch(entries) == ["a": .sent(messageID: "m-a"), "b": .sent(messageID: "m-b")]
+            )
+            stub.revokeKeysHandedOut()
+            #expect(
+                try await sqs.sendMessageBatch(entries) == ["a": .sent(messageID: "m-a"), "b": .sent(messageID: "m-b")]
+            )
+            #expect(stub.signedKeyGenerations == [1, 1, 2])
+            #expect(stub.generation == 2)
+
+            // Keys that stay refused (here: the source is down, so nothing new comes): the
+            // refusal is an outage after one forced refresh, not a loop.
+            stub.revokeKeysHandedOut()
+            stub.setDown(true)
+            await #expect(throws: SQSClient.BatchError.self) { _ = try await sqs.sendMessageBatch(entries) }
+            let refreshes = cache.refreshCount
+            await #expect(throws: SQSClient.BatchError.self) { _ = try await sqs.sendMessageBatch(entries) }
+            #expect(cache.refreshCount == refreshes)
+            #expect(stub.signedKeyGenerations == [1, 1, 2, 2, 2])
+        }
+    }
+
+    /// S3 refusing a HEAD (403) signed with keys revoked early: one forced refresh and one
+    /// immediate retry with the new keys, before any of the reader's transient retries.
+    @Test func anS3RefusalForcesOneRefreshAndOneRetry() async throws {
+        try await Self.withContainerEndpoint(settings: .init(refreshWindow: .seconds(60))) { world in
+            let (stub, cache) = (world.stub, world.cache)
+            try await cache.refreshNow()
+            let endpoint = try #require(URL(string: "\(world.baseURL)/s3"))
+            let presigners = S3PresignerSource(credentials: cache) { credentials in
+                S3Presigner(
+                    region: "us-east-1",
+                    credentials: credentials,
+                    endpoint: endpoint,
+                    forcePathStyle: true,
+                    bucket: "photos-test"
+                )
+            }
+            let reader = S3ObjectReader(presigners: presigners, http: world.http, retryDelays: [])
+            stub.revokeKeysHandedOut()
+            let info = try await reader.head(key: "object.jpg")
+            #expect(info?.size == 1234)
+            #expect(stub.signedKeyGenerations == [1, 2])
         }
     }
 }

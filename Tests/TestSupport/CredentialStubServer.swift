@@ -42,8 +42,12 @@ public final class CredentialStubServer: Sendable {
         var fixedExpiration: Date?
         /// IMDS requests that came without the session token (IMDSv1): must stay 0.
         var requestsWithoutToken = 0
-        public var webIdentityTokens: [String] = []
-        public var roleSessionNames: [String] = []
+        var webIdentityTokens: [String] = []
+        var roleSessionNames: [String] = []
+        /// SQS refuses keys of a generation below this one with `ExpiredToken`.
+        var revokedBelow = 0
+        /// The generation of the key each SQS or S3 request was signed with.
+        var signedKeyGenerations: [Int] = []
     }
 
     public static let imdsToken = "imds-session-token"
@@ -88,6 +92,10 @@ public final class CredentialStubServer: Sendable {
     public var webIdentityTokens: [String] { state.withLock { $0.webIdentityTokens } }
     public var roleSessionNames: [String] { state.withLock { $0.roleSessionNames } }
 
+    public var signedKeyGenerations: [Int] { state.withLock { $0.signedKeyGenerations } }
+    /// Makes SQS (`POST /sqs/`) and S3 (`HEAD /s3/photos-test/object.jpg`) refuse every key
+    /// handed out so far (`ExpiredToken`, a bare 403).
+    public func revokeKeysHandedOut() { state.withLock { $0.revokedBelow = $0.generation + 1 } }
     public func setDown(_ down: Bool) { state.withLock { $0.down = down } }
     public func setLifetime(_ seconds: TimeInterval) { state.withLock { $0.lifetime = seconds } }
     public func setFixedExpiration(_ date: Date?) { state.withLock { $0.fixedExpiration = date } }
@@ -192,9 +200,46 @@ public final class CredentialStubServer: Sendable {
                 </AssumeRoleWithWebIdentityResponse>
                 """
             )
+        case ("HEAD", "/s3/photos-test/object.jpg"):
+            // S3 answers a HEAD with a refused key by a bare 403.
+            guard !signedWithRevokedKey(authorization ?? "") else { return Response(status: .forbidden) }
+            return Response(status: .ok, headers: [.contentLength: "1234", .eTag: "\"etag\""])
+        case ("POST", "/sqs/"):
+            return try await sendMessageBatch(request, authorization: authorization ?? "")
         default:
             return Response(status: .notFound)
         }
+    }
+
+    /// Records the generation of the key `authorization` was signed with; whether it is revoked.
+    private func signedWithRevokedKey(_ authorization: String) -> Bool {
+        let generation =
+            authorization.components(separatedBy: "Credential=AKIDGEN").dropFirst().first
+            .flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+        return state.withLock { state in
+            state.signedKeyGenerations.append(generation)
+            return generation < state.revokedBelow
+        }
+    }
+
+    /// SQS `SendMessageBatch` (JSON protocol) that accepts every entry, unless the request was
+    /// signed with a revoked key: then 403 `ExpiredToken` in XML, as SQS answers auth errors.
+    private func sendMessageBatch(_ request: Request, authorization: String) async throws -> Response {
+        let body = try await request.body.collect(upTo: 1_000_000)
+        guard !signedWithRevokedKey(authorization) else {
+            return Self.text(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>ExpiredToken</Code>"
+                    + "<Message>The security token included in the request is expired</Message></Error></ErrorResponse>",
+                .forbidden
+            )
+        }
+        struct Batch: Decodable {
+            struct Entry: Decodable { let Id: String }
+            let Entries: [Entry]
+        }
+        let batch = try JSONDecoder().decode(Batch.self, from: Data(body.readableBytesView))
+        let successful = batch.Entries.map { #"{"Id":"\#($0.Id)","MessageId":"m-\#($0.Id)","MD5OfMessageBody":"x"}"# }
+        return Self.text(#"{"Successful":[\#(successful.joined(separator: ","))],"Failed":[]}"#)
     }
 
     private static func text(_ text: String, _ status: HTTPResponse.Status = .ok) -> Response {

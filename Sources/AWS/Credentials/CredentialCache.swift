@@ -51,6 +51,8 @@ public final class CredentialCache: Service, Sendable {
         var retryAt: Date?
         var lastError: CredentialError?
         var refreshCount = 0
+        /// The credentials a service last refused, for which a refresh was forced once.
+        var forcedFor: AWSCredentials?
     }
 
     public let provider: any CredentialProvider
@@ -126,6 +128,29 @@ public final class CredentialCache: Service, Sendable {
         await task.value
         if let error = state.withLock({ $0.failures > 0 ? $0.lastError : nil }) {
             throw error
+        }
+    }
+
+    /// A service refused `rejected` as expired or invalid (`ExpiredToken`,
+    /// `InvalidClientTokenId`, an S3 403): refresh now, whatever the window and the backoff,
+    /// once per set of credentials (a second report of the same ones joins or skips it, so a
+    /// source that keeps handing out bad keys causes no loop), and wait for it.
+    ///
+    /// - Returns: whether other credentials than `rejected` are now held, i.e. whether one
+    ///   retry of the refused request is worth it.
+    public func refreshAfterRejection(of rejected: AWSCredentials) async -> Bool {
+        let refresh = state.withLock { state -> Task<Void, Never>? in
+            guard state.credentials == rejected, state.forcedFor != rejected else { return state.refresh }
+            state.forcedFor = rejected
+            if state.refresh == nil {
+                state.refresh = startRefresh()
+            }
+            return state.refresh
+        }
+        await refresh?.value
+        return state.withLock { state in
+            guard let held = state.credentials, held != rejected else { return false }
+            return isUsable(held, at: now())
         }
     }
 
