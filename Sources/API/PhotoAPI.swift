@@ -146,7 +146,13 @@ public enum PhotoAPI {
         let routeIndex = RouteMethodIndex()
         // Middleware first: Hummingbird applies it only to routes added after it.
         APIRoutes.addMiddleware(to: router, routeIndex: routeIndex)
-        HealthRoutes.add(to: router, pool: components.pool)
+        // `/readyz`: the database first, then the AWS credentials (expired and not refreshed).
+        HealthRoutes.add(to: router, readiness: ReadinessProbe(pool: components.pool)) {
+            [credentials = components.presigners.credentials] in
+            credentials?.unavailability.map {
+                HealthRoutes.Outage(reason: SQSOutageReason.credentialsUnavailable.reason, detail: $0.description)
+            }
+        }
         OpenAPIDocument.add(to: router)
         // `/api/v1` endpoints go on this group, behind bearer-token authentication.
         let version1 = APIRoutes.addVersion1(to: router, verifier: verifier)

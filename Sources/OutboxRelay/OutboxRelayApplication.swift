@@ -65,9 +65,13 @@ public enum OutboxRelayApplication {
         }
         services.append(relay)
         let router = Router()
-        // `/readyz`: the database first, then SQS while the breaker holds delivery back.
+        // `/readyz`: the database first, then SQS while the breaker holds delivery back, then
+        // the AWS credentials (expired and not refreshed, even while there is nothing to send).
         HealthRoutes.add(to: router, readiness: ReadinessProbe(pool: pool)) { [breaker = relay.breaker] in
             breaker.outage.map { HealthRoutes.Outage(reason: $0.reason.reason, detail: $0.detail) }
+                ?? credentials?.unavailability.map {
+                    HealthRoutes.Outage(reason: SQSOutageReason.credentialsUnavailable.reason, detail: $0.description)
+                }
         }
         return Application(
             router: router,

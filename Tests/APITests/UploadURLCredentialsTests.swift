@@ -9,7 +9,8 @@ import Testing
 
 /// Upload URLs signed with temporary credentials from a container credentials endpoint (a
 /// stub on loopback): they carry the session token and never outlive the credentials, and
-/// with the credentials expired and the endpoint down upload-url answers 503 until it is back.
+/// with the credentials expired and the endpoint down upload-url answers 503 (and `/readyz`
+/// says `aws_credentials_unavailable`) until it is back.
 @Suite(.requiresDatabase) struct UploadURLCredentialsTests {
     /// PhotoWorld's environment without its static keys, with the container endpoint at `base`.
     static func containerEnvironment(_ base: String) -> [String: String] {
@@ -83,6 +84,10 @@ import Testing
                 #expect(refused.status == .serviceUnavailable)
                 #expect(try PhotoWorld.json(refused)["code"] as? String == "storage_unavailable")
                 #expect(try world.sql("SELECT count(*) AS n FROM photos").first?.decode("n", as: Int.self) == 0)
+                // /readyz says why.
+                let notReady = try await world.client.execute(uri: "/readyz", method: .get)
+                #expect(notReady.status == .serviceUnavailable)
+                #expect(String(buffer: notReady.body).contains(#""reason":"aws_credentials_unavailable""#))
 
                 stub.setLifetime(3600)
                 stub.setDown(false)
@@ -104,6 +109,8 @@ import Testing
                     }
                 }
                 #expect(status == .ok)
+                let ready = try await world.client.execute(uri: "/readyz", method: .get)
+                #expect(ready.status == .ok)
                 #expect(url.flatMap { Self.query("X-Amz-Credential", of: $0) }?.hasPrefix("AKIDGEN") == true)
                 #expect(url.flatMap { Self.query("X-Amz-Credential", of: $0) }?.hasPrefix("AKIDGEN1%2F") == false)
             }

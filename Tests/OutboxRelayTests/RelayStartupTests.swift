@@ -1,4 +1,5 @@
 import AppConfig
+import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -64,6 +65,36 @@ import Testing
             )
             let problems = CredentialStubServer.noCredentialsExitProblems(child)
             #expect(problems.isEmpty, "\(problems): \(child.standardError)")
+        }
+    }
+
+    /// A configured credential source that does not answer does not stop the relay, but its
+    /// `/readyz` says `aws_credentials_unavailable` even with nothing to send.
+    @Test func unavailableCredentialsMakeTheRelayNotReady() async throws {
+        let stub = CredentialStubServer(clock: ManualClock(Date()))
+        stub.setDown(true)
+        try await stub.run { base in
+            try await TestDatabase.withFresh { database in
+                try await database.migrate()
+                let configuration = try RelayConfiguration(
+                    environment: EnvironmentReader([
+                        "APP_ENV": "production",
+                        "DATABASE_URL": database.connectionString,
+                        "DETECTION_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/detection",
+                        "RELAY_METRICS_PORT": "0",
+                        "AWS_CONTAINER_CREDENTIALS_FULL_URI": base + "/container",
+                    ])
+                )
+                let app = try await OutboxRelayApplication.makeApplication(
+                    configuration: configuration,
+                    logger: .init(label: "test")
+                )
+                try await app.test(.router) { client in
+                    let response = try await client.execute(uri: "/readyz", method: .get)
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(String(buffer: response.body).contains(#""reason":"aws_credentials_unavailable""#))
+                }
+            }
         }
     }
 }

@@ -154,6 +154,18 @@ public final class CredentialCache: Service, Sendable {
         }
     }
 
+    /// Why no valid credentials are held now, or `nil` while they are: what `/readyz` reports
+    /// as `aws_credentials_unavailable`. From memory only (no fetch), so probes cost nothing.
+    public var unavailability: CredentialError? {
+        state.withLock { state in
+            if let credentials = state.credentials, isUsable(credentials, at: now()) {
+                return nil
+            }
+            return state.lastError
+                ?? CredentialError(code: .unavailable, source: provider.name, message: "no valid credentials held")
+        }
+    }
+
     /// Waits for the refresh in flight, if any (tests).
     func waitForRefresh() async {
         let refresh = state.withLock { $0.refresh }
