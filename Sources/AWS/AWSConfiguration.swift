@@ -19,9 +19,19 @@ public struct AWSConfiguration: Sendable {
     /// - Parameter uploadURLLifetimeSeconds: `UPLOAD_URL_TTL_SECONDS`, which the default
     ///   refresh window keeps clear of.
     public init(environment: EnvironmentReader, appEnvironment: String, uploadURLLifetimeSeconds: Int = 900) throws {
-        region = environment.string("AWS_REGION", default: "us-east-1")
+        // As the SDKs: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, then us-east-1
+        // (the instance metadata's region is not asked).
+        let (regionVariable, configuredRegion): (String, String?) =
+            if let value = environment.string("AWS_REGION") {
+                ("AWS_REGION", value)
+            } else if let value = environment.string("AWS_DEFAULT_REGION") {
+                ("AWS_DEFAULT_REGION", value)
+            } else {
+                ("AWS_PROFILE", try CredentialSources.profileRegion(environment))
+            }
+        region = configuredRegion ?? "us-east-1"
         guard region.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
-            throw ConfigurationError(variable: "AWS_REGION", reason: "must look like us-east-1, got '\(region)'")
+            throw ConfigurationError(variable: regionVariable, reason: "must look like us-east-1, got '\(region)'")
         }
         self.appEnvironment = appEnvironment
         let sharedEndpoint = try environment.url("AWS_ENDPOINT_URL")

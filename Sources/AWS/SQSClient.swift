@@ -127,6 +127,22 @@ public struct SQSClient: Sendable {
         )
     }
 
+    /// The region an AWS queue URL names (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`, the
+    /// FIPS `sqs-fips.REGION...` and the legacy `https://REGION.queue.amazonaws.com/...`), or
+    /// `nil` for any other host.
+    public static func region(ofQueueURL url: URL) -> String? {
+        guard let host = url.host(percentEncoded: false)?.lowercased() else { return nil }
+        let labels = host.split(separator: ".").map(String.init)
+        guard labels.count >= 4 else { return nil }
+        if labels[0] == "sqs" || labels[0] == "sqs-fips", labels[2] == "amazonaws" {
+            return labels[1]
+        }
+        if labels[1] == "queue", labels[2] == "amazonaws" {
+            return labels[0]
+        }
+        return nil
+    }
+
     /// The longest one call can take, connection included (the HTTP client's timeout): a call
     /// that started has been answered or given up within it.
     public var timeout: Duration { .milliseconds(http.timeoutMilliseconds) }

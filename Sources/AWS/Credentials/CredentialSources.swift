@@ -139,7 +139,17 @@ public struct CredentialSources: Sendable {
         return WebIdentity(tokenFile: tokenFile, roleARN: roleARN, sessionName: sessionName, stsEndpoint: endpoint)
     }
 
-    private static func profile(_ reader: EnvironmentReader) throws -> Profile? {
+    /// The selected profile of the shared files and its settings (`nil` when neither file has
+    /// it, which only a profile named explicitly makes an error).
+    struct SharedProfile {
+        let name: String
+        /// `AWS_PROFILE` or `AWS_DEFAULT_PROFILE`, for errors.
+        let nameVariable: String
+        let isExplicit: Bool
+        let settings: SharedCredentialsFiles.Profile?
+    }
+
+    static func sharedProfile(_ reader: EnvironmentReader) throws -> SharedProfile {
         let explicitName = reader.string("AWS_PROFILE") ?? reader.string("AWS_DEFAULT_PROFILE")
         let nameVariable = reader.string("AWS_PROFILE") != nil ? "AWS_PROFILE" : "AWS_DEFAULT_PROFILE"
         let name = explicitName ?? "default"
@@ -159,21 +169,31 @@ public struct CredentialSources: Sendable {
             variable: "AWS_CONFIG_FILE",
             mustExist: reader.string("AWS_CONFIG_FILE") != nil
         )
-        guard
-            let settings = SharedCredentialsFiles.profile(
-                name,
-                credentialsText: credentialsText,
-                configText: configText
+        let settings = SharedCredentialsFiles.profile(name, credentialsText: credentialsText, configText: configText)
+        if settings == nil, explicitName != nil {
+            throw ConfigurationError(
+                variable: nameVariable,
+                reason: "names profile '\(name)', which neither shared file has"
             )
-        else {
-            if explicitName != nil {
-                throw ConfigurationError(
-                    variable: nameVariable,
-                    reason: "names profile '\(name)', which neither shared file has"
-                )
-            }
-            return nil
         }
+        return SharedProfile(
+            name: name,
+            nameVariable: nameVariable,
+            isExplicit: explicitName != nil,
+            settings: settings
+        )
+    }
+
+    /// The `region` of the selected profile, if any: the region after `AWS_REGION` and
+    /// `AWS_DEFAULT_REGION`, as the SDKs resolve it.
+    public static func profileRegion(_ reader: EnvironmentReader) throws -> String? {
+        try sharedProfile(reader).settings?["region"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    private static func profile(_ reader: EnvironmentReader) throws -> Profile? {
+        let shared = try sharedProfile(reader)
+        let (name, nameVariable) = (shared.name, shared.nameVariable)
+        guard let settings = shared.settings else { return nil }
         let accessKeyID = settings["aws_access_key_id"].flatMap { $0.isEmpty ? nil : $0 }
         let secret = settings["aws_secret_access_key"].flatMap { $0.isEmpty ? nil : $0 }
         guard let accessKeyID, let secret else {
@@ -183,10 +203,13 @@ public struct CredentialSources: Sendable {
                     reason: "profile '\(name)' has only one of aws_access_key_id and aws_secret_access_key"
                 )
             }
-            if explicitName != nil {
-                let kind =
-                    settings["role_arn"] != nil ? "a role (role_arn), which is not supported yet" : "no static keys"
-                throw ConfigurationError(variable: nameVariable, reason: "profile '\(name)' has \(kind)")
+            // A profile may hold only a region; one with a role would silently give other
+            // credentials than it names.
+            if shared.isExplicit, settings["role_arn"] != nil {
+                throw ConfigurationError(
+                    variable: nameVariable,
+                    reason: "profile '\(name)' has a role (role_arn), which is not supported yet"
+                )
             }
             return nil
         }
