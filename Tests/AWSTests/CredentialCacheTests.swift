@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MetricsTestKit
 import Synchronization
 import TestSupport
 import Testing
@@ -299,5 +300,48 @@ import Testing
             #expect(info?.size == 1234)
             #expect(stub.signedKeyGenerations == [1, 2])
         }
+    }
+
+    /// A source answering from a script: credentials or failures, in order.
+    private final class ScriptedProvider: CredentialProvider {
+        let name = "scripted"
+        let answers: Mutex<[Result<AWSCredentials, CredentialError>]>
+
+        init(answers: [Result<AWSCredentials, CredentialError>]) {
+            self.answers = Mutex(answers)
+        }
+
+        func credentials() async throws(CredentialError) -> AWSCredentials {
+            let next = answers.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+            guard let next else {
+                throw CredentialError(code: .fetchFailed, source: name, message: "script ended")
+            }
+            return try next.get()
+        }
+    }
+
+    /// `aws_credentials_refreshes_total{outcome}` counts fetches; the expiration gauge follows
+    /// the held credentials.
+    @Test func refreshesAreCountedAndTheExpirationIsExported() async throws {
+        let clock = ManualClock()
+        let metrics = TestMetrics()
+        let expiration = clock.now.addingTimeInterval(3600)
+        let failure = CredentialError(code: .fetchFailed, source: "scripted", message: "down")
+        let cache = CredentialCache(
+            provider: ScriptedProvider(answers: [
+                .failure(failure),
+                .success(AWSCredentials(accessKeyID: "A", secretAccessKey: "s", expiration: expiration)),
+            ]),
+            settings: .init(refreshWindow: .seconds(60), retryBase: .seconds(1)),
+            metrics: metrics,
+            now: clock.function
+        )
+        await #expect(throws: CredentialError.self) { try await cache.refreshNow() }
+        clock.advance(seconds: 2)
+        #expect(try await cache.current().accessKeyID == "A")
+        #expect(try metrics.expectCounter("aws_credentials_refreshes_total", [("outcome", "failure")]).totalValue == 1)
+        #expect(try metrics.expectCounter("aws_credentials_refreshes_total", [("outcome", "success")]).totalValue == 1)
+        let gauge = try metrics.expectGauge("aws_credentials_expiration_timestamp_seconds")
+        #expect(gauge.lastValue == expiration.timeIntervalSince1970)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -60,18 +61,38 @@ public final class CredentialCache: Service, Sendable {
     private let now: @Sendable () -> Date
     private let logger: Logger
     private let state = Mutex(State())
+    /// `aws_credentials_refreshes_total{outcome="success"|"failure"}`.
+    private let refreshSuccesses: Counter
+    private let refreshFailures: Counter
+    /// `aws_credentials_expiration_timestamp_seconds`: when the held credentials expire (Unix
+    /// time; 0 for long-lived keys). An alert on `... - time() < 300` sees a stuck refresh.
+    private let expirationTimestamp: Gauge
 
-    /// - Parameter now: the clock (tests inject one).
+    /// - Parameters:
+    ///   - metrics: where the refresh metrics go (the process's Prometheus registry by default).
+    ///   - now: the clock (tests inject one).
     public init(
         provider: any CredentialProvider,
         settings: Settings,
         logger: Logger = Logger(label: "aws-credentials"),
+        metrics: any MetricsFactory = MetricsSystem.factory,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.provider = provider
         self.settings = settings
         self.logger = logger
         self.now = now
+        refreshSuccesses = Counter(
+            label: "aws_credentials_refreshes_total",
+            dimensions: [("outcome", "success")],
+            factory: metrics
+        )
+        refreshFailures = Counter(
+            label: "aws_credentials_refreshes_total",
+            dimensions: [("outcome", "failure")],
+            factory: metrics
+        )
+        expirationTimestamp = Gauge(label: "aws_credentials_expiration_timestamp_seconds", factory: metrics)
     }
 
     /// A cache of fixed credentials (tests, and static keys).
@@ -297,6 +318,13 @@ public final class CredentialCache: Service, Sendable {
                 }
             }
             return line
+        }
+        switch outcome {
+        case .success(let credentials):
+            refreshSuccesses.increment()
+            expirationTimestamp.record(credentials.expiration?.timeIntervalSince1970 ?? 0)
+        case .failure:
+            refreshFailures.increment()
         }
         if let (level, message) = logLine {
             logger.log(level: level, "\(message)")
