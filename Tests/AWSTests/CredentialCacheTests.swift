@@ -344,4 +344,32 @@ import Testing
         let gauge = try metrics.expectGauge("aws_credentials_expiration_timestamp_seconds")
         #expect(gauge.lastValue == expiration.timeIntervalSince1970)
     }
+
+    /// As a service, the cache fetches on its own: after a failed start it retries at the end
+    /// of the backoff, with no request asking.
+    @Test func theServiceRetriesAfterTheBackoffWithoutARequest() async throws {
+        let cache = CredentialCache(
+            provider: ScriptedProvider(answers: [
+                .failure(CredentialError(code: .fetchFailed, source: "scripted", message: "down")),
+                .success(
+                    AWSCredentials(accessKeyID: "A", secretAccessKey: "s", expiration: Date().addingTimeInterval(3600))
+                ),
+            ]),
+            settings: .init(refreshWindow: .seconds(60), retryBase: .milliseconds(100)),
+            metrics: TestMetrics()
+        )
+        await #expect(throws: CredentialError.self) { try await cache.refreshNow() }
+        #expect(cache.unavailability != nil)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await cache.run() }
+            // A generous deadline: only a lower bound on how fast the machine is.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while cache.refreshCount < 2, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            group.cancelAll()
+        }
+        #expect(cache.refreshCount == 2)
+        #expect(cache.unavailability == nil)
+    }
 }

@@ -232,13 +232,18 @@ public final class CredentialCache: Service, Sendable {
     private func nextWakeUp() -> Duration {
         state.withLock { state in
             let now = now()
-            var next = now.addingTimeInterval(60)
-            if let credentials = state.credentials, let expiration = credentials.expiration {
-                next = min(next, expiration.addingTimeInterval(-window(for: state)))
+            // Due (nothing held, or inside the window): at the end of the backoff, if any.
+            // Otherwise when the window opens. Never more than a minute, so a clock that jumps
+            // is noticed.
+            var next: Date
+            if isDue(state, at: now) {
+                next = state.retryAt ?? now
+            } else if let expiration = state.credentials?.expiration {
+                next = expiration.addingTimeInterval(-window(for: state))
+            } else {
+                next = now.addingTimeInterval(60)
             }
-            if let retryAt = state.retryAt {
-                next = max(next, retryAt)
-            }
+            next = min(next, now.addingTimeInterval(60))
             let interval = max(0.05, next.timeIntervalSince(now))
             return .milliseconds(Int64(interval * 1000))
         }
