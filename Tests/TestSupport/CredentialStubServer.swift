@@ -42,6 +42,8 @@ public final class CredentialStubServer: Sendable {
         var fixedExpiration: Date?
         /// IMDS requests that came without the session token (IMDSv1): must stay 0.
         var requestsWithoutToken = 0
+        /// Key pairs to hand out, in order, instead of generated ones (`AKIDGEN<n>`).
+        var issuedKeys: [(accessKeyID: String, secret: String)] = []
         var webIdentityTokens: [String] = []
         var roleSessionNames: [String] = []
         /// SQS refuses keys of a generation below this one with `ExpiredToken`.
@@ -96,6 +98,9 @@ public final class CredentialStubServer: Sendable {
     /// Makes SQS (`POST /sqs/`) and S3 (`HEAD /s3/photos-test/object.jpg`) refuse every key
     /// handed out so far (`ExpiredToken`, a bare 403).
     public func revokeKeysHandedOut() { state.withLock { $0.revokedBelow = $0.generation + 1 } }
+    /// Hands out these key pairs, one per fetch, before generated ones (keys a LocalStack IAM
+    /// created, so that its S3 checks signatures against their secrets).
+    public func issue(keys: [(accessKeyID: String, secret: String)]) { state.withLock { $0.issuedKeys = keys } }
     public func setDown(_ down: Bool) { state.withLock { $0.down = down } }
     public func setLifetime(_ seconds: TimeInterval) { state.withLock { $0.lifetime = seconds } }
     public func setFixedExpiration(_ date: Date?) { state.withLock { $0.fixedExpiration = date } }
@@ -131,12 +136,17 @@ public final class CredentialStubServer: Sendable {
         date.formatted(Date.ISO8601FormatStyle(timeZone: .gmt))
     }
 
-    private static func metadataJSON(generation: Int, expiration: Date) -> String {
-        """
-        {"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": "AKIDGEN\(generation)",
-         "SecretAccessKey": "secret/\(generation)+key", "Token": "token/\(generation)+==",
-         "Expiration": "\(timestamp(expiration))", "LastUpdated": "\(timestamp(Date()))"}
-        """
+    private func metadataJSON(generation: Int, expiration: Date) -> String {
+        let issued = state.withLock {
+            $0.issuedKeys.indices.contains(generation - 1) ? $0.issuedKeys[generation - 1] : nil
+        }
+        let keyID = issued?.accessKeyID ?? "AKIDGEN\(generation)"
+        let secret = issued?.secret ?? "secret/\(generation)+key"
+        return """
+            {"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": "\(keyID)",
+             "SecretAccessKey": "\(secret)", "Token": "token/\(generation)+==",
+             "Expiration": "\(Self.timestamp(expiration))", "LastUpdated": "\(Self.timestamp(Date()))"}
+            """
     }
 
     private func respond(_ request: Request) async throws -> Response {
@@ -152,7 +162,7 @@ public final class CredentialStubServer: Sendable {
         switch (method, path) {
         case ("GET", "/container"):
             guard let (generation, expiration) = issue() else { return Response(status: .serviceUnavailable) }
-            return Self.text(Self.metadataJSON(generation: generation, expiration: expiration))
+            return Self.text(metadataJSON(generation: generation, expiration: expiration))
         case ("PUT", "/latest/api/token"):
             let ttl = HTTPField.Name("x-aws-ec2-metadata-token-ttl-seconds").flatMap { request.headers[$0] }
             guard ttl != nil else { return Response(status: .badRequest) }
@@ -169,7 +179,7 @@ public final class CredentialStubServer: Sendable {
                 return Response(status: .notFound)
             }
             guard let (generation, expiration) = issue() else { return Response(status: .serviceUnavailable) }
-            return Self.text(Self.metadataJSON(generation: generation, expiration: expiration))
+            return Self.text(metadataJSON(generation: generation, expiration: expiration))
         case ("POST", "/sts/"):
             let body = try await request.body.collect(upTo: 100_000)
             let form = Self.form(String(buffer: body))
