@@ -79,6 +79,8 @@ let package = Package(
                 "CCurl",
                 "CivilTime",
                 "Digest",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -263,6 +265,8 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "AWS", "Migrator", "Postgres", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/TestSupport",
@@ -292,9 +296,12 @@ let package = Package(
         .testTarget(
             name: "AWSTests",
             dependencies: [
+                "AppConfig",
                 "AWS",
                 "Digest",
                 "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -392,7 +392,7 @@ start_localstack() {
         # it might drop in the working directory lands in the repository.
         (
             cd "$run_dir" &&
-                exec env SERVICES=s3,sqs EAGER_SERVICE_LOADING=1 \
+                exec env SERVICES=s3,sqs,iam,sts EAGER_SERVICE_LOADING=1 \
                     GATEWAY_LISTEN="127.0.0.1:$port" LOCALSTACK_HOST="127.0.0.1:$port" \
                     SQS_ENDPOINT_STRATEGY=path S3_SKIP_SIGNATURE_VALIDATION=0 \
                     DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \

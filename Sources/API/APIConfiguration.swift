@@ -94,9 +94,13 @@ public struct APIConfiguration: Sendable {
         host = environment.string("HOST", default: "0.0.0.0")
         port = try environment.port("PORT", default: 8080)
         database = try DatabaseConfiguration(environment: environment, applicationName: "photo-api")
-        aws = try AWSConfiguration(environment: environment, appEnvironment: appEnvironment)
-        auth = try AuthConfiguration(environment: environment, appEnvironment: appEnvironment)
         uploads = try UploadConfiguration(environment: environment)
+        aws = try AWSConfiguration(
+            environment: environment,
+            appEnvironment: appEnvironment,
+            uploadURLLifetimeSeconds: uploads.urlLifetimeSeconds
+        )
+        auth = try AuthConfiguration(environment: environment, appEnvironment: appEnvironment)
         confirmation = try ConfirmationConfiguration(environment: environment)
         databasePoolSize = try environment.integer("DATABASE_POOL_SIZE", default: 4, range: 1...500)
         http = try HTTPServerConfiguration(environment: environment)

@@ -33,7 +33,22 @@ public enum PhotoAPI {
             throw error
         }
         let storageHTTP = CurlHTTPClient(concurrency: storageConcurrency)
-        let components = Components(pool: pool, configuration: configuration, http: storageHTTP)
+        // The credential chain, before the first request can need it: no source at all stops
+        // the process (unless development against a local endpoint).
+        let credentials: CredentialCache?
+        do {
+            credentials = try await configuration.aws.startCredentials(http: storageHTTP, logger: logger)
+        } catch {
+            await storageHTTP.shutdown()
+            await pool.shutdown()
+            throw error
+        }
+        let components = Components(
+            pool: pool,
+            configuration: configuration,
+            http: storageHTTP,
+            credentials: credentials
+        )
         let router = makeRouter(
             components: components,
             configuration: configuration,
@@ -41,6 +56,10 @@ public enum PhotoAPI {
             logger: logger
         )
         var services: [any Service] = [pool] + authentication.services + [CurlHTTPClientService(client: storageHTTP)]
+        // After the HTTP client, so it stops first; it refreshes ahead of expiry.
+        if let credentials {
+            services.append(credentials)
+        }
         if configuration.confirmation.reconcileEnabled {
             services.append(makeReconciler(components: components, configuration: configuration, logger: logger))
         }
@@ -62,24 +81,33 @@ public enum PhotoAPI {
     /// The pieces the routes and the reconciler share, each built once per application.
     public struct Components: Sendable {
         let pool: ConnectionPool
-        /// Signs upload URLs and formats `s3_url`s; also signs the confirmation's S3 reads.
-        let presigner: S3Presigner
-        /// Whether AWS credentials are configured, without which upload-url answers 503.
-        let canSign: Bool
+        /// Signs upload URLs and the confirmation's S3 reads with the current credentials;
+        /// formats `s3_url`s.
+        let presigners: S3PresignerSource
         let inserts: PhotoInsertBatcher
         let confirmer: UploadConfirmer
 
-        /// - Parameter http: the libcurl client for S3 calls, owned by the caller.
-        public init(pool: ConnectionPool, configuration: APIConfiguration, http: CurlHTTPClient) {
+        /// - Parameters:
+        ///   - http: the libcurl client for S3 calls, owned by the caller.
+        ///   - credentials: the process's credential cache; `nil` uses the environment's static
+        ///     keys, if any.
+        public init(
+            pool: ConnectionPool,
+            configuration: APIConfiguration,
+            http: CurlHTTPClient,
+            credentials: CredentialCache? = nil
+        ) {
             self.pool = pool
-            presigner = S3Presigner(configuration: configuration.aws)
-            canSign = configuration.aws.credentials != nil
+            presigners = S3PresignerSource(
+                configuration: configuration.aws,
+                credentials: credentials ?? configuration.aws.credentials.map { CredentialCache(static: $0) }
+            )
             // Half the pool, so that reads and completions find a connection while uploads queue.
             inserts = PhotoInsertBatcher(pool: pool, maximumConcurrentBatches: pool.maximumConnections / 2)
             let base = configuration.confirmation.storageRetryBaseMilliseconds
             // The configured retries: `STORAGE_RETRY_BASE_MS`, then twice and four times that.
             let storage = S3ObjectReader(
-                presigner: presigner,
+                presigners: presigners,
                 http: http,
                 retryDelays: [1, 2, 4].map { Duration.milliseconds(base * $0) }
             )
@@ -118,12 +146,18 @@ public enum PhotoAPI {
         let routeIndex = RouteMethodIndex()
         // Middleware first: Hummingbird applies it only to routes added after it.
         APIRoutes.addMiddleware(to: router, routeIndex: routeIndex)
-        HealthRoutes.add(to: router, pool: components.pool)
+        // `/readyz`: the database first, then the AWS credentials (expired and not refreshed).
+        HealthRoutes.add(to: router, readiness: ReadinessProbe(pool: components.pool)) {
+            [credentials = components.presigners.credentials] in
+            credentials?.unavailability.map {
+                HealthRoutes.Outage(reason: SQSOutageReason.credentialsUnavailable.reason, detail: $0.description)
+            }
+        }
         OpenAPIDocument.add(to: router)
         // `/api/v1` endpoints go on this group, behind bearer-token authentication.
         let version1 = APIRoutes.addVersion1(to: router, verifier: verifier)
-        let shapes = PhotoShapes(presigner: components.presigner)
-        if !components.canSign {
+        let shapes = PhotoShapes(presigner: components.presigners.urlFormatter)
+        if !components.presigners.canSign {
             logger.warning("no AWS credentials configured: POST /api/v1/photos/upload-url will answer 503")
         }
         PhotoRoutes(
@@ -131,8 +165,7 @@ public enum PhotoAPI {
             uploads: PhotoUploads(pool: components.pool, inserts: components.inserts),
             limits: configuration.uploads,
             bucket: configuration.aws.bucket,
-            presigner: components.presigner,
-            canSign: components.canSign,
+            presigners: components.presigners,
             rateLimiter: UserRateLimiter(limit: configuration.uploads.rateLimitPerMinute),
             shapes: shapes
         ).add(to: version1)

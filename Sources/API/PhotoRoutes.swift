@@ -29,10 +29,9 @@ struct PhotoRoutes: Sendable {
     let uploads: PhotoUploads
     let limits: UploadConfiguration
     let bucket: String
-    /// Signs upload URLs, and formats `s3_url`s.
-    let presigner: S3Presigner
-    /// Whether credentials are configured: without them upload-url answers 503.
-    let canSign: Bool
+    /// Signs upload URLs with the current credentials, and formats `s3_url`s. Without
+    /// credentials upload-url answers 503.
+    let presigners: S3PresignerSource
     let rateLimiter: UserRateLimiter
     let shapes: PhotoShapes
 
@@ -69,9 +68,19 @@ struct PhotoRoutes: Sendable {
         } catch {
             throw Self.apiError(error)
         }
-        guard canSign else {
+        guard presigners.canSign else {
             throw APIError.storageUnavailable("uploads are not configured on this server")
         }
+        // Before the row is written: without valid credentials there is no URL to give.
+        let signing: S3PresignerSource.Current
+        do {
+            signing = try await presigners.current()
+        } catch {
+            throw APIError.storageUnavailable("AWS credentials are unavailable, retry later")
+        }
+        // A URL dies with the credentials that signed it: with temporary ones it lives no
+        // longer than they do (minus a margin), and the response says so.
+        let lifetime = presigners.urlLifetime(limits.urlLifetimeSeconds, for: signing)
         let now = Date()
         let photoID = UUID.randomVersion4()
         let photo = NewPhoto(
@@ -81,7 +90,7 @@ struct PhotoRoutes: Sendable {
             organizationID: identity.organizationID,
             bucket: bucket,
             s3Key: PhotoKey.make(projectID: upload.projectID, photoID: photoID, mediaType: upload.mediaType, date: now),
-            uploadExpiresAt: now.addingTimeInterval(Double(limits.urlLifetimeSeconds)),
+            uploadExpiresAt: now.addingTimeInterval(Double(lifetime)),
             idempotency: idempotencyKey.map {
                 Idempotency(key: $0, requestHash: SHA256.hash(upload.canonicalText).hexString)
             }
@@ -114,20 +123,20 @@ struct PhotoRoutes: Sendable {
             throw APIError.idempotencyKeyReused("the Idempotency-Key was used with a different request body")
         }
         // Signed from the stored row, so a replay signs exactly what was first declared.
-        let presigned = presigner.presignPut(
+        let presigned = signing.presigner.presignPut(
             key: target.s3Key,
             contentType: target.mediaType.mimeType,
             contentLength: target.fileSize,
             checksumSHA256: target.checksumSHA256,
-            expiresIn: limits.urlLifetimeSeconds,
+            expiresIn: lifetime,
             now: now
         )
         let response = UploadURLResponse(
             photoID: target.photoID.lowercasedString,
             uploadURL: presigned.url,
-            s3URL: presigner.s3URL(key: target.s3Key),
+            s3URL: presigners.urlFormatter.s3URL(key: target.s3Key),
             method: presigned.method,
-            expiresInSeconds: limits.urlLifetimeSeconds,
+            expiresInSeconds: lifetime,
             expiresAt: presigned.expiresAt,
             headers: presigned.headers,
             status: target.status.rawValue

@@ -1,34 +1,39 @@
 import AppConfig
 import Foundation
+import Logging
 
-/// Credentials, region, endpoints and bucket for S3 and SQS.
+/// Credential sources, region, endpoints and bucket for S3 and SQS.
 public struct AWSConfiguration: Sendable {
     public let region: String
-    public let accessKeyID: String?
-    public let secretAccessKey: String?
-    public let sessionToken: String?
+    /// The credential chain's sources (``CredentialChain``) and refresh window.
+    public let credentialSources: CredentialSources
     /// `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`; `nil` means AWS itself.
     public let s3Endpoint: URL?
     /// `AWS_ENDPOINT_URL_SQS`, else `AWS_ENDPOINT_URL`; `nil` means AWS itself.
     public let sqsEndpoint: URL?
     public let forcePathStyle: Bool
     public let bucket: String
+    /// `APP_ENV`.
+    public let appEnvironment: String
 
-    public init(environment: EnvironmentReader, appEnvironment: String) throws {
-        region = environment.string("AWS_REGION", default: "us-east-1")
+    /// - Parameter uploadURLLifetimeSeconds: `UPLOAD_URL_TTL_SECONDS`, which the default
+    ///   refresh window keeps clear of.
+    public init(environment: EnvironmentReader, appEnvironment: String, uploadURLLifetimeSeconds: Int = 900) throws {
+        // As the SDKs: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, then us-east-1
+        // (the instance metadata's region is not asked).
+        let (regionVariable, configuredRegion): (String, String?) =
+            if let value = environment.string("AWS_REGION") {
+                ("AWS_REGION", value)
+            } else if let value = environment.string("AWS_DEFAULT_REGION") {
+                ("AWS_DEFAULT_REGION", value)
+            } else {
+                ("AWS_PROFILE", try CredentialSources.profileRegion(environment))
+            }
+        region = configuredRegion ?? "us-east-1"
         guard region.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
-            throw ConfigurationError(variable: "AWS_REGION", reason: "must look like us-east-1, got '\(region)'")
+            throw ConfigurationError(variable: regionVariable, reason: "must look like us-east-1, got '\(region)'")
         }
-        accessKeyID = environment.string("AWS_ACCESS_KEY_ID")
-        secretAccessKey = environment.string("AWS_SECRET_ACCESS_KEY")
-        sessionToken = environment.string("AWS_SESSION_TOKEN")
-        if (accessKeyID == nil) != (secretAccessKey == nil) {
-            let missing = accessKeyID == nil ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY"
-            throw ConfigurationError(
-                variable: missing,
-                reason: "is required when the other half of the key pair is set"
-            )
-        }
+        self.appEnvironment = appEnvironment
         let sharedEndpoint = try environment.url("AWS_ENDPOINT_URL")
         s3Endpoint = try environment.url("AWS_ENDPOINT_URL_S3") ?? sharedEndpoint
         sqsEndpoint = try environment.url("AWS_ENDPOINT_URL_SQS") ?? sharedEndpoint
@@ -40,12 +45,35 @@ public struct AWSConfiguration: Sendable {
                 reason: "must be a valid S3 bucket name (3-63 lower-case letters, digits, '-' and '.'), got '\(bucket)'"
             )
         }
+        credentialSources = try CredentialSources(
+            environment: environment,
+            region: region,
+            uploadURLLifetimeSeconds: uploadURLLifetimeSeconds
+        )
     }
 
-    /// The static credentials, when both halves are set.
-    public var credentials: AWSCredentials? {
-        guard let accessKeyID, let secretAccessKey else { return nil }
-        return AWSCredentials(accessKeyID: accessKeyID, secretAccessKey: secretAccessKey, sessionToken: sessionToken)
+    /// The environment's static credentials, when both halves are set.
+    public var credentials: AWSCredentials? { credentialSources.environment }
+    public var accessKeyID: String? { credentialSources.environment?.accessKeyID }
+    public var secretAccessKey: String? { credentialSources.environment?.secretAccessKey }
+    public var sessionToken: String? { credentialSources.environment?.sessionToken }
+
+    /// Whether a process may run without any credentials: only in `development` against a
+    /// local endpoint (`AWS_ENDPOINT_URL[_S3|_SQS]`), where emulators take unsigned or any
+    /// requests.
+    public var allowsMissingCredentials: Bool {
+        appEnvironment == "development" && (s3Endpoint != nil || sqsEndpoint != nil)
+    }
+
+    /// The process's credential cache through ``CredentialChain/start(sources:http:allowMissing:settings:logger:)``:
+    /// `nil` only when ``allowsMissingCredentials``.
+    public func startCredentials(http: CurlHTTPClient, logger: Logger) async throws -> CredentialCache? {
+        try await CredentialChain.start(
+            sources: credentialSources,
+            http: http,
+            allowMissing: allowsMissingCredentials,
+            logger: logger
+        )
     }
 
     static func isValidBucketName(_ name: String) -> Bool {
@@ -57,14 +85,12 @@ public struct AWSConfiguration: Sendable {
 }
 
 extension S3Presigner {
-    /// The signer of the photos bucket `configuration` names. Without credentials it still
-    /// formats object URLs (`s3_url`); what it would sign is useless, so callers check
-    /// `configuration.credentials` first.
-    public convenience init(configuration: AWSConfiguration) {
+    /// The signer of the photos bucket `configuration` names, with `credentials`. Without
+    /// credentials (empty keys) it still formats object URLs (`s3_url`).
+    public convenience init(configuration: AWSConfiguration, credentials: AWSCredentials? = nil) {
         self.init(
             region: configuration.region,
-            credentials: configuration.credentials
-                ?? AWSCredentials(accessKeyID: "", secretAccessKey: "", sessionToken: nil),
+            credentials: credentials ?? AWSCredentials(accessKeyID: "", secretAccessKey: "", sessionToken: nil),
             endpoint: configuration.s3Endpoint,
             forcePathStyle: configuration.forcePathStyle,
             bucket: configuration.bucket

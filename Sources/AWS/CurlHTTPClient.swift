@@ -25,6 +25,9 @@ extension CurlHTTPClient {
         /// bound. ``CurlHTTPClient/defaultMaximumBodyBytes`` unless the caller knows better (a
         /// ranged read knows its range).
         public var maximumBodyBytes: Int
+        /// This request's overall timeout, when shorter than the client's (metadata endpoints
+        /// answer within a second or not at all); `nil` uses the client's.
+        public var timeoutMilliseconds: Int?
 
         public init(
             method: String,
@@ -33,7 +36,8 @@ extension CurlHTTPClient {
             body: [UInt8]? = nil,
             signing: AWSSigning? = nil,
             startDeadline: ContinuousClock.Instant? = nil,
-            maximumBodyBytes: Int = CurlHTTPClient.defaultMaximumBodyBytes
+            maximumBodyBytes: Int = CurlHTTPClient.defaultMaximumBodyBytes,
+            timeoutMilliseconds: Int? = nil
         ) {
             self.method = method
             self.url = url
@@ -42,6 +46,7 @@ extension CurlHTTPClient {
             self.signing = signing
             self.startDeadline = startDeadline
             self.maximumBodyBytes = max(0, maximumBodyBytes)
+            self.timeoutMilliseconds = timeoutMilliseconds.map { max(1, $0) }
         }
     }
 
@@ -135,8 +140,8 @@ public final class CurlHTTPClient: Sendable {
     }
 
     public func execute(_ request: CurlHTTPClient.Request) async throws -> CurlHTTPClient.Response {
-        let timeout = timeoutMilliseconds
-        let connectTimeout = connectTimeoutMilliseconds
+        let timeout = min(request.timeoutMilliseconds ?? timeoutMilliseconds, timeoutMilliseconds)
+        let connectTimeout = min(connectTimeoutMilliseconds, timeout)
         return try await threadPool.runIfActive { [idleHandles] in
             if let deadline = request.startDeadline, ContinuousClock.now > deadline {
                 throw CurlHTTPClientError(

@@ -42,20 +42,30 @@ public struct S3ObjectReader: Sendable {
         }
     }
 
-    public let presigner: S3Presigner
+    /// Signs each try with the credentials current at that moment.
+    public let presigners: S3PresignerSource
     public let http: CurlHTTPClient
     public let retryDelays: [Duration]
 
     /// - Parameter retryDelays: the pauses before the second, third, ... try; the contract's
     ///   `[1 s, 2 s, 4 s]` by default.
     public init(
+        presigners: S3PresignerSource,
+        http: CurlHTTPClient,
+        retryDelays: [Duration] = [.seconds(1), .seconds(2), .seconds(4)]
+    ) {
+        self.presigners = presigners
+        self.http = http
+        self.retryDelays = retryDelays
+    }
+
+    /// A reader that signs with one presigner's fixed credentials.
+    public init(
         presigner: S3Presigner,
         http: CurlHTTPClient,
         retryDelays: [Duration] = [.seconds(1), .seconds(2), .seconds(4)]
     ) {
-        self.presigner = presigner
-        self.http = http
-        self.retryDelays = retryDelays
+        self.init(presigners: S3PresignerSource(fixed: presigner), http: http, retryDelays: retryDelays)
     }
 
     /// The object's size, type, `ETag` and version, or `nil` when there is no object at `key`.
@@ -149,18 +159,39 @@ public struct S3ObjectReader: Sendable {
                     throw .unavailable("cancelled while waiting to retry: \(lastProblem)")
                 }
             }
-            // Signed afresh for each try: a retry after a long pause must not carry an old date.
-            let signed = presigner.signHeaders(
-                method: method,
-                key: key,
-                versionID: versionID,
-                headers: headers,
-                now: Date()
-            )
+            // Signed afresh for each try: a retry after a long pause must not carry an old date,
+            // and credentials refreshed meanwhile are used.
+            let current: S3PresignerSource.Current
             do {
-                let response = try await http.execute(
-                    .init(method: method, url: signed.url, headers: signed.headers, maximumBodyBytes: maximumBodyBytes)
+                current = try await presigners.current()
+            } catch {
+                lastProblem = error.description
+                continue
+            }
+            do {
+                var response = try await signAndSend(
+                    current.presigner,
+                    method: method,
+                    key: key,
+                    versionID: versionID,
+                    headers: headers,
+                    maximumBodyBytes: maximumBodyBytes
                 )
+                // A 403 may mean the credentials were revoked or expired early: one forced
+                // refresh, and when it brings other credentials one immediate retry with them.
+                if response.status == 403, let used = current.credentials, let cache = presigners.credentials,
+                    await cache.refreshAfterRejection(of: used),
+                    let renewed = try? await presigners.current()
+                {
+                    response = try await signAndSend(
+                        renewed.presigner,
+                        method: method,
+                        key: key,
+                        versionID: versionID,
+                        headers: headers,
+                        maximumBodyBytes: maximumBodyBytes
+                    )
+                }
                 guard Self.isTransient(status: response.status) else { return response }
                 lastProblem = "\(method) answered \(response.status)"
             } catch let error as CurlHTTPClientError where error.code == .responseTooLarge {
@@ -173,6 +204,27 @@ public struct S3ObjectReader: Sendable {
             }
         }
         throw .unavailable("\(method) \(key) failed \(retryDelays.count + 1) times; last: \(lastProblem)")
+    }
+
+    /// Signs the request with `presigner` now and sends it once.
+    private func signAndSend(
+        _ presigner: S3Presigner,
+        method: String,
+        key: String,
+        versionID: String?,
+        headers: [(name: String, value: String)],
+        maximumBodyBytes: Int
+    ) async throws -> CurlHTTPClient.Response {
+        let signed = presigner.signHeaders(
+            method: method,
+            key: key,
+            versionID: versionID,
+            headers: headers,
+            now: Date()
+        )
+        return try await http.execute(
+            .init(method: method, url: signed.url, headers: signed.headers, maximumBodyBytes: maximumBodyBytes)
+        )
     }
 
     static func isTransient(status: Int) -> Bool {

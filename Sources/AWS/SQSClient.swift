@@ -87,18 +87,20 @@ public struct SQSClient: Sendable {
     public let endpoint: String
     public let queueURL: String
     public let region: String
-    public let credentials: AWSCredentials?
+    /// Where each call takes the credentials current at that moment.
+    public let credentials: CredentialCache?
     private let http: CurlHTTPClient
 
     /// - Parameters:
     ///   - endpoint: the SQS endpoint (`AWS_ENDPOINT_URL_SQS`), or `nil` for
     ///     `https://sqs.REGION.amazonaws.com`.
-    ///   - credentials: `nil` sends unsigned requests (only useful against local emulators).
+    ///   - credentials: the process's credential cache; `nil` sends unsigned requests (only
+    ///     useful against local emulators).
     public init(
         endpoint: String?,
         queueURL: String,
         region: String,
-        credentials: AWSCredentials?,
+        credentials: CredentialCache?,
         http: CurlHTTPClient
     ) {
         self.endpoint = endpoint ?? "https://sqs.\(region).amazonaws.com"
@@ -106,6 +108,39 @@ public struct SQSClient: Sendable {
         self.region = region
         self.credentials = credentials
         self.http = http
+    }
+
+    /// A client with fixed credentials (`nil`: unsigned).
+    public init(
+        endpoint: String?,
+        queueURL: String,
+        region: String,
+        credentials: AWSCredentials?,
+        http: CurlHTTPClient
+    ) {
+        self.init(
+            endpoint: endpoint,
+            queueURL: queueURL,
+            region: region,
+            credentials: credentials.map { CredentialCache(static: $0) },
+            http: http
+        )
+    }
+
+    /// The region an AWS queue URL names (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`, the
+    /// FIPS `sqs-fips.REGION...` and the legacy `https://REGION.queue.amazonaws.com/...`), or
+    /// `nil` for any other host.
+    public static func region(ofQueueURL url: URL) -> String? {
+        guard let host = url.host(percentEncoded: false)?.lowercased() else { return nil }
+        let labels = host.split(separator: ".").map(String.init)
+        guard labels.count >= 4 else { return nil }
+        if labels[0] == "sqs" || labels[0] == "sqs-fips", labels[2] == "amazonaws" {
+            return labels[1]
+        }
+        if labels[1] == "queue", labels[2] == "amazonaws" {
+            return labels[0]
+        }
+        return nil
     }
 
     /// The longest one call can take, connection included (the HTTP client's timeout): a call
@@ -134,6 +169,43 @@ public struct SQSClient: Sendable {
             }
         )
         let body = try JSONEncoder().encode(request)
+        let used = try await currentCredentials()
+        do {
+            return try await send(body, signedWith: used, startDeadline: startDeadline)
+        } catch let error as BatchError {
+            // Refused for its credentials (expired token, revoked key): nothing was delivered.
+            // One forced refresh and one retry with the new credentials; a second refusal is
+            // the outage.
+            guard let used, let credentials,
+                error.outageReason == .credentialsUnavailable || error.outageReason == .accessDenied,
+                await credentials.refreshAfterRejection(of: used)
+            else { throw error }
+            return try await send(body, signedWith: try await currentCredentials(), startDeadline: startDeadline)
+        }
+    }
+
+    /// The credentials to sign with now; `nil` for unsigned requests.
+    private func currentCredentials() async throws(BatchError) -> AWSCredentials? {
+        guard let credentials else { return nil }
+        do {
+            return try await credentials.current()
+        } catch {
+            // Nothing was sent: no valid credentials is an outage, never the events' fault.
+            throw BatchError(
+                kind: .outage(.credentialsUnavailable),
+                code: "CredentialsUnavailable",
+                message: error.description
+            )
+        }
+    }
+
+    /// One `SendMessageBatch` call with `body`, signed with `credentials`.
+    private func send(
+        _ body: Data,
+        signedWith credentials: AWSCredentials?,
+        startDeadline: ContinuousClock.Instant?
+    ) async throws -> [String: EntryResult] {
+        let signing = credentials.map { CurlHTTPClient.AWSSigning(region: region, service: "sqs", credentials: $0) }
         let response: CurlHTTPClient.Response
         do {
             response = try await http.execute(
@@ -145,7 +217,7 @@ public struct SQSClient: Sendable {
                         ("X-Amz-Target", "AmazonSQS.SendMessageBatch"),
                     ],
                     body: Array(body),
-                    signing: credentials.map { .init(region: region, service: "sqs", credentials: $0) },
+                    signing: signing,
                     startDeadline: startDeadline
                 )
             )

@@ -34,6 +34,16 @@ public enum OutboxRelayApplication {
             timeoutMilliseconds: Int(sendTimeout / .milliseconds(1)),
             connectTimeoutMilliseconds: 2_000
         )
+        // The credential chain: no source at all stops the process (unless development
+        // against a local endpoint, where requests go unsigned).
+        let credentials: CredentialCache?
+        do {
+            credentials = try await configuration.aws.startCredentials(http: http, logger: logger)
+        } catch {
+            await http.shutdown()
+            await pool.shutdown()
+            throw error
+        }
         let relay = OutboxRelayService(
             pool: pool,
             listenerSettings: configuration.database.settings,
@@ -41,16 +51,27 @@ public enum OutboxRelayApplication {
                 endpoint: configuration.aws.sqsEndpoint?.absoluteString,
                 queueURL: configuration.queueURL.absoluteString,
                 region: configuration.aws.region,
-                credentials: configuration.aws.credentials,
+                credentials: credentials,
                 http: http
             ),
             settings: .init(configuration),
             logger: logger
         )
+        // Stopped in reverse: the relay finishes its batch before the credential refresh, HTTP
+        // and the pool close.
+        var services: [any Service] = [pool, CurlHTTPClientService(client: http)]
+        if let credentials {
+            services.append(credentials)
+        }
+        services.append(relay)
         let router = Router()
-        // `/readyz`: the database first, then SQS while the breaker holds delivery back.
+        // `/readyz`: the database first, then SQS while the breaker holds delivery back, then
+        // the AWS credentials (expired and not refreshed, even while there is nothing to send).
         HealthRoutes.add(to: router, readiness: ReadinessProbe(pool: pool)) { [breaker = relay.breaker] in
             breaker.outage.map { HealthRoutes.Outage(reason: $0.reason.reason, detail: $0.detail) }
+                ?? credentials?.unavailability.map {
+                    HealthRoutes.Outage(reason: SQSOutageReason.credentialsUnavailable.reason, detail: $0.description)
+                }
         }
         return Application(
             router: router,
@@ -59,8 +80,7 @@ public enum OutboxRelayApplication {
                 address: .hostname(configuration.metricsHost, port: configuration.metricsPort),
                 serverName: "outbox-relay"
             ),
-            // Stopped in reverse: the relay finishes its batch before HTTP and the pool close.
-            services: [pool, CurlHTTPClientService(client: http), relay],
+            services: services,
             logger: logger
         )
     }

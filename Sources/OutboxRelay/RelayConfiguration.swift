@@ -37,6 +37,15 @@ public struct RelayConfiguration: Sendable {
             throw ConfigurationError(variable: "DETECTION_QUEUE_URL", reason: "is required by the relay")
         }
         self.queueURL = queueURL
+        // SQS checks the signature's region against the queue's: a mismatch would refuse every
+        // call. Only on AWS itself: an endpoint override (LocalStack) names hosts of its own.
+        if aws.sqsEndpoint == nil, let queueRegion = SQSClient.region(ofQueueURL: queueURL), queueRegion != aws.region {
+            throw ConfigurationError(
+                variable: "DETECTION_QUEUE_URL",
+                reason:
+                    "is a queue in \(queueRegion), but the region is \(aws.region) (AWS_REGION, AWS_DEFAULT_REGION or the profile's)"
+            )
+        }
         metricsHost = environment.string("RELAY_METRICS_HOST", default: "0.0.0.0")
         metricsPort = try environment.port("RELAY_METRICS_PORT", default: 9091)
         maxAttempts = try environment.integer("RELAY_MAX_ATTEMPTS", default: 10, range: 1...1000)

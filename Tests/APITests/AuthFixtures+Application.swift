@@ -18,6 +18,10 @@ extension AuthFixtures {
             "JWT_HS256_SECRET": secret,
             "HOST": "127.0.0.1",
             "PORT": "0",
+            // Development against a local endpoint: without keys the API runs with uploads
+            // unavailable instead of refusing to start, and never asks instance metadata.
+            "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:1",
+            "AWS_EC2_METADATA_DISABLED": "true",
         ]
         environment.merge(extra) { _, new in new }
         return try APIConfiguration(environment: EnvironmentReader(environment))

@@ -24,6 +24,9 @@ import Testing
                     "JWT_HS256_SECRET": "test-only-secret-of-at-least-32-bytes!!",
                     "HOST": "127.0.0.1",
                     "PORT": "0",
+                    // Development against a local endpoint: no AWS credentials needed.
+                    "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:1",
+                    "AWS_EC2_METADATA_DISABLED": "true",
                 ].merging(extra) { _, new in new }
             )
         )

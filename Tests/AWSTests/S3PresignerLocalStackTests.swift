@@ -164,17 +164,17 @@ struct LocalS3: Sendable {
 }
 
 extension CurlHTTPClient.Response {
-    fileprivate var text: String { String(decoding: body, as: UTF8.self) }
+    var text: String { String(decoding: body, as: UTF8.self) }
 
     /// The `<Code>` of an S3 error document.
-    fileprivate var errorCode: String? {
+    var errorCode: String? {
         guard let start = text.range(of: "<Code>"),
             let end = text.range(of: "</Code>", range: start.upperBound..<text.endIndex)
         else { return nil }
         return String(text[start.upperBound..<end.lowerBound])
     }
 
-    fileprivate var summary: String { "HTTP \(status) \(errorCode ?? String(text.prefix(200)))" }
+    var summary: String { "HTTP \(status) \(errorCode ?? String(text.prefix(200)))" }
 }
 
 func photoBytes(_ count: Int, seed: UInt8 = 7) -> [UInt8] {

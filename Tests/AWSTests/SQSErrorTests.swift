@@ -145,7 +145,7 @@ import Testing
             endpoint: "http://127.0.0.1:1",
             queueURL: "q",
             region: "us-east-1",
-            credentials: nil,
+            credentials: AWSCredentials?.none,
             http: http
         )
         #expect(sqs.timeout == .seconds(1))

@@ -294,7 +294,35 @@ import Testing
             ["AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"],
             mustNotContain: "wJalrXUtnFEMI"
         ),
+        // The credential chain's sources (issue 14).
+        InvalidCase(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://10.1.2.3/creds"]
+        ),
+        InvalidCase("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", ["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "creds"]),
+        InvalidCase("AWS_ROLE_ARN", ["AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token"]),
+        InvalidCase("AWS_ROLE_ARN", ["AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token", "AWS_ROLE_ARN": "photo-api"]),
+        InvalidCase("AWS_PROFILE", ["AWS_PROFILE": "nowhere", "HOME": "/nonexistent"]),
+        InvalidCase("AWS_CONFIG_FILE", ["AWS_CONFIG_FILE": "/nonexistent/config"]),
+        InvalidCase("AWS_EC2_METADATA_DISABLED", ["AWS_EC2_METADATA_DISABLED": "perhaps"]),
+        InvalidCase("AWS_EC2_METADATA_SERVICE_ENDPOINT", ["AWS_EC2_METADATA_SERVICE_ENDPOINT": "169.254.169.254"]),
+        InvalidCase("AWS_CREDENTIALS_REFRESH_WINDOW_SECONDS", ["AWS_CREDENTIALS_REFRESH_WINDOW_SECONDS": "soon"]),
     ]
+
+    /// The refresh window keeps an upload URL's lifetime clear by default (issue 14).
+    @Test func theCredentialRefreshWindowFollowsTheUploadURLLifetime() throws {
+        let defaults = try Self.make(["JWT_HS256_SECRET": validSecret])
+        #expect(defaults.aws.credentialSources.refreshWindowSeconds == 1200)
+        #expect(defaults.aws.allowsMissingCredentials == false)
+        let shorter = try Self.make(["JWT_HS256_SECRET": validSecret, "UPLOAD_URL_TTL_SECONDS": "600"])
+        #expect(shorter.aws.credentialSources.refreshWindowSeconds == 900)
+        let explicit = try Self.make([
+            "JWT_HS256_SECRET": validSecret, "AWS_CREDENTIALS_REFRESH_WINDOW_SECONDS": "120",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+        ])
+        #expect(explicit.aws.credentialSources.refreshWindowSeconds == 120)
+        #expect(explicit.aws.allowsMissingCredentials)
+    }
 
     @Test(arguments: invalidCases)
     func invalidVariableIsNamed(testCase: InvalidCase) {

@@ -93,6 +93,12 @@ import Testing
         InvalidCase("DETECTION_QUEUE_URL", ["DETECTION_QUEUE_URL": ""]),
         InvalidCase("DETECTION_QUEUE_URL", ["DETECTION_QUEUE_URL": "detection-requests"]),
         InvalidCase("DETECTION_QUEUE_URL", ["DETECTION_QUEUE_URL": "sqs://queue/q"]),
+        // The queue's region must be the signing region (issue 14).
+        InvalidCase("DETECTION_QUEUE_URL", ["DETECTION_QUEUE_URL": queueURL, "AWS_REGION": "eu-west-1"]),
+        InvalidCase(
+            "DETECTION_QUEUE_URL",
+            ["DETECTION_QUEUE_URL": "https://eu-west-1.queue.amazonaws.com/1/q", "AWS_DEFAULT_REGION": "us-west-2"]
+        ),
         InvalidCase("RELAY_MAX_ATTEMPTS", ["RELAY_MAX_ATTEMPTS": "0"]),
         InvalidCase("HTTP_IDLE_TIMEOUT_SECONDS", ["HTTP_IDLE_TIMEOUT_SECONDS": "0"]),
         InvalidCase("RELAY_MAX_ATTEMPTS", ["RELAY_MAX_ATTEMPTS": "ten"]),
@@ -118,5 +124,32 @@ import Testing
     @Test func missingQueueURLIsRequired() {
         let error = configurationError { _ = try Self.make([:]) }
         check(error, against: InvalidCase("DETECTION_QUEUE_URL", [:]))
+    }
+
+    /// The region comes from AWS_REGION, then AWS_DEFAULT_REGION, then the profile (issue 14),
+    /// and a queue in that region is accepted; an endpoint override skips the check.
+    @Test func theRegionIsResolvedAsTheSDKsDoAndMatchesTheQueue() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("region-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("config")
+        try Data("[profile eu]\nregion = eu-central-1\n".utf8).write(to: config)
+        let frankfurt = "https://sqs.eu-central-1.amazonaws.com/123456789012/detection"
+        let fromProfile = try Self.make([
+            "DETECTION_QUEUE_URL": frankfurt, "AWS_PROFILE": "eu", "AWS_CONFIG_FILE": config.path,
+        ])
+        #expect(fromProfile.aws.region == "eu-central-1")
+        let fromDefault = try Self.make([
+            "DETECTION_QUEUE_URL": frankfurt, "AWS_DEFAULT_REGION": "eu-central-1", "HOME": directory.path,
+        ])
+        #expect(fromDefault.aws.region == "eu-central-1")
+        let first = try Self.make([
+            "DETECTION_QUEUE_URL": queueURL, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "eu-central-1",
+        ])
+        #expect(first.aws.region == "us-east-1")
+        let local = try Self.make([
+            "DETECTION_QUEUE_URL": frankfurt, "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:4566",
+        ])
+        #expect(local.aws.region == "us-east-1")
     }
 }

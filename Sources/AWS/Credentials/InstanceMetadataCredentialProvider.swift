@@ -1,0 +1,86 @@
+import Foundation
+
+/// EC2 instance profile credentials, IMDSv2 only: `PUT /latest/api/token`, then the role name
+/// (`GET /latest/meta-data/iam/security-credentials/`), then its credentials, each `GET` with
+/// the session token in `x-aws-ec2-metadata-token`. No request is ever made without it
+/// (IMDSv1). 1 s timeouts and one attempt, as botocore's `InstanceMetadataFetcher`.
+public struct InstanceMetadataCredentialProvider: CredentialProvider {
+    public static let defaultEndpoint = URL(string: "http://169.254.169.254")!
+    public static let timeoutMilliseconds = 1_000
+    static let tokenTTLSeconds = "21600"
+    static let credentialsPath = "/latest/meta-data/iam/security-credentials/"
+
+    public let name = "instance metadata (IMDSv2)"
+    public let endpoint: URL
+    let http: CurlHTTPClient
+
+    /// - Parameter endpoint: `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else ``defaultEndpoint``.
+    public init(endpoint: URL = Self.defaultEndpoint, http: CurlHTTPClient) {
+        self.endpoint = endpoint
+        self.http = http
+    }
+
+    public func credentials() async throws(CredentialError) -> AWSCredentials {
+        var base = endpoint.absoluteString
+        while base.hasSuffix("/") {
+            base.removeLast()
+        }
+        let tokenResponse = try await CredentialParsing.fetch(
+            .init(
+                method: "PUT",
+                url: base + "/latest/api/token",
+                headers: [("x-aws-ec2-metadata-token-ttl-seconds", Self.tokenTTLSeconds)],
+                body: [],
+                maximumBodyBytes: 4096,
+                timeoutMilliseconds: Self.timeoutMilliseconds
+            ),
+            http: http,
+            source: name,
+            what: "session token"
+        )
+        guard tokenResponse.status == 200 else {
+            throw CredentialError(
+                code: .fetchFailed,
+                source: name,
+                message: "the token PUT answered \(tokenResponse.status)"
+            )
+        }
+        let token = String(decoding: tokenResponse.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty else {
+            throw CredentialError(
+                code: .malformedResponse,
+                source: name,
+                message: "the token PUT answered an empty token"
+            )
+        }
+        let roleBody = try await get(base + Self.credentialsPath, token: token, what: "role name")
+        guard
+            let role = String(decoding: roleBody, as: UTF8.self).split(whereSeparator: \.isNewline).first
+                .map({ $0.trimmingCharacters(in: .whitespaces) }), !role.isEmpty
+        else {
+            throw CredentialError(code: .fetchFailed, source: name, message: "the instance has no IAM role")
+        }
+        let encodedRole = role.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? role
+        let body = try await get(base + Self.credentialsPath + encodedRole, token: token, what: "role credentials")
+        return try CredentialParsing.credentials(fromMetadataJSON: body, source: name)
+    }
+
+    private func get(_ url: String, token: String, what: String) async throws(CredentialError) -> [UInt8] {
+        let response = try await CredentialParsing.fetch(
+            .init(
+                method: "GET",
+                url: url,
+                headers: [("x-aws-ec2-metadata-token", token)],
+                maximumBodyBytes: 64 * 1024,
+                timeoutMilliseconds: Self.timeoutMilliseconds
+            ),
+            http: http,
+            source: name,
+            what: what
+        )
+        guard response.status == 200 else {
+            throw CredentialError(code: .fetchFailed, source: name, message: "\(what) answered \(response.status)")
+        }
+        return response.body
+    }
+}
