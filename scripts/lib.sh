@@ -15,8 +15,8 @@ PHOTO_APT_PACKAGES=(
 )
 
 # LocalStack from PyPI: 4.13.1 is the newest that loads on Python 3.11, and its
-# dependencies need these pins (engineering notes). One pip command, so that pip
-# resolves the pins together with LocalStack's own requirements.
+# dependencies need these pins (found by trying: newer ones fail to import there). One pip
+# command, so that pip resolves the pins together with LocalStack's own requirements.
 PHOTO_LOCALSTACK_PIP_SPECS=(
     "localstack-core[runtime]==4.13.1" "cbor2<6" "pyopenssl<26" "cryptography<47"
     service_identity boto3
@@ -388,7 +388,7 @@ start_localstack() {
 
     for attempt in 1 2 3; do
         port=$(free_port 1) || return 1
-        # Exactly the environment of the engineering notes; cwd RUN_DIR so nothing
+        # S3 signature validation on, so pre-signed URLs are enforced as by AWS; cwd RUN_DIR so nothing
         # it might drop in the working directory lands in the repository.
         (
             cd "$run_dir" &&

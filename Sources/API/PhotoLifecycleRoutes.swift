@@ -9,7 +9,7 @@ import PhotoStore
 import Postgres
 import UUIDCoding
 
-/// The endpoints that move a photo along its lifecycle (contract sections 4 and 5):
+/// The endpoints that move a photo along its lifecycle (docs/api.md):
 /// `POST /api/v1/photos/{id}/complete` for clients and `PATCH /api/v1/photos/{id}/status` for
 /// the detection pipeline. Both answer with the photo as `GET /api/v1/photos/{id}` shows it.
 struct PhotoLifecycleRoutes: Sendable {

@@ -13,7 +13,7 @@ import Postgres
 import UUIDCoding
 
 /// The photo endpoints of `/api/v1`: issuing upload URLs, reading a photo, listing a project's
-/// photos (contract section 4).
+/// photos (docs/api.md).
 ///
 /// Every endpoint checks organization access through the photo's project: a project or photo of
 /// another organization is 403, one that does not exist is 404 (the contract's table; the

@@ -10,7 +10,7 @@ import Postgres
 import UUIDCoding
 
 /// Confirms an upload: checks the object in S3, reads its head for dimensions and EXIF, and
-/// commits the confirmation with its `photo.uploaded` event (contract sections 4 and 5).
+/// commits the confirmation with its `photo.uploaded` event (docs/api.md).
 ///
 /// Shared by `POST /api/v1/photos/{id}/complete` and the background ``UploadReconciler``, so a
 /// photo is confirmed the same way whoever notices the upload first.

@@ -7,7 +7,7 @@ import PhotoStore
 import Postgres
 import ServiceLifecycle
 
-/// Settles photos whose clients never confirmed them (contract section 5): a `pending_upload`
+/// Settles photos whose clients never confirmed them (docs/architecture.md): a `pending_upload`
 /// photo whose URL expired more than a grace period ago is confirmed when its object is in S3
 /// (the same path as `complete`) and otherwise fails with `upload_expired`.
 ///

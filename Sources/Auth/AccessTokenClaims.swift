@@ -1,7 +1,7 @@
 import Foundation
 import JWTKit
 
-/// The claims `photo-api` reads from a bearer token (contract section 3).
+/// The claims `photo-api` reads from a bearer token (docs/clients.md, "Tokens").
 ///
 /// Every field is optional here so that a token that verifies but lacks a claim is refused
 /// with a precise log reason by `TokenVerifier` rather than a generic decoding error; a claim of

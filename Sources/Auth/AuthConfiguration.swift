@@ -1,7 +1,7 @@
 import AppConfig
 import Foundation
 
-/// How tokens are verified (contract section 3).
+/// How tokens are verified (docs/clients.md, "Tokens").
 public struct AuthConfiguration: Sendable {
     /// jwt-kit refuses HMAC keys shorter than this, so it is checked here, at start.
     public static let minimumSecretBytes = 32

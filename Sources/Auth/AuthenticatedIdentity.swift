@@ -1,6 +1,6 @@
 import Foundation
 
-/// Who is calling, as proven by a verified bearer token (contract section 3), and what it may do.
+/// Who is calling, as proven by a verified bearer token (docs/clients.md, "Tokens"), and what it may do.
 ///
 /// The HTTP layer asks Auth only two things: who is this (``TokenVerifier/verify(_:)``), and may
 /// they do X (``require(scope:)``, ``mayAccess(organization:)``); the answers to "no" are Auth's
@@ -29,7 +29,7 @@ public struct AuthenticatedIdentity: Sendable, Hashable {
     }
 
     /// Whether the caller may act on what belongs to `organization` (a project, a photo):
-    /// only on its own organization's (contract section 3).
+    /// only on its own organization's (docs/clients.md, "Tokens").
     public func mayAccess(organization: UUID) -> Bool {
         organization == organizationID
     }

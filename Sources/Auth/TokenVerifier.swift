@@ -4,7 +4,7 @@ import JWTKit
 import UUIDCoding
 import WireFormats
 
-/// Verifies bearer tokens (contract section 3) and says who sent them.
+/// Verifies bearer tokens (docs/clients.md, "Tokens") and says who sent them.
 ///
 /// Accepted: HS256 with `JWT_HS256_SECRET`; RS256 and ES256 with the `JWT_JWKS_URL` key named by
 /// the token's `kid`. Required claims: `sub` and `org_id` (UUIDs) and `exp`; `nbf` is honoured,

@@ -1,4 +1,4 @@
-/// The image types the service accepts (contract section 4: `image/jpeg` and `image/png`),
+/// The image types the service accepts (docs/api.md: `image/jpeg` and `image/png`),
 /// with everything that follows from the type: the `mime_type` text, the S3 key's extension.
 ///
 /// The one table of media types: validation, the key layout, the database row and the

@@ -1,4 +1,4 @@
-/// Where a photo is in its life (contract section 5):
+/// Where a photo is in its life (docs/architecture.md):
 /// `pending_upload → uploaded → processing → completed | failed`.
 ///
 /// Every writer (the API's complete and PATCH handlers, the reconciler, the relay) asks

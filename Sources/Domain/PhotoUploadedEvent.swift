@@ -2,7 +2,7 @@ import Foundation
 import UUIDCoding
 
 /// The `photo.uploaded` outbox event: its payload is the SQS message body the detection pipeline
-/// receives (contract section 6), written in the same transaction that confirms the upload.
+/// receives (docs/operations.md, "The relay"), written in the same transaction that confirms the upload.
 ///
 /// The contract names four fields, and `s3_etag` with, in a versioned bucket, `s3_version_id`:
 /// the object the confirmation validated, so the pipeline processes those bytes and no others

@@ -1,4 +1,4 @@
-/// A validated `PATCH /api/v1/photos/{id}/status` body (contract section 4), from the detection
+/// A validated `PATCH /api/v1/photos/{id}/status` body (docs/api.md), from the detection
 /// pipeline.
 public struct StatusChangeRequest: Sendable, Equatable {
     /// The statuses the pipeline may set; `pending_upload` and `uploaded` belong to the API.

@@ -1,7 +1,7 @@
 import Foundation
 import UUIDCoding
 
-/// A validated `POST /api/v1/photos/upload-url` body (contract section 4), with defaults applied.
+/// A validated `POST /api/v1/photos/upload-url` body (docs/api.md), with defaults applied.
 ///
 /// Validation lives here, away from HTTP, so every rule is unit-tested without a server and the
 /// handler only maps ``UploadValidationError`` to the contract's error table. The normalised

@@ -1,6 +1,6 @@
 import CLibExif
 
-/// The EXIF fields the service keeps (contract section 4, `exif_data`); absent fields are `nil`
+/// The EXIF fields the service keeps (`exif_data` in docs/api.md); absent fields are `nil`
 /// and omitted from the JSON.
 public struct ExifMetadata: Sendable, Equatable, Codable {
     public var cameraMake: String?
@@ -60,7 +60,7 @@ public enum ExifReader {
     /// The `Exif\0\0` prefix that libexif expects in front of the TIFF header.
     static let exifPrefix: [UInt8] = Array("Exif".utf8) + [0, 0]
 
-    /// Extracts the fields of contract section 4 (`exif_data`); fields that are absent or invalid
+    /// Extracts the fields of docs/api.md (`exif_data`); fields that are absent or invalid
     /// are `nil`. Throws only when the block is not an EXIF block at all.
     public static func read(_ exifBlock: [UInt8]) throws(ExifReadError) -> ExifMetadata {
         guard exifBlock.count >= exifPrefix.count + 8, exifBlock.starts(with: exifPrefix) else {

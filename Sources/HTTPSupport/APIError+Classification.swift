@@ -36,7 +36,7 @@ extension APIError {
         }
         if error is JWTError {
             // The authentication middleware maps its own failures; a jwt-kit error that escapes
-            // anywhere else is still a bad token, never a server fault (engineering notes).
+            // anywhere else is still a bad token, never a server fault (jwt-kit throws its own errors for bad input).
             return .unauthorized("the bearer token is not valid", logDetail: "jwt-kit: \(error)")
         }
         if let error = error as? PostgresError {

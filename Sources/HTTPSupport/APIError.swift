@@ -1,6 +1,6 @@
 import HTTPTypes
 
-/// An error a handler throws to answer with one row of the contract's error table (section 4).
+/// An error a handler throws to answer with one row of the error table of docs/api.md.
 ///
 /// Every failure the API reports to a client is one of these; `ProblemMiddleware` is the one
 /// place that turns them (and every other error) into RFC 9457 problem documents. `detail` is

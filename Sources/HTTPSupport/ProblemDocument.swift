@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// An RFC 9457 problem document, the body of every error response (contract section 4):
+/// An RFC 9457 problem document, the body of every error response (docs/api.md):
 ///
 /// ```json
 /// {"code":"not_found","detail":"...","request_id":"...","status":404,"title":"Not found",

@@ -4,7 +4,7 @@ import Hummingbird
 import Logging
 import UUIDCoding
 
-/// Gives every request an id and sends it back in `X-Request-ID` (contract section 4).
+/// Gives every request an id and sends it back in `X-Request-ID` (docs/api.md).
 ///
 /// A client's own `X-Request-ID` is kept when it is 1 to 200 printable ASCII characters, so a
 /// caller can follow one request through its logs and ours; anything else (missing, empty, too

@@ -77,7 +77,7 @@ public enum OutboxClaims {
     )
 
     /// Deletes delivered events and, in the same statement, moves their photos
-    /// `uploaded → processing` with a history row (contract section 5), with `PhotoStore`'s SQL
+    /// `uploaded → processing` with a history row (docs/architecture.md), with `PhotoStore`'s SQL
     /// for that move.
     static let deliverStatement = PreparedStatement(
         name: "outbox_deliver",

@@ -2,7 +2,7 @@ import Domain
 import Foundation
 import Postgres
 
-/// The moves of a photo through its lifecycle (contract section 5), each one statement of
+/// The moves of a photo through its lifecycle (docs/architecture.md), each one statement of
 /// data-modifying CTEs around ``StatusChange``, so the status, its history row and (for
 /// confirmation) the `photo.uploaded` outbox event commit together or not at all.
 ///
