@@ -56,6 +56,8 @@ public final class CredentialStubServer: Sendable {
     }
 
     public static let imdsToken = "imds-session-token"
+    /// The region the stub's instance metadata names.
+    public static let instanceRegion = "eu-west-3"
 
     /// What is wrong with `child`'s exit for want of credentials: it must exit 1 with exactly
     /// one line saying so that names every source of the chain. Empty when all is well.
@@ -186,6 +188,9 @@ public final class CredentialStubServer: Sendable {
             guard metadataToken == Self.imdsToken else {
                 state.withLock { $0.requestsWithoutToken += 1 }
                 return Response(status: .unauthorized)
+            }
+            if path == "/latest/meta-data/placement/region" {
+                return Self.text(Self.instanceRegion)
             }
             if path == "/latest/meta-data/iam/security-credentials/" {
                 return Self.text("stub-role\n")
