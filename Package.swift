@@ -164,6 +164,7 @@ let package = Package(
             name: "HTTPSupport",
             dependencies: [
                 "Auth",
+                "Domain",
                 "Postgres",
                 "UUIDCoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
