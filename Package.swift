@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -66,6 +67,7 @@ let package = Package(
                 "CLibPQ",
                 "CivilTime",
                 "UUIDCoding",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -79,6 +81,7 @@ let package = Package(
                 "CCurl",
                 "CivilTime",
                 "Digest",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -93,6 +96,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Spans as OTLP/HTTP JSON over the libcurl client, when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        .target(
+            name: "TraceExport",
+            dependencies: [
+                "AppConfig",
+                "AWS",
+                "Domain",
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -163,11 +181,14 @@ let package = Package(
         .target(
             name: "HTTPSupport",
             dependencies: [
+                "TraceExport",
                 "Auth",
                 "Domain",
                 "Postgres",
                 "UUIDCoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -178,6 +199,8 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                "TraceExport",
                 "AppConfig",
                 "Auth",
                 "AWS",
@@ -204,6 +227,9 @@ let package = Package(
         .target(
             name: "OutboxRelay",
             dependencies: [
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                "TraceExport",
                 "AppConfig",
                 "AWS",
                 "Domain",
@@ -311,7 +337,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConfigurationTests",
-            dependencies: ["API", "AWS", "AppConfig", "Auth", "Operations", "OutboxRelay", "Postgres"],
+            dependencies: ["API", "AWS", "AppConfig", "Auth", "Operations", "OutboxRelay", "Postgres", "TraceExport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -3,6 +3,7 @@ import AppConfig
 import Auth
 import Operations
 import Postgres
+import TraceExport
 
 /// Limits on uploads and upload URLs.
 public struct UploadConfiguration: Sendable {
@@ -75,6 +76,8 @@ public struct APIConfiguration: Sendable {
     public let database: DatabaseConfiguration
     public internal(set) var aws: AWSConfiguration
     public let auth: AuthConfiguration
+    /// `OTEL_*`: span export (none unless an endpoint is set).
+    public let tracing: TracingConfiguration
     public let uploads: UploadConfiguration
     public let confirmation: ConfirmationConfiguration
     /// Postgres connections in photo-api's pool (`DATABASE_POOL_SIZE`); each runs on a thread
@@ -101,6 +104,7 @@ public struct APIConfiguration: Sendable {
             uploadURLLifetimeSeconds: uploads.urlLifetimeSeconds
         )
         auth = try AuthConfiguration(environment: environment, appEnvironment: appEnvironment)
+        tracing = try TracingConfiguration(environment: environment, defaultServiceName: "photo-api")
         confirmation = try ConfirmationConfiguration(environment: environment)
         databasePoolSize = try environment.integer("DATABASE_POOL_SIZE", default: 4, range: 1...500)
         http = try HTTPServerConfiguration(environment: environment)

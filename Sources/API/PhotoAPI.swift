@@ -8,6 +8,7 @@ import Operations
 import PhotoStore
 import Postgres
 import ServiceLifecycle
+import TraceExport
 
 /// Builds the `photo-api` application from its configuration.
 ///
@@ -59,6 +60,10 @@ public enum PhotoAPI {
             logger: logger
         )
         var services: [any Service] = [pool] + authentication.services + [CurlHTTPClientService(client: storageHTTP)]
+        // First, so it stops last and sends the spans of the requests that shutdown finished.
+        if let spanExport = TracingBootstrap.start(configuration.tracing, logger: logger) {
+            services.insert(spanExport, at: 0)
+        }
         // After the HTTP client, so it stops first; it refreshes ahead of expiry.
         if let credentials {
             services.append(credentials)

@@ -1,4 +1,5 @@
 import Foundation
+import Tracing
 
 /// Reads what `photo-api` needs to confirm an upload: an object's size, type, `ETag` and version
 /// (`HEAD`) and its first bytes (a `Range` `GET`), never the whole object.
@@ -149,6 +150,36 @@ public struct S3ObjectReader: Sendable {
         versionID: String?,
         headers: [(name: String, value: String)],
         maximumBodyBytes: Int = CurlHTTPClient.defaultMaximumBodyBytes
+    ) async throws(S3ReadError) -> CurlHTTPClient.Response {
+        // One client span per operation, retries included (no-op unless spans are exported).
+        let span = startSpan(method == "HEAD" ? "S3 HeadObject" : "S3 GetObject", ofKind: .client)
+        defer { span.end() }
+        if span.isRecording {
+            span.attributes["rpc.system"] = "aws-api"
+            span.attributes["rpc.service"] = "S3"
+        }
+        do {
+            let response = try await sendWithRetries(
+                method: method,
+                key: key,
+                versionID: versionID,
+                headers: headers,
+                maximumBodyBytes: maximumBodyBytes
+            )
+            if span.isRecording { span.attributes["http.response.status_code"] = Int64(response.status) }
+            return response
+        } catch {
+            span.recordError(error)
+            throw error
+        }
+    }
+
+    private func sendWithRetries(
+        method: String,
+        key: String,
+        versionID: String?,
+        headers: [(name: String, value: String)],
+        maximumBodyBytes: Int
     ) async throws(S3ReadError) -> CurlHTTPClient.Response {
         var lastProblem = ""
         for attempt in 0...retryDelays.count {

@@ -2,6 +2,7 @@ import Logging
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// A bounded pool of libpq connections whose blocking calls run on the pool's own threads.
 ///
@@ -103,6 +104,25 @@ public final class ConnectionPool: Sendable {
     public func execute(
         _ statement: PreparedStatement,
         _ parameters: [(any PostgresEncodable)?] = []
+    ) async throws -> QueryResult {
+        // A client span named by the statement, never its text (no-op unless spans are exported).
+        let span = startSpan(statement.name, ofKind: .client)
+        defer { span.end() }
+        if span.isRecording {
+            span.attributes["db.system"] = "postgresql"
+            span.attributes["db.operation.name"] = statement.name
+        }
+        do {
+            return try await executeUntraced(statement, parameters)
+        } catch {
+            span.recordError(error)
+            throw error
+        }
+    }
+
+    private func executeUntraced(
+        _ statement: PreparedStatement,
+        _ parameters: [(any PostgresEncodable)?]
     ) async throws -> QueryResult {
         let lease = try await acquire()
         guard case .existing(let connection) = lease, connection.hasPrepared(statement), !connection.isEncrypted,
