@@ -75,7 +75,8 @@ export PHOTO_API_BIN="$bin_dir/photo-api"
 export OUTBOX_RELAY_BIN="$bin_dir/outbox-relay"
 
 # The CloudFormation template's check needs only the binaries just built, so it runs beside
-# the tests (tracked for cleanup_stack); a partial run skips it.
+# the tests (tracked for cleanup_stack), niced: some tests time waits, the check has no tight
+# deadline. A partial run skips it.
 aws_check_pid=""
 aws_check_log="$RUN_DIR/check-aws-template.log"
 partial_run=$((!with_localstack))
@@ -83,7 +84,7 @@ for arg in "${swift_test_args[@]}"; do
     case $arg in --filter* | --skip*) partial_run=1 ;; esac
 done
 if ((!partial_run)); then
-    start_background check-aws-template "$aws_check_log" scripts/check-aws-template.sh
+    start_background check-aws-template "$aws_check_log" nice -n 10 scripts/check-aws-template.sh
     aws_check_pid=$PHOTO_LAST_PID
 else
     photo_log "not running scripts/check-aws-template.sh (a partial run)"
