@@ -368,6 +368,8 @@ if services.get("s3") == "running" and services.get("sqs") == "running":
 
 # start_localstack RUN_DIR
 # LocalStack (S3 + SQS, signature validation on) from the venv, on a free port.
+# PHOTO_LOCALSTACK_SERVICES overrides its SERVICES (scripts/check-aws-template.sh adds
+# cloudformation).
 # Exports AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION LOCALSTACK_PORT.
 start_localstack() {
     local run_dir=${1:?usage: start_localstack RUN_DIR}
@@ -392,7 +394,7 @@ start_localstack() {
         # it might drop in the working directory lands in the repository.
         (
             cd "$run_dir" &&
-                exec env SERVICES=s3,sqs,iam,sts EAGER_SERVICE_LOADING=1 \
+                exec env SERVICES="${PHOTO_LOCALSTACK_SERVICES:-s3,sqs,iam,sts}" EAGER_SERVICE_LOADING=1 \
                     GATEWAY_LISTEN="127.0.0.1:$port" LOCALSTACK_HOST="127.0.0.1:$port" \
                     SQS_ENDPOINT_STRATEGY=path S3_SKIP_SIGNATURE_VALIDATION=0 \
                     DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \
