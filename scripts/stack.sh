@@ -39,6 +39,7 @@ done
 ensure_prereqs --localstack
 
 photo_log "swift build (debug)"
+scripts/stamp-build.sh
 swift build
 bin_dir="$repo_root/.build/debug"
 for exe in migrator photo-api outbox-relay; do
