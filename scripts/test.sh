@@ -57,6 +57,8 @@ swift build --build-tests --enable-code-coverage
 # The migrations' locking hazards are part of the suite too, next to the format check: it
 # needs the migrator just built, and no database (docs/operations.md#lint).
 .build/debug/migrator lint sql
+# The alert rules (promtool check and unit tests) and the dashboard, in seconds.
+scripts/check-observability.sh
 
 make_run_dir
 install_cleanup_traps
