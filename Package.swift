@@ -69,6 +69,7 @@ let package = Package(
                 "UUIDCoding",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -90,9 +91,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "AppConfig", swiftSettings: swiftSettings),
+        // The git commit of the build (scripts/stamp-build.sh), for --version and build_info.
+        .target(name: "CBuildStamp"),
         .target(
             name: "Telemetry",
             dependencies: [
+                "CBuildStamp",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -127,6 +131,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

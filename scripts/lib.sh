@@ -12,6 +12,8 @@
 PHOTO_APT_PACKAGES=(
     libpq-dev libcurl4-openssl-dev libssl-dev libexif-dev
     postgresql libimage-exiftool-perl pkg-config curl openssl
+    # promtool, for scripts/check-observability.sh (the alert rules and their unit tests).
+    prometheus
 )
 
 # LocalStack from PyPI: 4.13.1 is the newest that loads on Python 3.11, and its

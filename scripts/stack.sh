@@ -47,6 +47,7 @@ ensure_prereqs --localstack
 
 if ((!skip_build)); then
     photo_log "swift build (debug)"
+    scripts/stamp-build.sh
     swift build
 fi
 bin_dir="$repo_root/.build/debug"

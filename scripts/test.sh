@@ -53,11 +53,14 @@ swift format lint --strict --recursive Package.swift Sources Tests
 # Build before starting services, so a compile error fails fast. Coverage
 # instrumentation is a build setting: `swift test --skip-build
 # --enable-code-coverage` only collects it, so the build must have it too.
+scripts/stamp-build.sh
 swift build --build-tests --enable-code-coverage
 
 # The migrations' locking hazards are part of the suite too, next to the format check: it
 # needs the migrator just built, and no database (docs/operations.md#lint).
 .build/debug/migrator lint sql
+# The alert rules (promtool check and unit tests) and the dashboard, in seconds.
+scripts/check-observability.sh
 
 make_run_dir
 install_cleanup_traps

@@ -71,6 +71,13 @@ public struct UploadReconciler: Service {
     let logger: Logger
     let outcomes: Counter
     let expirations: Counter
+    /// Photos failed because the object is not the declared image.
+    let invalidations: Counter
+    /// Photos that could not be settled this time (S3 or the database failed); a later pass
+    /// tries again.
+    let errors: Counter
+    /// Passes that could not even claim their batch (the database failed).
+    let failedPasses: Counter
     let purgedKeys: Counter
 
     init(pool: ConnectionPool, confirmer: UploadConfirmer, settings: Settings, logger: Logger) {
@@ -80,6 +87,9 @@ public struct UploadReconciler: Service {
         self.logger = logger
         outcomes = Counter(label: "photo_reconciled_total", dimensions: [("outcome", "confirmed")])
         expirations = Counter(label: "photo_reconciled_total", dimensions: [("outcome", "expired")])
+        invalidations = Counter(label: "photo_reconciled_total", dimensions: [("outcome", "invalid")])
+        errors = Counter(label: "photo_reconciled_total", dimensions: [("outcome", "error")])
+        failedPasses = Counter(label: "photo_reconcile_pass_failures_total")
         purgedKeys = Counter(label: "idempotency_keys_purged_total")
     }
 
@@ -93,6 +103,7 @@ public struct UploadReconciler: Service {
                 // Full batches mean more is due: go on at once.
                 while try await runPass().isFull(settings), !Task.isShuttingDownGracefully {}
             } catch {
+                failedPasses.increment()
                 logger.warning("reconciliation pass failed", metadata: ["error": "\(error)"])
             }
             do {
@@ -139,6 +150,7 @@ public struct UploadReconciler: Service {
                     outcomes.increment()
                 case .invalid:
                     summary.invalid += 1
+                    invalidations.increment()
                 case .alreadyChanged:
                     summary.skipped += 1
                 case .objectChanged:
@@ -158,6 +170,7 @@ public struct UploadReconciler: Service {
             } catch {
                 // The claim runs out and a later pass (here or on another replica) tries again.
                 summary.skipped += 1
+                errors.increment()
                 photoLogger.warning("could not reconcile the photo", metadata: ["error": "\(error)"])
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Tracing
 
 /// Reads what `photo-api` needs to confirm an upload: an object's size, type, `ETag` and version
@@ -47,17 +48,25 @@ public struct S3ObjectReader: Sendable {
     public let presigners: S3PresignerSource
     public let http: CurlHTTPClient
     public let retryDelays: [Duration]
+    /// Each try's operation, outcome and latency (`aws_client_requests_total{service="s3"}`).
+    let metrics: AWSRequestMetrics
 
     /// - Parameter retryDelays: the pauses before the second, third, ... try; the contract's
     ///   `[1 s, 2 s, 4 s]` by default.
     public init(
         presigners: S3PresignerSource,
         http: CurlHTTPClient,
-        retryDelays: [Duration] = [.seconds(1), .seconds(2), .seconds(4)]
+        retryDelays: [Duration] = [.seconds(1), .seconds(2), .seconds(4)],
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.presigners = presigners
         self.http = http
         self.retryDelays = retryDelays
+        self.metrics = AWSRequestMetrics(
+            service: "s3",
+            operations: ["HeadObject", "GetObject"],
+            factory: metricsFactory
+        )
     }
 
     /// A reader that signs with one presigner's fixed credentials.
@@ -253,8 +262,10 @@ public struct S3ObjectReader: Sendable {
             headers: headers,
             now: Date()
         )
-        return try await http.execute(
-            .init(method: method, url: signed.url, headers: signed.headers, maximumBodyBytes: maximumBodyBytes)
+        return try await metrics.execute(
+            method == "HEAD" ? "HeadObject" : "GetObject",
+            .init(method: method, url: signed.url, headers: signed.headers, maximumBodyBytes: maximumBodyBytes),
+            on: http
         )
     }
 
