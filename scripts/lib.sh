@@ -12,7 +12,12 @@
 PHOTO_APT_PACKAGES=(
     libpq-dev libcurl4-openssl-dev libssl-dev libexif-dev
     postgresql libimage-exiftool-perl pkg-config curl openssl
+    debootstrap # scripts/check-runtime-image.sh: the container image's runtime stage without Docker
 )
+
+# scripts/check-kubernetes.sh: the manifests under deploy/kubernetes against the Kubernetes
+# schemas, and checkov's policies. Pinned, so a new release's new checks cannot fail CI unasked.
+PHOTO_DEPLOY_LINT_PIP_SPECS=("checkov==3.3.30" "kubernetes-validate==1.37.0")
 
 # LocalStack from PyPI: 4.13.1 is the newest that loads on Python 3.11, and its
 # dependencies need these pins (found by trying: newer ones fail to import there). One pip
@@ -105,7 +110,11 @@ ensure_prereqs() {
     local schemathesis_venv want_schemathesis=0
     schemathesis_venv="$(dirname "$(photo_venv_dir)")/schemathesis-venv"
     [[ -x $schemathesis_venv/bin/schemathesis ]] || want_schemathesis=1
-    if ((want_localstack || want_moto || want_schemathesis)) && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    local deploy_lint_venv want_deploy_lint=0
+    deploy_lint_venv="$(dirname "$(photo_venv_dir)")/deploy-lint-venv"
+    [[ -f $deploy_lint_venv/.photo-upload-pip-specs && $(<"$deploy_lint_venv/.photo-upload-pip-specs") == "${PHOTO_DEPLOY_LINT_PIP_SPECS[*]}" ]] ||
+        want_deploy_lint=1
+    if ((want_localstack || want_moto || want_schemathesis || want_deploy_lint)) && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
         missing+=(python3 python3-venv)
     fi
     if ((${#missing[@]})); then
@@ -146,6 +155,21 @@ ensure_prereqs() {
         ) 9>"$schemathesis_venv.lock" || { photo_err "could not install schemathesis into $schemathesis_venv"; return 1; }
     fi
     export SCHEMATHESIS_VENV=$schemathesis_venv
+
+    if ((want_deploy_lint)); then
+        mkdir -p "$(dirname "$deploy_lint_venv")" || return 1
+        (
+            flock 9 || exit 1
+            marker="$deploy_lint_venv/.photo-upload-pip-specs"
+            [[ -f $marker && $(<"$marker") == "${PHOTO_DEPLOY_LINT_PIP_SPECS[*]}" ]] && exit 0
+            photo_log "installing ${PHOTO_DEPLOY_LINT_PIP_SPECS[*]} into $deploy_lint_venv (one-off)"
+            [[ -x $deploy_lint_venv/bin/python ]] || python3 -m venv "$deploy_lint_venv" || exit 1
+            "$deploy_lint_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+                "${PHOTO_DEPLOY_LINT_PIP_SPECS[@]}" || exit 1
+            printf '%s' "${PHOTO_DEPLOY_LINT_PIP_SPECS[*]}" >"$marker"
+        ) 9>"$deploy_lint_venv.lock" || { photo_err "could not install ${PHOTO_DEPLOY_LINT_PIP_SPECS[*]} into $deploy_lint_venv"; return 1; }
+    fi
+    export DEPLOY_LINT_VENV=$deploy_lint_venv
 
     if ((want_localstack)); then
         _photo_ensure_localstack_venv || return 1
