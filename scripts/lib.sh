@@ -157,17 +157,7 @@ ensure_prereqs() {
     export SCHEMATHESIS_VENV=$schemathesis_venv
 
     if ((want_deploy_lint)); then
-        mkdir -p "$(dirname "$deploy_lint_venv")" || return 1
-        (
-            flock 9 || exit 1
-            marker="$deploy_lint_venv/.photo-upload-pip-specs"
-            [[ -f $marker && $(<"$marker") == "${PHOTO_DEPLOY_LINT_PIP_SPECS[*]}" ]] && exit 0
-            photo_log "installing ${PHOTO_DEPLOY_LINT_PIP_SPECS[*]} into $deploy_lint_venv (one-off)"
-            [[ -x $deploy_lint_venv/bin/python ]] || python3 -m venv "$deploy_lint_venv" || exit 1
-            "$deploy_lint_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-                "${PHOTO_DEPLOY_LINT_PIP_SPECS[@]}" || exit 1
-            printf '%s' "${PHOTO_DEPLOY_LINT_PIP_SPECS[*]}" >"$marker"
-        ) 9>"$deploy_lint_venv.lock" || { photo_err "could not install ${PHOTO_DEPLOY_LINT_PIP_SPECS[*]} into $deploy_lint_venv"; return 1; }
+        _photo_ensure_pip_venv "$deploy_lint_venv" "${PHOTO_DEPLOY_LINT_PIP_SPECS[@]}" || return 1
     fi
     export DEPLOY_LINT_VENV=$deploy_lint_venv
 
@@ -178,12 +168,19 @@ ensure_prereqs() {
 }
 
 _photo_ensure_localstack_venv() {
-    local venv marker want
-    venv=$(photo_venv_dir)
+    _photo_ensure_pip_venv "$(photo_venv_dir)" "${PHOTO_LOCALSTACK_PIP_SPECS[@]}" || return 1
+    PHOTO_VENV_PYTHON="$(photo_venv_dir)/bin/python"
+    export PHOTO_VENV_PYTHON
+}
+
+# _photo_ensure_pip_venv VENV SPEC...: a venv with exactly these pip specs, installed in one pip
+# command (so pip resolves the pins together) unless its marker file already lists them.
+_photo_ensure_pip_venv() {
+    local venv=$1 marker want
+    shift
     marker="$venv/.photo-upload-pip-specs"
-    want="${PHOTO_LOCALSTACK_PIP_SPECS[*]}"
+    want="$*"
     if [[ -x $venv/bin/python && -f $marker && $(<"$marker") == "$want" ]]; then
-        export PHOTO_VENV_PYTHON="$venv/bin/python"
         return 0
     fi
     mkdir -p "$(dirname "$venv")" || return 1
@@ -191,13 +188,11 @@ _photo_ensure_localstack_venv() {
     (
         flock 9 || exit 1
         if [[ -f $marker && $(<"$marker") == "$want" ]]; then exit 0; fi
-        photo_log "creating the LocalStack venv in $venv (one-off, about a minute)"
+        photo_log "installing $want into $venv (one-off, a minute or more)"
         [[ -x $venv/bin/python ]] || python3 -m venv "$venv" || exit 1
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            "${PHOTO_LOCALSTACK_PIP_SPECS[@]}" || exit 1
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" || exit 1
         printf '%s' "$want" >"$marker"
-    ) 9>"$venv.lock" || { photo_err "could not install LocalStack into $venv"; return 1; }
-    export PHOTO_VENV_PYTHON="$venv/bin/python"
+    ) 9>"$venv.lock" || { photo_err "could not install $want into $venv"; return 1; }
 }
 
 # free_port [N]: prints N (default 1) distinct free TCP ports on 127.0.0.1, one
