@@ -12,7 +12,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN swift build -c release --static-swift-stdlib --product photo-api \
+# The commit `--version` and `build_info` report: pass it, since .git is not in the context
+# (docker build --build-arg PHOTO_BUILD_COMMIT=$(git rev-parse --short=12 HEAD) .).
+ARG PHOTO_BUILD_COMMIT=unknown
+RUN PHOTO_BUILD_COMMIT=${PHOTO_BUILD_COMMIT} scripts/stamp-build.sh \
+    && swift build -c release --static-swift-stdlib --product photo-api \
     && swift build -c release --static-swift-stdlib --product outbox-relay \
     && swift build -c release --static-swift-stdlib --product migrator
 

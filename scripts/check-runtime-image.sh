@@ -11,7 +11,7 @@
 # 3. Copies the binaries to /usr/local/bin and sql/ to /app/sql, adds the image's user 10001,
 #    and checks with ldd, inside the root, that every library the binaries load is there and
 #    belongs to an installed package.
-# 4. Inside chroot, as uid 10001: outbox-relay's and migrator's --help (photo-api has none),
+# 4. Inside chroot, as uid 10001: every binary's --help and --version,
 #    `migrator up` (in /app, the image's working directory) against a throwaway Postgres on
 #    loopback (the chroot shares the network), then photo-api until /healthz and /readyz
 #    answer 200 and outbox-relay until /healthz answers; photo-api must exit 0 on SIGTERM.
@@ -59,6 +59,7 @@ ensure_prereqs
 products=(photo-api outbox-relay migrator)
 build_path="$repo_root/.build-release"
 if ((build)); then
+    scripts/stamp-build.sh
     for product in "${products[@]}"; do
         photo_log "swift build -c release --static-swift-stdlib --product $product"
         swift build -c release --static-swift-stdlib --build-path "$build_path" --product "$product"
@@ -164,14 +165,15 @@ done
 ((status == 0)) || exit 1
 step_done "ldd"
 
-# photo-api has no --help (it takes no arguments and starts serving): it is run below instead.
-for product in outbox-relay migrator; do
-    if ! _photo_as_root chroot --userspec=10001:10001 "$root" "/usr/local/bin/$product" --help >/dev/null; then
-        photo_err "$product --help failed in the runtime root"
-        exit 1
-    fi
+for product in photo-api outbox-relay migrator; do
+    for flag in --help --version; do
+        if ! _photo_as_root chroot --userspec=10001:10001 "$root" "/usr/local/bin/$product" "$flag" >/dev/null; then
+            photo_err "$product $flag failed in the runtime root"
+            exit 1
+        fi
+    done
 done
-photo_log "outbox-relay --help, migrator --help: exit 0"
+photo_log "--help and --version of all three: exit 0"
 
 start_postgres "$RUN_DIR"
 # As the image runs them: uid 10001, working directory /app, nothing but the given environment.
