@@ -8,10 +8,12 @@ public enum SchemaRequirement {
     /// The highest migration in `sql/` that the code of this build relies on. Raise it in the
     /// same change that adds a migration the services use.
     ///
-    /// 4: `photos.s3_etag` and `photos.s3_version_id` (`0004_validated_object.sql`), which
-    /// `photo-api` writes at confirmation and reads with every photo. (0003 changed column types
-    /// only; no statement needed it, so the requirement stayed at 2 until now.)
-    public static let requiredVersion = 4
+    /// 5: `rate_limit_windows` (`0005_rate_limit_windows.sql`), where `photo-api` counts every
+    /// upload-url request. 4: `photos.s3_etag` and `photos.s3_version_id`
+    /// (`0004_validated_object.sql`), which `photo-api` writes at confirmation and reads with every
+    /// photo. (0003 changed column types only; no statement needed it, so the requirement stayed
+    /// at 2 until 0004.)
+    public static let requiredVersion = 5
 
     /// The schema is older than this build needs.
     public struct SchemaBehind: Error, CustomStringConvertible, Sendable {
