@@ -10,10 +10,11 @@ public struct UploadConfiguration: Sendable {
     public let minimumBytes: Int
     public let maximumBytes: Int
     public let urlLifetimeSeconds: Int
-    /// Upload URLs one user may be issued per minute (`RATE_LIMIT_PER_MINUTE`).
+    /// Upload URLs one user may be issued per minute (`RATE_LIMIT_PER_MINUTE`), counted in
+    /// Postgres across every replica (`UploadRateLimit`).
     public let rateLimitPerMinute: Int
     /// `complete` calls one user may make per minute (`COMPLETE_RATE_LIMIT_PER_MINUTE`), a budget
-    /// of its own: each call may read from S3. Six times the upload-URL default, so a client
+    /// of its own: each call may read from S3. Counted in each process's memory (`UserRateLimiter`). Six times the upload-URL default, so a client
     /// that completes every upload, and retries some, never meets it.
     public let completeRateLimitPerMinute: Int
 

@@ -111,7 +111,13 @@ public enum PhotoAPI {
                 credentials: credentials ?? configuration.aws.credentials.map { CredentialCache(static: $0) }
             )
             // Half the pool, so that reads and completions find a connection while uploads queue.
-            inserts = PhotoInsertBatcher(pool: pool, maximumConcurrentBatches: pool.maximumConnections / 2)
+            // The upload-url budget is counted by the insert statements, in Postgres, so that
+            // every replica shares it.
+            inserts = PhotoInsertBatcher(
+                pool: pool,
+                maximumConcurrentBatches: pool.maximumConnections / 2,
+                rateLimit: UploadRateLimit(limit: configuration.uploads.rateLimitPerMinute)
+            )
             let base = configuration.confirmation.storageRetryBaseMilliseconds
             // The configured retries: `STORAGE_RETRY_BASE_MS`, then twice and four times that.
             let storage = S3ObjectReader(
@@ -174,7 +180,6 @@ public enum PhotoAPI {
             limits: configuration.uploads,
             bucket: configuration.aws.bucket,
             presigners: components.presigners,
-            rateLimiter: UserRateLimiter(limit: configuration.uploads.rateLimitPerMinute),
             shapes: shapes
         ).add(to: version1)
         PhotoLifecycleRoutes(

@@ -17,8 +17,9 @@ import ServiceLifecycle
 /// and every write is conditional on the photo still being `pending_upload`, so a client's
 /// late `complete` and the reconciler never both confirm.
 ///
-/// Each pass also deletes one bounded batch of expired `idempotency_keys`, which nothing else
-/// removes; replicas skip each other's rows there too.
+/// Each pass also deletes one bounded batch of expired `idempotency_keys` and one of users'
+/// rate-limit windows that ended long ago (`rate_limit_windows`), which nothing else removes;
+/// replicas skip each other's rows there too.
 public struct UploadReconciler: Service {
     public struct Settings: Sendable {
         public var graceSeconds: Int
@@ -27,8 +28,8 @@ public struct UploadReconciler: Service {
         /// How long a claim keeps other replicas away; longer than a pass over a batch with S3
         /// retries needs.
         public var claimSeconds: Int
-        /// Expired idempotency keys one pass deletes at most: one short statement, however large
-        /// the backlog (a full batch makes the next pass start at once).
+        /// Expired idempotency keys (and, apart, ended rate-limit windows) one pass deletes at most:
+        /// one short statement each, however large the backlog (a full batch makes the next pass start at once).
         public var keyPurgeBatchSize: Int
 
         public init(
@@ -55,6 +56,8 @@ public struct UploadReconciler: Service {
         public var skipped = 0
         /// Expired idempotency keys deleted (not photos, so not in ``total``).
         public var purgedKeys = 0
+        /// Rate-limit windows of users idle for an hour, deleted (nor these).
+        public var purgedRateLimitWindows = 0
 
         /// The photos the pass claimed.
         public var total: Int { confirmed + expired + invalid + skipped }
@@ -62,6 +65,7 @@ public struct UploadReconciler: Service {
         /// Whether a batch came back full, so more may be due at once.
         func isFull(_ settings: Settings) -> Bool {
             total >= settings.batchSize || purgedKeys >= settings.keyPurgeBatchSize
+                || purgedRateLimitWindows >= settings.keyPurgeBatchSize
         }
     }
 
@@ -185,14 +189,24 @@ public struct UploadReconciler: Service {
                 // The photos above are settled either way; the keys wait for the next pass.
                 logger.warning("could not purge expired idempotency keys", metadata: ["error": "\(error)"])
             }
+            do {
+                summary.purgedRateLimitWindows = try await RateLimitWindows.purgeEnded(
+                    limit: settings.keyPurgeBatchSize,
+                    pool: pool
+                )
+            } catch {
+                // A window row left behind only takes space; the next pass tries again.
+                logger.warning("could not purge ended rate-limit windows", metadata: ["error": "\(error)"])
+            }
         }
-        if summary.total > 0 || summary.purgedKeys > 0 {
+        if summary.total > 0 || summary.purgedKeys > 0 || summary.purgedRateLimitWindows > 0 {
             logger.info(
                 "reconciliation pass",
                 metadata: [
                     "confirmed": "\(summary.confirmed)", "expired": "\(summary.expired)",
                     "invalid": "\(summary.invalid)", "skipped": "\(summary.skipped)",
                     "purged_idempotency_keys": "\(summary.purgedKeys)",
+                    "purged_rate_limit_windows": "\(summary.purgedRateLimitWindows)",
                 ]
             )
         }
