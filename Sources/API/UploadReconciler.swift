@@ -55,6 +55,10 @@ public struct UploadReconciler: Service {
         public var skipped = 0
         /// Expired idempotency keys deleted (not photos, so not in ``total``).
         public var purgedKeys = 0
+        /// Failed uploads whose objects were deleted (not in ``total`` either).
+        public var deletedObjects = 0
+        /// Failed uploads whose objects could not be deleted; retried once their claim runs out.
+        public var failedObjectDeletions = 0
 
         /// The photos the pass claimed.
         public var total: Int { confirmed + expired + invalid + skipped }
@@ -62,6 +66,7 @@ public struct UploadReconciler: Service {
         /// Whether a batch came back full, so more may be due at once.
         func isFull(_ settings: Settings) -> Bool {
             total >= settings.batchSize || purgedKeys >= settings.keyPurgeBatchSize
+                || deletedObjects >= settings.batchSize
         }
     }
 
@@ -163,6 +168,21 @@ public struct UploadReconciler: Service {
         }
         if !Task.isShuttingDownGracefully {
             do {
+                // Objects of failed uploads that photo-api could not delete at once (S3 down),
+                // and keys to sweep again once their upload URL expired.
+                let deletions = try await confirmer.cleaner.runPass(
+                    limit: settings.batchSize,
+                    claimSeconds: settings.claimSeconds,
+                    logger: logger
+                )
+                summary.deletedObjects = deletions.deleted
+                summary.failedObjectDeletions = deletions.failed
+            } catch {
+                logger.warning("could not delete failed uploads' objects", metadata: ["error": "\(error)"])
+            }
+        }
+        if !Task.isShuttingDownGracefully {
+            do {
                 summary.purgedKeys = try await IdempotencyKeys.purgeExpired(
                     limit: settings.keyPurgeBatchSize,
                     pool: pool
@@ -173,13 +193,17 @@ public struct UploadReconciler: Service {
                 logger.warning("could not purge expired idempotency keys", metadata: ["error": "\(error)"])
             }
         }
-        if summary.total > 0 || summary.purgedKeys > 0 {
+        if summary.total > 0 || summary.purgedKeys > 0 || summary.deletedObjects > 0
+            || summary.failedObjectDeletions > 0
+        {
             logger.info(
                 "reconciliation pass",
                 metadata: [
                     "confirmed": "\(summary.confirmed)", "expired": "\(summary.expired)",
                     "invalid": "\(summary.invalid)", "skipped": "\(summary.skipped)",
                     "purged_idempotency_keys": "\(summary.purgedKeys)",
+                    "deleted_objects": "\(summary.deletedObjects)",
+                    "failed_object_deletions": "\(summary.failedObjectDeletions)",
                 ]
             )
         }

@@ -71,7 +71,7 @@ public struct S3ObjectReader: Sendable {
 
     /// The object's size, type, `ETag` and version, or `nil` when there is no object at `key`.
     public func head(key: String) async throws(S3ReadError) -> ObjectInfo? {
-        let response = try await send(method: "HEAD", key: key, versionID: nil, headers: [])
+        let response = try await send(method: "HEAD", key: key, query: [], headers: [])
         switch response.status {
         case 200:
             guard let lengthText = response.header("Content-Length"), let size = Int(lengthText), size >= 0 else {
@@ -109,7 +109,7 @@ public struct S3ObjectReader: Sendable {
         let response = try await send(
             method: "GET",
             key: key,
-            versionID: object.versionID,
+            query: object.versionID.map { [("versionId", $0)] } ?? [],
             headers: [("If-Match", object.etag), ("Range", "bytes=0-\(length - 1)")],
             maximumBodyBytes: Self.maximumBodyBytes(forRangeOf: length)
         )
@@ -143,11 +143,12 @@ public struct S3ObjectReader: Sendable {
     /// Room for an S3 error document, whatever the range.
     static let errorDocumentAllowance = 64 * 1024
 
-    /// Sends one signed request, retrying transient failures.
-    private func send(
+    /// Sends one signed request, retrying transient failures (``S3ObjectRemover`` sends its
+    /// requests through here too). `key` is empty for a request on the bucket itself.
+    func send(
         method: String,
         key: String,
-        versionID: String?,
+        query: [(name: String, value: String)],
         headers: [(name: String, value: String)],
         maximumBodyBytes: Int = CurlHTTPClient.defaultMaximumBodyBytes
     ) async throws(S3ReadError) -> CurlHTTPClient.Response {
@@ -204,7 +205,7 @@ public struct S3ObjectReader: Sendable {
                     current.presigner,
                     method: method,
                     key: key,
-                    versionID: versionID,
+                    query: query,
                     headers: headers,
                     maximumBodyBytes: maximumBodyBytes
                 )
@@ -218,7 +219,7 @@ public struct S3ObjectReader: Sendable {
                         renewed.presigner,
                         method: method,
                         key: key,
-                        versionID: versionID,
+                        query: query,
                         headers: headers,
                         maximumBodyBytes: maximumBodyBytes
                     )
@@ -242,17 +243,11 @@ public struct S3ObjectReader: Sendable {
         _ presigner: S3Presigner,
         method: String,
         key: String,
-        versionID: String?,
+        query: [(name: String, value: String)],
         headers: [(name: String, value: String)],
         maximumBodyBytes: Int
     ) async throws -> CurlHTTPClient.Response {
-        let signed = presigner.signHeaders(
-            method: method,
-            key: key,
-            versionID: versionID,
-            headers: headers,
-            now: Date()
-        )
+        let signed = presigner.signHeaders(method: method, path: key, query: query, headers: headers, now: Date())
         return try await http.execute(
             .init(method: method, url: signed.url, headers: signed.headers, maximumBodyBytes: maximumBodyBytes)
         )

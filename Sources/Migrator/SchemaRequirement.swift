@@ -8,10 +8,13 @@ public enum SchemaRequirement {
     /// The highest migration in `sql/` that the code of this build relies on. Raise it in the
     /// same change that adds a migration the services use.
     ///
-    /// 5: `outbox_events.traceparent` / `tracestate` (`0005_outbox_trace_context.sql`), which
-    /// `photo-api` writes with every event and the relay reads and keeps in dead letters.
-    /// (4 added `photos.s3_etag` and `s3_version_id`; 0003 changed column types only.)
-    public static let requiredVersion = 5
+    /// 7: `photos.object_delete_due_at` (`0006_object_deletion.sql`), which `photo-api` sets when
+    /// it fails an upload, and its index (`0007_object_deletion_index.sql`), which the
+    /// reconciler's claim of due deletions relies on.
+    /// (5 added `outbox_events.traceparent` / `tracestate` (`0005_outbox_trace_context.sql`),
+    /// which `photo-api` writes with every event and the relay reads and keeps in dead letters;
+    /// 4 added `photos.s3_etag` and `s3_version_id`; 0003 changed column types only.)
+    public static let requiredVersion = 7
 
     /// The schema is older than this build needs.
     public struct SchemaBehind: Error, CustomStringConvertible, Sendable {
