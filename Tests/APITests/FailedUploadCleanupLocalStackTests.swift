@@ -35,6 +35,32 @@ struct FailedUploadCleanupLocalStackTests {
         return body.components(separatedBy: "<Key>\(key)</Key>").dropFirst().map { _ in key }
     }
 
+    /// On the world's bucket, versioned: a photo, and `puts` PUTs through its URL of bytes of
+    /// the declared length that are not a JPEG (each a version of the key).
+    static func uploadGarbage(
+        _ world: StorageWorld,
+        puts: Int,
+        token: String
+    ) async throws -> (
+        upload: (photoID: String, url: String, headers: [(name: String, value: String)]), key: String, bytes: [UInt8]
+    ) {
+        try await world.enableVersioning()
+        let bytes = garbage(4096)
+        let upload = try await world.requestUpload(
+            project: try world.photos.makeProject(),
+            size: bytes.count,
+            token: token
+        )
+        for index in 0..<puts {
+            try await world.put(
+                index % 2 == 0 ? bytes : Array(bytes.reversed()),
+                to: upload.url,
+                headers: upload.headers
+            )
+        }
+        return (upload, try key(world, upload.photoID), bytes)
+    }
+
     /// The photo's S3 key.
     static func key(_ world: StorageWorld, _ photoID: String) throws -> String {
         try #require(try world.photos.sql("SELECT s3_key FROM photos WHERE id = $1", [photoID]).first?.decode("s3_key"))
@@ -55,14 +81,8 @@ struct FailedUploadCleanupLocalStackTests {
         let token = try await PhotoWorld.token()
         try await StorageWorld.runOnLocalStack(environment: UploadReconcilerTests.withoutTheApplicationsReconciler) {
             world in
-            try await world.enableVersioning()
-            let project = try world.photos.makeProject()
-            let bytes = Self.garbage(4096)
-            let upload = try await world.requestUpload(project: project, size: bytes.count, token: token)
             // Two PUTs through the same URL: two versions of the key.
-            try await world.put(bytes, to: upload.url, headers: upload.headers)
-            try await world.put(Array(bytes.reversed()), to: upload.url, headers: upload.headers)
-            let key = try Self.key(world, upload.photoID)
+            let (upload, key, _) = try await Self.uploadGarbage(world, puts: 2, token: token)
             #expect(try await Self.versions(world, key: key).count == 2)
 
             let completed = try await world.complete(upload.photoID, token: token)
@@ -87,13 +107,8 @@ struct FailedUploadCleanupLocalStackTests {
         defer { withExtendedLifetime(refusing) {} }
         try await StorageWorld.runOnLocalStack(environment: UploadReconcilerTests.withoutTheApplicationsReconciler) {
             world in
-            try await world.enableVersioning()
-            let project = try world.photos.makeProject()
-            let bytes = Self.garbage(4096)
-            let upload = try await world.requestUpload(project: project, size: bytes.count, token: token)
-            try await world.put(bytes, to: upload.url, headers: upload.headers)
+            let (upload, key, bytes) = try await Self.uploadGarbage(world, puts: 1, token: token)
             #expect((try await world.complete(upload.photoID, token: token)).code == "invalid_upload")
-            let key = try Self.key(world, upload.photoID)
             #expect(try await Self.versions(world, key: key).isEmpty)
 
             // The re-PUT, then the URL expires: the sweep becomes due.

@@ -61,18 +61,8 @@ import Testing
         for endpoint in [nil, URL(string: "http://127.0.0.1:4566")] as [URL?] {
             for pathStyle in [false, true] {
                 for token in [nil, "FwoGZXIvYXdzEJr//token+/="] {
-                    let credentials = AWSCredentials(
-                        accessKeyID: "AKIDEXAMPLE",
-                        secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                        sessionToken: token
-                    )
-                    let signer = S3Presigner(
-                        region: "eu-west-3",
-                        credentials: credentials,
-                        endpoint: endpoint,
-                        forcePathStyle: pathStyle,
-                        bucket: "photos-bucket"
-                    )
+                    let signer = S3HeaderSigningTests.signer(endpoint: endpoint, pathStyle: pathStyle, token: token)
+                    let credentials = S3HeaderSigningTests.credentials(token: token)
                     let requests: [(method: String, path: String, query: [(name: String, value: String)])] = [
                         ("GET", "", [("versions", ""), ("prefix", "p/2026/12/06/a b+c.jpg")]),
                         (
