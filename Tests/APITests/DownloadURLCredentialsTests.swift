@@ -10,7 +10,7 @@ import Testing
 /// loopback), like upload URLs: they carry the session token and never outlive the credentials,
 /// however long `DOWNLOAD_URL_TTL_SECONDS` is; without valid credentials a photo is still read,
 /// only without `download_url`.
-@Suite(.requiresDatabase) struct DownloadURLCredentialsTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct DownloadURLCredentialsTests {
     @Test func downloadURLsNeverOutliveTemporaryCredentials() async throws {
         let token = try await PhotoWorld.token()
         let stub = CredentialStubServer(clock: ManualClock(Date()))

@@ -10,7 +10,7 @@ import Testing
 /// photo-api deletes every version of the key (a plain DELETE would only add a delete marker),
 /// the photo row keeps its reason, and a deletion S3 could not do is retried by the reconciler.
 /// `ListObjectVersions`, asked directly, is the oracle.
-@Suite(.tags(.localstack), .serialized, .requiresDatabase, .requiresLocalStack)
+@Suite(.tags(.localstack), .serialized, .requiresDatabase, .requiresLocalStack, .offTheCooperativePool)
 struct FailedUploadCleanupLocalStackTests {
     /// Bytes of the declared length that are not a JPEG.
     static func garbage(_ count: Int) -> [UInt8] {

@@ -8,7 +8,8 @@ import Testing
 /// `download_url` against LocalStack with S3 signature validation on: it serves the validated
 /// object to a client without credentials, keeps serving the validated version after the key
 /// was written again, and refuses the URL for another key or once it expired.
-@Suite(.tags(.localstack), .serialized, .requiresDatabase, .requiresLocalStack) struct PhotoDownloadLocalStackTests {
+@Suite(.tags(.localstack), .serialized, .requiresDatabase, .requiresLocalStack, .offTheCooperativePool)
+struct PhotoDownloadLocalStackTests {
     /// Uploads and confirms `bytes`; returns the photo as `GET` shows it.
     static func confirmedPhoto(_ world: StorageWorld, bytes: [UInt8], token: String) async throws -> [String: Any] {
         let project = try world.photos.makeProject()
