@@ -153,7 +153,7 @@ public struct S3ObjectReader: Sendable {
         maximumBodyBytes: Int = CurlHTTPClient.defaultMaximumBodyBytes
     ) async throws(S3ReadError) -> CurlHTTPClient.Response {
         // One client span per operation, retries included (no-op unless spans are exported).
-        let span = startSpan(method == "HEAD" ? "S3 HeadObject" : "S3 GetObject", ofKind: .client)
+        let span = startSpan(Self.spanName(method: method, key: key), ofKind: .client)
         defer { span.end() }
         if span.isRecording {
             span.attributes["rpc.system"] = "aws-api"
@@ -163,7 +163,7 @@ public struct S3ObjectReader: Sendable {
             let response = try await sendWithRetries(
                 method: method,
                 key: key,
-                versionID: versionID,
+                query: query,
                 headers: headers,
                 maximumBodyBytes: maximumBodyBytes
             )
@@ -175,10 +175,20 @@ public struct S3ObjectReader: Sendable {
         }
     }
 
+    /// The S3 operation of a request, as its span is named.
+    static func spanName(method: String, key: String) -> String {
+        switch method {
+        case "HEAD": "S3 HeadObject"
+        case "DELETE": "S3 DeleteObject"
+        case "GET" where key.isEmpty: "S3 ListObjectVersions"
+        default: "S3 GetObject"
+        }
+    }
+
     private func sendWithRetries(
         method: String,
         key: String,
-        versionID: String?,
+        query: [(name: String, value: String)],
         headers: [(name: String, value: String)],
         maximumBodyBytes: Int
     ) async throws(S3ReadError) -> CurlHTTPClient.Response {
