@@ -10,9 +10,11 @@ import Testing
 /// locals hold and `#expect` is attributed to the test, while its synchronous calls block one
 /// of these threads instead.
 public final class BlockingTestExecutor: TaskExecutor {
-    /// Four threads: the suites that use it run their tests concurrently, and most of a test's
-    /// time is the server's.
-    public static let shared = BlockingTestExecutor(numberOfThreads: 4)
+    /// Sixteen threads: every database suite's bodies run here, concurrently, and any of them
+    /// may block one for seconds (a lock wait, a server restart); with only a few, the bodies
+    /// still waiting to resume (and tasks they started) would queue behind those. Blocked
+    /// threads cost no CPU, and most of a test's time is the server's.
+    public static let shared = BlockingTestExecutor(numberOfThreads: 16)
 
     private let threads: NIOThreadPool
 
