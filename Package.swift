@@ -163,6 +163,7 @@ let package = Package(
         .target(
             name: "HTTPSupport",
             dependencies: [
+                "AppConfig",
                 "Auth",
                 "Postgres",
                 "UUIDCoding",
@@ -310,7 +311,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConfigurationTests",
-            dependencies: ["API", "AWS", "AppConfig", "Auth", "Operations", "OutboxRelay", "Postgres"],
+            dependencies: ["API", "AWS", "AppConfig", "Auth", "HTTPSupport", "Operations", "OutboxRelay", "Postgres"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
