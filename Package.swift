@@ -165,6 +165,7 @@ let package = Package(
             dependencies: [
                 "AppConfig",
                 "Auth",
+                "Domain",
                 "Postgres",
                 "UUIDCoding",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -74,7 +74,7 @@ public struct APIConfiguration: Sendable {
     public let host: String
     public let port: Int
     public let database: DatabaseConfiguration
-    public let aws: AWSConfiguration
+    public internal(set) var aws: AWSConfiguration
     public let auth: AuthConfiguration
     public let uploads: UploadConfiguration
     public let confirmation: ConfirmationConfiguration

@@ -35,6 +35,9 @@ public enum PhotoAPI {
         let storageHTTP = CurlHTTPClient(concurrency: storageConcurrency)
         // The credential chain, before the first request can need it: no source at all stops
         // the process (unless development against a local endpoint).
+        // No region configured: instance metadata's, as the SDKs, before anything signs.
+        var configuration = configuration
+        configuration.aws = await configuration.aws.resolvingRegion(http: storageHTTP, logger: logger)
         let credentials: CredentialCache?
         do {
             credentials = try await configuration.aws.startCredentials(http: storageHTTP, logger: logger)

@@ -43,7 +43,7 @@ struct PhotoLifecycleRoutes: Sendable {
     ///
     /// Bounded work per call: the per-user limit comes first (a repeat counts too, since each
     /// call costs a database read at least), and the S3 check runs once per photo however many
-    /// calls for it arrive together (``UploadConfirmer/confirmPending(_:changedBy:logger:)``).
+    /// calls for it arrive together (``UploadConfirmer/confirmPending(_:changedBy:trace:logger:)``).
     func complete(request: Request, context: APIRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
         if let wait = rateLimiter.acquire(userID: identity.userID) {
@@ -63,7 +63,12 @@ struct PhotoLifecycleRoutes: Sendable {
         let outcome: UploadConfirmer.Outcome
         do {
             // Claims the photo before any S3 read: concurrent calls for it share one check.
-            outcome = try await confirmer.confirmPending(photoID, changedBy: .api, logger: logger).outcome
+            outcome = try await confirmer.confirmPending(
+                photoID,
+                changedBy: .api,
+                trace: context.trace,
+                logger: logger
+            ).outcome
         } catch let error as S3ReadError {
             logger.warning("storage unavailable while confirming", metadata: ["error": "\(error)"])
             throw APIError.storageUnavailable()

@@ -15,7 +15,7 @@ import UUIDCoding
 /// Shared by `POST /api/v1/photos/{id}/complete` and the background ``UploadReconciler``, so a
 /// photo is confirmed the same way whoever notices the upload first.
 ///
-/// **One confirmation per photo at a time in this process** (``confirmPending(_:changedBy:logger:)``):
+/// **One confirmation per photo at a time in this process** (``confirmPending(_:changedBy:trace:logger:)``):
 /// the photo is claimed in ``flights`` before any S3 read, and every `complete` call or
 /// reconciler pass that asks for it meanwhile waits for that confirmation's outcome instead of
 /// reading the object again. So N concurrent calls cost one `HEAD` and one ranged-read sequence,
@@ -63,21 +63,23 @@ struct UploadConfirmer: Sendable {
     /// The photo is read again inside the claim, so a call that saw it pending just before
     /// another confirmation committed finds it confirmed and reads nothing from S3
     /// (``Outcome/alreadyChanged``). The work belongs to the registry, not to the caller: a
-    /// caller that is cancelled does not cancel it for the others. `changedBy` and `logger` are
-    /// the first caller's; `joined` says this caller shared another's confirmation.
+    /// caller that is cancelled does not cancel it for the others. `changedBy`, `trace` (stored
+    /// with the event, for the relay's message) and `logger` are the first caller's; `joined`
+    /// says this caller shared another's confirmation.
     ///
     /// - Throws: ``S3ReadError`` when S3 keeps failing or misbehaves (the photo is unchanged, so
     ///   the caller can retry), or a database error; callers that joined get the same error.
     func confirmPending(
         _ photoID: UUID,
         changedBy: ChangedBy,
+        trace: TraceContext?,
         logger: Logger
     ) async throws -> (outcome: Outcome, joined: Bool) {
         let flight = flights.flight(for: photoID) {
             guard let photo = try await PhotoReads.photo(photoID, pool: pool), photo.status == .pendingUpload else {
                 return .alreadyChanged
             }
-            return try await confirm(photo, changedBy: changedBy, logger: logger)
+            return try await confirm(photo, changedBy: changedBy, trace: trace, logger: logger)
         }
         if flight.joined {
             logger.debug("joined the confirmation in flight", metadata: ["confirmed_by": "\(changedBy)"])
@@ -87,7 +89,12 @@ struct UploadConfirmer: Sendable {
 
     /// Confirms `photo`, which was just read `pending_upload`; only inside a claim of
     /// ``flights``.
-    private func confirm(_ photo: StoredPhoto, changedBy: ChangedBy, logger: Logger) async throws -> Outcome {
+    private func confirm(
+        _ photo: StoredPhoto,
+        changedBy: ChangedBy,
+        trace: TraceContext?,
+        logger: Logger
+    ) async throws -> Outcome {
         let declared = ImageFormat(photo.mediaType)
         guard let object = try await objects.head(key: photo.s3Key) else { return .objectMissing }
         if object.size != photo.fileSize {
@@ -142,7 +149,8 @@ struct UploadConfirmer: Sendable {
                 height: header.height,
                 s3ETag: object.etag,
                 s3VersionID: object.versionID
-            )
+            ),
+            trace: trace
         )
         guard try await PhotoLifecycle.confirm(photo.photoID, confirmation, changedBy: changedBy, pool: pool) else {
             return .alreadyChanged

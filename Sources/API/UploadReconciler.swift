@@ -116,7 +116,10 @@ public struct UploadReconciler: Service {
         var summary = PassSummary()
         for photoID in claimed {
             if Task.isShuttingDownGracefully { break }
-            let photoLogger = logger.with(photoID: photoID)
+            // A trace of its own per photo: no request asked for this confirmation.
+            let trace = TraceContext.newTrace()
+            var photoLogger = logger.with(photoID: photoID)
+            photoLogger[metadataKey: "trace_id"] = .string(trace.traceID)
             do {
                 // Through the confirmer's per-photo claim: a `complete` of the same photo running
                 // in this process is joined, not repeated; one on another replica is settled by
@@ -124,6 +127,7 @@ public struct UploadReconciler: Service {
                 let (outcome, joined) = try await confirmer.confirmPending(
                     photoID,
                     changedBy: .reconciler,
+                    trace: trace,
                     logger: photoLogger
                 )
                 switch outcome {

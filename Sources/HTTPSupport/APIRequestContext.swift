@@ -1,4 +1,5 @@
 import Auth
+import Domain
 import Hummingbird
 import Logging
 
@@ -17,6 +18,8 @@ public struct APIRequestContext: RequestContext {
     public var requestID: String
     /// The verified caller; `nil` outside `/api/v1` (which refuses requests without one).
     public var principal: Principal?
+    /// This request's span in its trace (`TraceContextMiddleware`); `nil` only before it ran.
+    public var trace: TraceContext?
     /// Shared by every copy of this context, so the request log line (written by a middleware
     /// outside the one that authenticates) can name the user.
     let requestRecord: RequestRecord
@@ -26,6 +29,7 @@ public struct APIRequestContext: RequestContext {
         // Hummingbird's own id until `RequestIDMiddleware` replaces it.
         requestID = source.logger[metadataKey: "hb.request.id"]?.description ?? ""
         principal = nil
+        trace = nil
         requestRecord = RequestRecord()
     }
 

@@ -9,14 +9,16 @@ public enum APIRoutes {
     ///
     /// 1. `RequestIDMiddleware`: assigns the id first, so that everything after it (problem
     ///    documents, log lines) can name it, and sets `X-Request-ID` on whatever comes back.
-    /// 2. `RequestTelemetryMiddleware`: times each request once, counts it by route pattern and
+    /// 2. `TraceContextMiddleware`: joins the caller's trace (or starts one), so the request's
+    ///    log lines carry `trace_id` and its writes can store the trace with their events.
+    /// 3. `RequestTelemetryMiddleware`: times each request once, counts it by route pattern and
     ///    the response's status (`metricsFactory`, the global one by default) and logs it, with
     ///    the code and reason of a failed request as the problem middleware recorded them.
-    /// 3. `CrossOriginMiddleware`, only when `cors` allows some origin: answers preflights and
+    /// 4. `CrossOriginMiddleware`, only when `cors` allows some origin: answers preflights and
     ///    adds the CORS headers to every response, problem documents included, since it sits
-    ///    outside the problem middleware (and inside the other two, so preflights carry a request
+    ///    outside the problem middleware (and inside the others, so preflights carry a request
     ///    id and are logged and counted like any request).
-    /// 4. `ProblemMiddleware`: innermost, so it is the only one that sees thrown errors; it
+    /// 5. `ProblemMiddleware`: innermost, so it is the only one that sees thrown errors; it
     ///    classifies each one once, answers with a problem document and records the problem on
     ///    the request's `RequestRecord` for the log line. Everything outside it sees a response.
     ///
@@ -30,6 +32,7 @@ public enum APIRoutes {
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: TraceContextMiddleware())
         router.add(middleware: RequestTelemetryMiddleware(metricsFactory: metricsFactory))
         if cors.isEnabled {
             router.add(middleware: CrossOriginMiddleware(configuration: cors, routeIndex: routeIndex))

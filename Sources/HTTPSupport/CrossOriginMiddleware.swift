@@ -36,7 +36,7 @@ public struct CrossOriginMiddleware: RouterMiddleware {
     /// The response headers scripts may read besides the CORS-safelisted ones.
     public static let exposedHeaders = [
         "X-Request-ID", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
-        "WWW-Authenticate",
+        "WWW-Authenticate", "traceparent",
     ]
     /// How long a browser may reuse a preflight's answer, in seconds (Chromium caps it at 7200).
     public static let maxAgeSeconds = 600

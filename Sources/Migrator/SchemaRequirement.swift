@@ -8,10 +8,10 @@ public enum SchemaRequirement {
     /// The highest migration in `sql/` that the code of this build relies on. Raise it in the
     /// same change that adds a migration the services use.
     ///
-    /// 4: `photos.s3_etag` and `photos.s3_version_id` (`0004_validated_object.sql`), which
-    /// `photo-api` writes at confirmation and reads with every photo. (0003 changed column types
-    /// only; no statement needed it, so the requirement stayed at 2 until now.)
-    public static let requiredVersion = 4
+    /// 5: `outbox_events.traceparent` / `tracestate` (`0005_outbox_trace_context.sql`), which
+    /// `photo-api` writes with every event and the relay reads and keeps in dead letters.
+    /// (4 added `photos.s3_etag` and `s3_version_id`; 0003 changed column types only.)
+    public static let requiredVersion = 5
 
     /// The schema is older than this build needs.
     public struct SchemaBehind: Error, CustomStringConvertible, Sendable {

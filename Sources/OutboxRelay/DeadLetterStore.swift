@@ -207,15 +207,15 @@ public enum DeadLetterStore {
             DELETE FROM outbox_dead_letters
             \(condition)
             RETURNING id, event_id, event_type, aggregate_type, aggregate_id, payload, last_error,
-                error_history, created_at, dead_lettered_at
+                error_history, created_at, dead_lettered_at, traceparent, tracestate
         ),
         inserted AS (
             INSERT INTO outbox_events (
                 id, event_type, aggregate_type, aggregate_id, payload, attempts, next_attempt_at,
-                last_error, error_history, created_at
+                last_error, error_history, created_at, traceparent, tracestate
             )
             SELECT event_id, event_type, aggregate_type, aggregate_id, payload, 0, now(),
-                last_error, error_history, created_at
+                last_error, error_history, created_at, traceparent, tracestate
             FROM moved
             RETURNING id
         )

@@ -14,6 +14,33 @@ public struct ClaimedEvent: Sendable, Equatable {
     /// Attempts including the current one (incremented by the claim).
     public let attempts: Int
     public let createdAt: Date
+    /// The writing request's trace (`traceparent`, `tracestate`), sent on as message
+    /// attributes; `nil` for events written without one.
+    public let traceParent: String?
+    public let traceState: String?
+
+    public init(
+        id: UUID,
+        eventType: String,
+        aggregateID: UUID,
+        payload: String,
+        attempts: Int,
+        createdAt: Date,
+        traceParent: String? = nil,
+        traceState: String? = nil
+    ) {
+        self.id = id
+        self.eventType = eventType
+        self.aggregateID = aggregateID
+        self.payload = payload
+        self.attempts = attempts
+        self.createdAt = createdAt
+        self.traceParent = traceParent
+        self.traceState = traceState
+    }
+
+    /// The trace id of ``traceParent``, for log lines; `nil` without a valid one.
+    public var traceID: String? { TraceContext(traceParent: traceParent)?.traceID }
 }
 
 /// A claim: the events and the fencing token that every later change must present.
@@ -72,7 +99,8 @@ public enum OutboxClaims {
                 next_attempt_at = now() + $4 * interval '1 millisecond'
             FROM due
             WHERE e.id = due.id
-            RETURNING e.id, e.event_type, e.aggregate_id, e.payload::text AS payload, e.attempts, e.created_at
+            RETURNING e.id, e.event_type, e.aggregate_id, e.payload::text AS payload, e.attempts, e.created_at,
+                e.traceparent, e.tracestate
             """
     )
 
@@ -116,13 +144,14 @@ public enum OutboxClaims {
                 USING unnest($1::uuid[], $2::text[]) AS f(id, error)
                 WHERE e.id = f.id AND e.claim_token = $3
                 RETURNING e.id, e.event_type, e.aggregate_type, e.aggregate_id, e.payload, e.attempts,
-                    e.error_history, e.created_at, f.error
+                    e.error_history, e.created_at, f.error, e.traceparent, e.tracestate
             )
             INSERT INTO outbox_dead_letters
-                (event_id, event_type, aggregate_type, aggregate_id, payload, attempts, last_error, error_history, created_at)
+                (event_id, event_type, aggregate_type, aggregate_id, payload, attempts, last_error, error_history, created_at,
+                 traceparent, tracestate)
             SELECT id, event_type, aggregate_type, aggregate_id, payload, attempts, error,
                 error_history || jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', now(), 'error', error)),
-                created_at
+                created_at, traceparent, tracestate
             FROM dead
             ON CONFLICT (event_id) DO UPDATE
             SET attempts = outbox_dead_letters.attempts + EXCLUDED.attempts,
@@ -163,7 +192,9 @@ public enum OutboxClaims {
                 aggregateID: try row.decode("aggregate_id"),
                 payload: try row.decode("payload"),
                 attempts: try row.decode("attempts"),
-                createdAt: try row.decode("created_at")
+                createdAt: try row.decode("created_at"),
+                traceParent: try row.decodeIfPresent("traceparent", as: String.self),
+                traceState: try row.decodeIfPresent("tracestate", as: String.self)
             )
         }
         return Claim(token: token, events: events.sorted { $0.createdAt < $1.createdAt })

@@ -36,6 +36,9 @@ public enum OutboxRelayApplication {
         )
         // The credential chain: no source at all stops the process (unless development
         // against a local endpoint, where requests go unsigned).
+        // No region configured nor implied by the queue URL: instance metadata's, as the SDKs.
+        var configuration = configuration
+        configuration.aws = await configuration.aws.resolvingRegion(http: http, logger: logger)
         let credentials: CredentialCache?
         do {
             credentials = try await configuration.aws.startCredentials(http: http, logger: logger)

@@ -357,12 +357,21 @@ public final class OutboxRelayService: Service {
         metrics.record(breaker.state)
     }
 
+    /// The message for `event`: its payload as the body, its ids and the writing request's
+    /// trace context as attributes, so the pipeline's work joins the request's trace.
     private func makeEntry(for event: ClaimedEvent) -> SQSClient.Entry {
         let eventID = event.id.lowercasedString
+        var attributes = ["event_id": eventID, "event_type": event.eventType]
+        if let traceParent = event.traceParent {
+            attributes["traceparent"] = traceParent
+            if let traceState = event.traceState {
+                attributes["tracestate"] = traceState
+            }
+        }
         return SQSClient.Entry(
             id: "",
             body: event.payload,
-            attributes: ["event_id": eventID, "event_type": event.eventType],
+            attributes: attributes,
             messageGroupID: settings.isFIFOQueue ? event.aggregateID.lowercasedString : nil,
             deduplicationID: settings.isFIFOQueue ? eventID : nil
         )
@@ -391,11 +400,8 @@ public final class OutboxRelayService: Service {
                         metadata: ["lost": "\(outcome.delivered.count - counts.delivered)"]
                     )
                 }
-                for (id, error) in outcome.deadLetters {
-                    logger.error(
-                        "event dead-lettered",
-                        metadata: ["event_id": "\(id.lowercasedString)", "error": "\(error)"]
-                    )
+                if !outcome.deadLetters.isEmpty || logger.logLevel <= .debug {
+                    logPerEvent(outcome, of: claim)
                 }
                 return
             } catch {
@@ -410,6 +416,27 @@ public final class OutboxRelayService: Service {
             "could not retire a batch; its events will be sent again when the lease lapses",
             metadata: ["events": "\(claim.events.count)"]
         )
+    }
+
+    /// One line per dead-lettered event (an error) and, at `debug`, per delivered one, each
+    /// with the event's `event_id`, `photo_id` and the writing request's `trace_id`, so an
+    /// operator can follow one photo from its request to its message.
+    private func logPerEvent(_ outcome: ClaimOutcome, of claim: Claim) {
+        let events = Dictionary(claim.events.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        func metadata(_ id: UUID) -> Logger.Metadata {
+            var metadata: Logger.Metadata = ["event_id": "\(id.lowercasedString)"]
+            if let event = events[id] {
+                metadata["photo_id"] = "\(event.aggregateID.lowercasedString)"
+                if let traceID = event.traceID { metadata["trace_id"] = "\(traceID)" }
+            }
+            return metadata
+        }
+        for (id, error) in outcome.deadLetters {
+            logger.error("event dead-lettered", metadata: metadata(id).merging(["error": "\(error)"]) { $1 })
+        }
+        for id in outcome.delivered {
+            logger.debug("event sent", metadata: metadata(id))
+        }
     }
 
     /// Keeps the outbox depth, age and dead-letter gauges current.

@@ -8,7 +8,7 @@ import Postgres
 public struct RelayConfiguration: Sendable {
     public let appEnvironment: String
     public let database: DatabaseConfiguration
-    public let aws: AWSConfiguration
+    public internal(set) var aws: AWSConfiguration
     public let queueURL: URL
     public let metricsHost: String
     public let metricsPort: Int
@@ -39,6 +39,12 @@ public struct RelayConfiguration: Sendable {
         self.queueURL = queueURL
         // SQS checks the signature's region against the queue's: a mismatch would refuse every
         // call. Only on AWS itself: an endpoint override (LocalStack) names hosts of its own.
+        // Without a configured region, the queue's is the one to sign with.
+        if aws.sqsEndpoint == nil, aws.regionSource == .fallback,
+            let queueRegion = SQSClient.region(ofQueueURL: queueURL)
+        {
+            aws.adopt(region: queueRegion, from: .implied(by: "DETECTION_QUEUE_URL"))
+        }
         if aws.sqsEndpoint == nil, let queueRegion = SQSClient.region(ofQueueURL: queueURL), queueRegion != aws.region {
             throw ConfigurationError(
                 variable: "DETECTION_QUEUE_URL",

@@ -21,6 +21,9 @@ public enum PhotoLifecycle {
         public let exifJSON: String
         public let eventID: UUID
         public let event: PhotoUploadedEvent
+        /// The trace of the request that confirms, stored with the event so the relay sends
+        /// it on as the message's `traceparent` and `tracestate`.
+        public let trace: TraceContext?
 
         public init(
             width: Int,
@@ -29,7 +32,8 @@ public enum PhotoLifecycle {
             s3VersionID: String?,
             exifJSON: String,
             eventID: UUID,
-            event: PhotoUploadedEvent
+            event: PhotoUploadedEvent,
+            trace: TraceContext? = nil
         ) {
             self.width = width
             self.height = height
@@ -38,6 +42,7 @@ public enum PhotoLifecycle {
             self.exifJSON = exifJSON
             self.eventID = eventID
             self.event = event
+            self.trace = trace
         }
     }
 
@@ -147,7 +152,8 @@ public enum PhotoLifecycle {
 }
 
 /// `$1` photo, `$2`/`$3` dimensions, `$4` EXIF, `$5` event id, `$6` event payload, `$7` who,
-/// `$8`/`$9` the validated object's `ETag` and version id. The statement-level trigger on
+/// `$8`/`$9` the validated object's `ETag` and version id, `$10`/`$11` the request's
+/// `traceparent` and `tracestate`. The statement-level trigger on
 /// `outbox_events` sends the NOTIFY that wakes the relays.
 struct ConfirmUpload: PhotoChange {
     static let prepared = StatusChange(
@@ -161,8 +167,8 @@ struct ConfirmUpload: PhotoChange {
         followedBy: [
             """
             event AS (
-                INSERT INTO outbox_events (id, event_type, aggregate_id, payload)
-                SELECT $5, '\(PhotoUploadedEvent.eventType)', id, $6::jsonb FROM changed
+                INSERT INTO outbox_events (id, event_type, aggregate_id, payload, traceparent, tracestate)
+                SELECT $5, '\(PhotoUploadedEvent.eventType)', id, $6::jsonb, $10::text, $11::text FROM changed
             )
             """
         ]
@@ -176,6 +182,7 @@ struct ConfirmUpload: PhotoChange {
         [
             photoID, confirmation.width, confirmation.height, confirmation.exifJSON, confirmation.eventID,
             confirmation.event.payloadJSON(), changedBy, confirmation.s3ETag, confirmation.s3VersionID,
+            confirmation.trace?.traceParent, confirmation.trace?.traceState,
         ]
     }
 }

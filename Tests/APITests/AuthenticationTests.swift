@@ -10,7 +10,7 @@ import TestSupport
 import Testing
 
 /// Bearer-token authentication on `/api/v1` (contract section 3), against the real application.
-@Suite(.requiresDatabase) struct AuthenticationTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct AuthenticationTests {
     /// Asserts the contract's 401: status, challenge, problem document with the request id.
     private static func expectUnauthorized(
         _ response: TestResponse,

@@ -13,7 +13,7 @@ import Testing
 /// between it and Postgres): requests end in 503 `database_unavailable` with `Retry-After`
 /// within the configured bound instead of hanging, and the service recovers by itself once the
 /// network forwards again.
-@Suite(.requiresDatabase) struct DatabaseOutageTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct DatabaseOutageTests {
     @Test func aStalledDatabaseIsA503WithinTheBoundAndThePoolRecovers() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()

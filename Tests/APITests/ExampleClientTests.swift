@@ -16,7 +16,7 @@ extension Tag {
 
 /// `docs/examples/upload.mjs`, the documented client, against the real `photo-api` executable,
 /// a migrated database and moto's S3: the example must keep working as the API changes.
-@Suite(.tags(.node), .requiresDatabase) struct ExampleClientTests {
+@Suite(.tags(.node), .requiresDatabase, .offTheCooperativePool) struct ExampleClientTests {
     static func nodeExecutable() -> URL? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         return path.split(separator: ":")

@@ -15,7 +15,7 @@ import Testing
 /// schema shows once the cache window passed), `/metrics` is Prometheus text, idle HTTP
 /// connections are closed after `HTTP_IDLE_TIMEOUT_SECONDS`, and the API refuses to start on a
 /// database whose schema is behind.
-@Suite(.requiresDatabase) struct HealthEndpointTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct HealthEndpointTests {
     private func configuration(_ database: TestDatabase, _ extra: [String: String] = [:]) throws -> APIConfiguration {
         try APIConfiguration(
             environment: EnvironmentReader(

@@ -9,7 +9,7 @@ import Testing
 /// values that traffic must produce, and the per-route request counts with the statuses the
 /// clients got. It runs the real executable (which bootstraps Prometheus; a test process may
 /// not) against a stub S3, so nothing else counts into its metrics.
-@Suite(.requiresDatabase) struct MetricsEndpointTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct MetricsEndpointTests {
     /// The value of the sample `name` whose labels include every one of `labels`, when exactly one
     /// line matches.
     static func sample(_ text: String, _ name: String, _ labels: [String] = []) -> Double? {

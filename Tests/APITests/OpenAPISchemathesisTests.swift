@@ -18,7 +18,7 @@ extension Tag {
 /// credentials and an S3 endpoint nobody listens on (presigning needs no server), and runs
 /// `scripts/schemathesis.sh` with a token whose organization owns a project. It installs
 /// nothing: without the schemathesis venv it fails, naming `scripts/test.sh`.
-@Suite(.tags(.schemathesis), .requiresDatabase) struct OpenAPISchemathesisTests {
+@Suite(.tags(.schemathesis), .requiresDatabase, .offTheCooperativePool) struct OpenAPISchemathesisTests {
     static var venv: URL {
         if let path = ProcessInfo.processInfo.environment["SCHEMATHESIS_VENV"], !path.isEmpty {
             return URL(fileURLWithPath: path)

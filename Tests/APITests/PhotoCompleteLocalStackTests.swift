@@ -17,7 +17,8 @@ extension Tag {
 /// only with the signed headers. Our header-signed `HEAD` and `Range` `GET` go through too, but
 /// LocalStack does not check header signatures: `S3HeaderSigningTests` compares them with
 /// botocore's instead.
-@Suite(.tags(.localstack), .serialized, .requiresDatabase, .requiresLocalStack) struct PhotoCompleteLocalStackTests {
+@Suite(.tags(.localstack), .serialized, .requiresDatabase, .requiresLocalStack, .offTheCooperativePool)
+struct PhotoCompleteLocalStackTests {
     @Test func theSignedFlowConfirmsAPhotoWithItsExif() async throws {
         let token = try await PhotoWorld.token()
         try await StorageWorld.runOnLocalStack { world in

@@ -17,7 +17,7 @@ import Testing
 ///
 /// The pauses are checked against lower bounds only: a loaded machine makes them longer, never
 /// shorter, so an upper bound would measure the machine.
-@Suite(.requiresDatabase) struct PhotoCompletePromiseTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct PhotoCompletePromiseTests {
     /// `STORAGE_RETRY_BASE_MS` here: the pauses are 150, 300 and 600 ms.
     static let retryBase = 150
 

@@ -9,7 +9,7 @@ import TestSupport
 import Testing
 
 /// `POST /api/v1/photos/{id}/complete` against a real Postgres and a real S3 API (moto).
-@Suite(.serialized, .requiresDatabase) struct PhotoCompleteTests {
+@Suite(.serialized, .requiresDatabase, .offTheCooperativePool) struct PhotoCompleteTests {
     @Test func aConfirmedUploadHasDimensionsExifHistoryAndExactlyOneEvent() async throws {
         let token = try await PhotoWorld.token()
         try await StorageWorld.run { world in

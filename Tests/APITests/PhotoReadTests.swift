@@ -12,7 +12,7 @@ import Testing
 /// `GET /api/v1/photos/{id}` and `GET /api/v1/projects/{id}/photos`: every field of the contract's
 /// photo object, access by organization with the specific problem code, and keyset paging
 /// without gaps or duplicates.
-@Suite(.requiresDatabase) struct PhotoReadTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct PhotoReadTests {
     /// Inserts a photo row directly with `created_at` given as an SQL expression.
     static func insertPhoto(
         _ world: PhotoWorld,

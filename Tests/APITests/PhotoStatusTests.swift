@@ -10,7 +10,7 @@ import TestSupport
 import Testing
 
 /// `PATCH /api/v1/photos/{id}/status`: the detection pipeline's changes.
-@Suite(.serialized, .requiresDatabase) struct PhotoStatusTests {
+@Suite(.serialized, .requiresDatabase, .offTheCooperativePool) struct PhotoStatusTests {
     static func pipelineToken(organization: UUID = AuthFixtures.organizationID) async throws -> String {
         try await AuthFixtures.hs256([
             "sub": .string(UUID().uuidString),

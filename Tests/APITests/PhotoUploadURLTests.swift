@@ -10,7 +10,7 @@ import TestSupport
 import Testing
 
 /// `POST /api/v1/photos/upload-url` against the real application and database.
-@Suite(.requiresDatabase) struct PhotoUploadURLTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct PhotoUploadURLTests {
     @Test func everyValidationFailureHasItsStatusAndCode() async throws {
         let token = try await PhotoWorld.token()
         try await PhotoWorld.run(environment: ["RATE_LIMIT_PER_MINUTE": "1000"]) { world in

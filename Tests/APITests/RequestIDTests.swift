@@ -9,7 +9,7 @@ import TestSupport
 import Testing
 
 /// `X-Request-ID` on every response, echoed or generated (contract section 4).
-@Suite(.requiresDatabase) struct RequestIDTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct RequestIDTests {
     private static let header = RequestIDMiddleware.headerName
 
     @Test func aClientIDIsEchoedOnSuccessNotFoundAndUnauthorized() async throws {

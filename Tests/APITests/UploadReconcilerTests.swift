@@ -12,7 +12,7 @@ import TestSupport
 import Testing
 
 /// The background reconciliation of pending uploads whose URL expired.
-@Suite(.serialized, .requiresDatabase) struct UploadReconcilerTests {
+@Suite(.serialized, .requiresDatabase, .offTheCooperativePool) struct UploadReconcilerTests {
     /// Runs `body` with `count` reconcilers of the world's configuration, each with its own pool,
     /// as separate API replicas would have.
     /// The application under test would otherwise run its own reconciler, whose first pass,

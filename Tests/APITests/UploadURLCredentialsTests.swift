@@ -11,7 +11,7 @@ import Testing
 /// stub on loopback): they carry the session token and never outlive the credentials, and
 /// with the credentials expired and the endpoint down upload-url answers 503 (and `/readyz`
 /// says `aws_credentials_unavailable`) until it is back.
-@Suite(.requiresDatabase) struct UploadURLCredentialsTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct UploadURLCredentialsTests {
     /// PhotoWorld's environment without its static keys, with the container endpoint at `base`.
     static func containerEnvironment(_ base: String) -> [String: String] {
         [

@@ -15,7 +15,7 @@ import Testing
 /// `internal_error` and leave no trace of it: the photo as it was, no history row, no outbox
 /// event, no idempotency key. A writer that committed its pieces separately would leave the
 /// pieces before the refused one behind, and these tests would see them.
-@Suite(.requiresDatabase) struct WriteAtomicityTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct WriteAtomicityTests {
     /// Makes every insert into `table` fail from now on, until ``allowInserts(into:_:)``.
     static func refuseInserts(into table: String, _ world: PhotoWorld) throws {
         try world.sql(

@@ -7,7 +7,7 @@ import Testing
 /// Web identity against a real STS implementation: moto's `AssumeRoleWithWebIdentity`, sent
 /// unsigned as the SDKs send it. moto_server is provisioned with the services of
 /// scripts/test.sh (as for the relay's SQS tests), hence the trait.
-@Suite(.requiresDatabase) struct WebIdentityMotoTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct WebIdentityMotoTests {
     @Test func motoSTSAnswersAssumeRoleWithWebIdentity() async throws {
         try await CredentialProviderTests.withDirectory { directory in
             let tokenFile = directory.appendingPathComponent("token")

@@ -126,8 +126,8 @@ import Testing
         check(error, against: InvalidCase("DETECTION_QUEUE_URL", [:]))
     }
 
-    /// The region comes from AWS_REGION, then AWS_DEFAULT_REGION, then the profile (issue 14),
-    /// and a queue in that region is accepted; an endpoint override skips the check.
+    /// The region comes from AWS_REGION, then AWS_DEFAULT_REGION, then the profile, then the
+    /// queue URL, and a queue in that region is accepted; an endpoint override skips the check.
     @Test func theRegionIsResolvedAsTheSDKsDoAndMatchesTheQueue() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("region-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -151,5 +151,9 @@ import Testing
             "DETECTION_QUEUE_URL": frankfurt, "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:4566",
         ])
         #expect(local.aws.region == "us-east-1")
+        // No region anywhere: the queue's is the one SQS checks signatures against.
+        let implied = try Self.make(["DETECTION_QUEUE_URL": frankfurt, "HOME": directory.path])
+        #expect(implied.aws.region == "eu-central-1")
+        #expect(implied.aws.regionSource == .implied(by: "DETECTION_QUEUE_URL"))
     }
 }

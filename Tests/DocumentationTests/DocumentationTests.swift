@@ -175,6 +175,30 @@ import Testing
         )
     }
 
+    /// Every JavaScript block of the docs parses (`node --check`): a snippet a client author
+    /// copies must at least be valid code. (The Node example itself runs in `ExampleClientTests`.)
+    @Test func everyJavaScriptSnippetParses() async throws {
+        let path = try #require(
+            ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":")
+                .map { URL(fileURLWithPath: String($0)).appendingPathComponent("node") }
+                .first { FileManager.default.isExecutableFile(atPath: $0.path) },
+            "node is not on PATH: scripts/lib.sh ensure_prereqs installs it"
+        )
+        var checked = 0
+        for document in try Self.documents() {
+            for (index, match) in document.text.matches(of: /```js\n([\s\S]*?)```/).enumerated() {
+                let file = FileManager.default.temporaryDirectory
+                    .appendingPathComponent("snippet-\(UUID().uuidString).mjs")
+                try Data(match.output.1.utf8).write(to: file)
+                defer { try? FileManager.default.removeItem(at: file) }
+                let child = try await ChildProcess.run(path, ["--check", file.path])
+                #expect(child.status == 0, "\(document.path), JavaScript block \(index + 1): \(child.standardError)")
+                checked += 1
+            }
+        }
+        #expect(checked >= 1)
+    }
+
     /// The targets of Markdown links, `[text](target)`.
     static func links(in text: String) -> [String] {
         text.matches(of: /\]\(([^)\s]+)\)/).map { String($0.output.1) }

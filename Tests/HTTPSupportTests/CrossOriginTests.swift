@@ -136,7 +136,7 @@ import Testing
             let exposed = Self.list(response, .accessControlExposeHeaders)
             for name in [
                 "X-Request-ID", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
-                "WWW-Authenticate",
+                "WWW-Authenticate", "traceparent",
             ] {
                 #expect(exposed.contains(name), "\(name)")
             }

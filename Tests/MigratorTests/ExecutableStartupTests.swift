@@ -6,7 +6,7 @@ import Testing
 
 /// `photo-api` and `outbox-relay` at start: configuration errors and the schema check stop
 /// them with one line; a migrated database lets the API serve.
-@Suite(.requiresDatabase) struct ExecutableStartupTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct ExecutableStartupTests {
     static let secret = "0123456789abcdef0123456789abcdef-test-secret"
 
     @Test func apiWithNonNumericPortExitsOneNamingPort() async throws {

@@ -6,7 +6,7 @@ import Testing
 @testable import Migrator
 
 /// The `migrator` executable: exit statuses, output formats, and concurrent runs.
-@Suite(.requiresDatabase) struct MigratorCLITests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct MigratorCLITests {
     // MARK: usage errors exit 2
 
     @Test(arguments: [

@@ -7,7 +7,7 @@ import Testing
 
 /// The verbs and refusals a DBA expects (issue 19), through the `migrator` executable on a
 /// real Postgres: out-of-order files, `baseline`, `repair`, `up --dry-run --sql`, progress lines.
-@Suite(.requiresDatabase) struct MigratorDBAVerbsTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct MigratorDBAVerbsTests {
     /// Two files, each creating a table.
     static let tablesAAndB = [
         "0001_create_a.sql": "CREATE TABLE a (id int);",

@@ -7,7 +7,7 @@ import Testing
 
 /// The migrator library against a real Postgres: every test has its own fresh database and
 /// its own directory of migration files.
-@Suite(.requiresDatabase) struct MigratorIntegrationTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct MigratorIntegrationTests {
     // MARK: The repository's sql/ directory
 
     @Test func upOnFreshDatabaseAppliesEveryRepositoryFile() async throws {

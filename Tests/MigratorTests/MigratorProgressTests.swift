@@ -7,7 +7,7 @@ import Testing
 
 /// `up`'s reports while a file runs: what its backend waits on, and the phase of a
 /// `CREATE INDEX CONCURRENTLY` from `pg_stat_progress_create_index`.
-@Suite(.requiresDatabase) struct MigratorProgressTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct MigratorProgressTests {
     /// Progress events, collected from the migrator's threads.
     final class Events: @unchecked Sendable {
         private let lock = NSLock()

@@ -6,7 +6,7 @@ import Testing
 
 /// `outbox-relay dead-letters ...` through the built executable: output formats and exit
 /// statuses (0 success, 1 failure, 2 usage error).
-@Suite(.requiresDatabase) struct DeadLetterCLITests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct DeadLetterCLITests {
     // MARK: usage errors exit 2, before any connection
 
     @Test(arguments: [

@@ -6,7 +6,7 @@ import Testing
 
 /// `DeadLetterStore` against a migrated database: the statements behind
 /// `outbox-relay dead-letters`.
-@Suite(.requiresDatabase) struct DeadLetterStoreTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct DeadLetterStoreTests {
     // MARK: list
 
     @Test func listIsNewestFirstAndHonoursTheLimit() async throws {

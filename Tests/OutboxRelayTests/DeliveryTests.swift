@@ -7,7 +7,7 @@ import Testing
 /// What reaches SQS, counted: events in, messages out. Each test has a database and a
 /// `moto_server` of its own and runs the relay in-process. Serialized: they are short, and
 /// starting every moto (a second of CPU each) at once would slow the whole test run down.
-@Suite(.serialized, .requiresDatabase) struct DeliveryTests {
+@Suite(.serialized, .requiresDatabase, .offTheCooperativePool) struct DeliveryTests {
     /// The contract's attributes (`event_id`, `event_type`, as strings) are checked by key:
     /// attributes added later (`traceparent` for a traced request) must not break the test.
     @Test func everyEventIsSentOnceWithItsExactBodyAndAttributes() async throws {

@@ -16,7 +16,7 @@ import Glibc
 ///
 /// Serialized: each test starts relays, servers or whole Postgres clusters and measures what
 /// they deliver; run side by side on two cores they would mostly measure each other.
-@Suite(.serialized, .requiresDatabase) struct FaultTests {
+@Suite(.serialized, .requiresDatabase, .offTheCooperativePool) struct FaultTests {
     /// While SQS is down the circuit breaker holds the events back: their attempts are not
     /// spent and nothing is dead-lettered, however long the outage. When SQS is back every
     /// event is delivered.

@@ -8,7 +8,7 @@ import Testing
 /// A claim's sends fit in its lease (issue 13, point 7): however slow SQS is, a relay never
 /// sends an event after its lease lapsed, so another relay that takes the events over is the
 /// only one sending them (`OutboxRelayService`'s lease budget).
-@Suite(.requiresDatabase) struct LeaseBudgetTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct LeaseBudgetTests {
     /// Two relays, one worker each, share 500 events through an SQS that answers every call
     /// after a second, with two calls in flight per relay. A claim of 400 events is 40 calls,
     /// about 20 s of sending, but its lease is 14 s: before the fix the relay kept sending

@@ -7,7 +7,7 @@ import Testing
 /// The relay's statements against a migrated database, without SQS.
 /// The statements block on libpq, so every call on the test's connection runs off the
 /// cooperative pool (`Connection.blocking`); the expectations stay in the test's task.
-@Suite(.requiresDatabase) struct OutboxClaimsTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct OutboxClaimsTests {
     /// A project, `count` photos in `uploaded` and one `photo.uploaded` event each.
     private static func seed(_ connection: Connection, count: Int) throws -> [UUID] {
         let project = UUID()

@@ -8,7 +8,7 @@ import Testing
 /// The relay's metrics (the README's table) after known traffic: every counter, the
 /// commit-to-send histogram and the outbox gauges must hold the values this traffic gives,
 /// not merely exist.
-@Suite(.requiresDatabase) struct RelayMetricsTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct RelayMetricsTests {
     /// Eight events delivered at once, one after a transient failure, one dead-lettered for
     /// good, and one backing off for an hour (created two minutes ago) that stays pending.
     @Test func countersHistogramAndGaugesMatchTheTraffic() async throws {

@@ -8,7 +8,7 @@ import OutboxRelay
 import TestSupport
 import Testing
 
-@Suite(.requiresDatabase) struct RelayStartupTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct RelayStartupTests {
     private func configuration(_ database: TestDatabase) throws -> RelayConfiguration {
         try RelayConfiguration(
             environment: EnvironmentReader([

@@ -6,7 +6,7 @@ import Testing
 
 /// `OutboxStatistics` and `outbox-relay stats`: the backlog figures an operator and the relay's
 /// metrics read.
-@Suite(.requiresDatabase) struct StatsTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct StatsTests {
     @Test func anEmptyOutboxHasNoOldestAge() async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()

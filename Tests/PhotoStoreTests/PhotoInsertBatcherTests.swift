@@ -11,7 +11,7 @@ import UUIDCoding
 /// Postgres. Batches are made deterministic by holding the project row `FOR UPDATE` in another
 /// session: the insert's foreign-key check waits on it, so the slot stays busy until the test has
 /// queued what it wants, then lets go.
-@Suite(.requiresDatabase) struct PhotoInsertBatcherTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct PhotoInsertBatcherTests {
     /// A migrated database with a project of `organization`, a batcher with one slot, and a
     /// session holding nothing yet.
     struct Fixture {

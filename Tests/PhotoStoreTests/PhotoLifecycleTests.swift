@@ -10,7 +10,7 @@ import UUIDCoding
 /// Every writer of a photo's status goes through the one status-change CTE: the move is
 /// conditional on the status the caller saw, sets the new status's timestamp, and records a
 /// history row with who made it, in the same statement.
-@Suite(.requiresDatabase) struct PhotoLifecycleTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct PhotoLifecycleTests {
     /// A migrated database with one project, a pool on it, and `count` pending photos.
     struct World {
         let pool: ConnectionPool

@@ -7,7 +7,7 @@ import Testing
 @testable import PhotoStore
 
 /// The plan Postgres caches for the upload-url statement stays a primary-key plan.
-@Suite(.requiresDatabase) struct UploadStatementPlanTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct UploadStatementPlanTests {
     /// After five executions Postgres switches a prepared statement to its generic plan, made
     /// while the table holds only those rows; with a literal `status = 'pending_upload'` that
     /// plan scanned all of `photos_pending_expiry_idx` on every request (docs/benchmarks.md).

@@ -6,7 +6,7 @@ import Testing
 
 @testable import Postgres
 
-@Suite(.requiresDatabase) struct ConnectionPoolTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct ConnectionPoolTests {
     @Test func concurrentBorrowersShareABoundedNumberOfConnections() async throws {
         try await TestDatabase.withFresh { database in
             try await database.withPool(maximumConnections: 4) { pool in

@@ -3,7 +3,15 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite(.requiresDatabase) struct ConnectionTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct ConnectionTests {
+    /// The suite's blocking libpq calls must not hold the cooperative pool's threads: its
+    /// bodies run on `BlockingTestExecutor`'s, which NIO names "TP-#N".
+    @Test func bodiesRunOffTheCooperativePool() async throws {
+        #expect(currentThreadName().hasPrefix("TP-#"))
+        try await Task.sleep(for: .milliseconds(1))
+        #expect(currentThreadName().hasPrefix("TP-#"), "still off the pool after a suspension")
+    }
+
     @Test func parametersWithQuotesAndSQLTravelVerbatim() async throws {
         try await TestDatabase.withFresh { database in
             let connection = try database.connect()
@@ -195,7 +203,7 @@ import Testing
     }
 }
 
-@Suite(.requiresDatabase) struct ArrayParameterTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct ArrayParameterTests {
     @Test func arraysRoundTripThroughUnnest() async throws {
         try await TestDatabase.withFresh { database in
             let connection = try database.connect()
@@ -217,4 +225,10 @@ import Testing
             #expect(try empty.first?.decode("n", as: Int.self) == 0)
         }
     }
+}
+
+/// The name the current thread was given (NIO names its pools' threads), as Linux reports it.
+private func currentThreadName() -> String {
+    let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+    return name.trimmingCharacters(in: .whitespacesAndNewlines)
 }

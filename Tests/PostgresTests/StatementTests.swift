@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 /// Typed statements (`Statement`) bind their own parameters and decode rows into Swift types.
-@Suite(.requiresDatabase) struct TypedStatementTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct TypedStatementTests {
     enum Color: String { case red, green }
 
     struct Echo: Statement {

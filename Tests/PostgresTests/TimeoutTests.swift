@@ -10,7 +10,7 @@ import Testing
 /// past its `statement_timeout`, and the client gives up on an answer that a stalled network
 /// holds back, on both the pool threads' blocking path and the non-blocking one, closing the
 /// connection and recovering once the network forwards again.
-@Suite(.requiresDatabase) struct TimeoutTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct TimeoutTests {
     static let sleep = PreparedStatement(
         name: "test_sleep",
         sql: "SELECT $1::float8 AS slept FROM pg_sleep($1::float8)"

@@ -1,3 +1,4 @@
+import AWS
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -50,9 +51,13 @@ public final class CredentialStubServer: Sendable {
         var revokedBelow = 0
         /// The generation of the key each SQS or S3 request was signed with.
         var signedKeyGenerations: [Int] = []
+        /// A real SQS API that accepted SQS requests go on to (``forwardSQS(to:)``).
+        var sqsUpstream: String?
     }
 
     public static let imdsToken = "imds-session-token"
+    /// The region the stub's instance metadata names.
+    public static let instanceRegion = "eu-west-3"
 
     /// What is wrong with `child`'s exit for want of credentials: it must exit 1 with exactly
     /// one line saying so that names every source of the chain. Empty when all is well.
@@ -83,6 +88,8 @@ public final class CredentialStubServer: Sendable {
     ]
     public let clock: ManualClock
     private let state = Mutex(State())
+    /// The client forwarded SQS requests go through; shut down when ``run(_:)`` ends.
+    private let upstream = CurlHTTPClient(concurrency: 4, timeoutMilliseconds: 10_000)
 
     public init(clock: ManualClock) {
         self.clock = clock
@@ -102,6 +109,10 @@ public final class CredentialStubServer: Sendable {
     /// created, so that its S3 checks signatures against their secrets).
     public func issue(keys: [(accessKeyID: String, secret: String)]) { state.withLock { $0.issuedKeys = keys } }
     public func setDown(_ down: Bool) { state.withLock { $0.down = down } }
+    /// Sends the SQS requests signed with keys still valid on to `endpoint`, a real SQS API
+    /// (LocalStack's, which does not check signatures itself), and answers with its answer:
+    /// the stub then only adds the refusals of revoked keys in front of a real queue.
+    public func forwardSQS(to endpoint: String) { state.withLock { $0.sqsUpstream = endpoint } }
     public func setLifetime(_ seconds: TimeInterval) { state.withLock { $0.lifetime = seconds } }
     public func setFixedExpiration(_ date: Date?) { state.withLock { $0.fixedExpiration = date } }
 
@@ -113,10 +124,16 @@ public final class CredentialStubServer: Sendable {
             },
             configuration: .init(address: .hostname("127.0.0.1", port: 0))
         )
-        try await application.test(.live) { server in
-            guard let port = server.port else { throw StubError("no port") }
-            try await body("http://127.0.0.1:\(port)")
+        do {
+            try await application.test(.live) { server in
+                guard let port = server.port else { throw StubError("no port") }
+                try await body("http://127.0.0.1:\(port)")
+            }
+        } catch {
+            await upstream.shutdown()
+            throw error
         }
+        await upstream.shutdown()
     }
 
     private struct StubError: Error, CustomStringConvertible {
@@ -171,6 +188,9 @@ public final class CredentialStubServer: Sendable {
             guard metadataToken == Self.imdsToken else {
                 state.withLock { $0.requestsWithoutToken += 1 }
                 return Response(status: .unauthorized)
+            }
+            if path == "/latest/meta-data/placement/region" {
+                return Self.text(Self.instanceRegion)
             }
             if path == "/latest/meta-data/iam/security-credentials/" {
                 return Self.text("stub-role\n")
@@ -243,6 +263,9 @@ public final class CredentialStubServer: Sendable {
                 .forbidden
             )
         }
+        if let upstreamEndpoint = state.withLock({ $0.sqsUpstream }) {
+            return try await forward(request, body: Array(body.readableBytesView), to: upstreamEndpoint)
+        }
         struct Batch: Decodable {
             struct Entry: Decodable { let Id: String }
             let Entries: [Entry]
@@ -250,6 +273,25 @@ public final class CredentialStubServer: Sendable {
         let batch = try JSONDecoder().decode(Batch.self, from: Data(body.readableBytesView))
         let successful = batch.Entries.map { #"{"Id":"\#($0.Id)","MessageId":"m-\#($0.Id)","MD5OfMessageBody":"x"}"# }
         return Self.text(#"{"Successful":[\#(successful.joined(separator: ","))],"Failed":[]}"#)
+    }
+
+    /// `request` as it came (method, headers, body), sent to `endpoint`; its answer as it came.
+    private func forward(_ request: Request, body: [UInt8], to endpoint: String) async throws -> Response {
+        let hopByHop: Set<String> = ["host", "content-length", "connection", "transfer-encoding", "expect"]
+        let headers = request.headers.filter { !hopByHop.contains($0.name.canonicalName) }
+            .map { (name: $0.name.rawName, value: $0.value) }
+        let answer = try await upstream.execute(
+            .init(method: request.method.rawValue, url: endpoint, headers: headers, body: body)
+        )
+        var fields = HTTPFields()
+        for (name, value) in answer.headers where !hopByHop.contains(name) {
+            if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
+        }
+        return Response(
+            status: HTTPResponse.Status(code: answer.status),
+            headers: fields,
+            body: .init(byteBuffer: ByteBuffer(bytes: answer.body))
+        )
     }
 
     private static func text(_ text: String, _ status: HTTPResponse.Status = .ok) -> Response {

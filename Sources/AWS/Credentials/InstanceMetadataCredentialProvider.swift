@@ -21,10 +21,43 @@ public struct InstanceMetadataCredentialProvider: CredentialProvider {
     }
 
     public func credentials() async throws(CredentialError) -> AWSCredentials {
+        let base = baseURL
+        let token = try await sessionToken(base: base)
+        let roleBody = try await get(base + Self.credentialsPath, token: token, what: "role name")
+        guard
+            let role = String(decoding: roleBody, as: UTF8.self).split(whereSeparator: \.isNewline).first
+                .map({ $0.trimmingCharacters(in: .whitespaces) }), !role.isEmpty
+        else {
+            throw CredentialError(code: .fetchFailed, source: name, message: "the instance has no IAM role")
+        }
+        let encodedRole = role.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? role
+        let body = try await get(base + Self.credentialsPath + encodedRole, token: token, what: "role credentials")
+        return try CredentialParsing.credentials(fromMetadataJSON: body, source: name)
+    }
+
+    /// The instance's region (`/latest/meta-data/placement/region`), the SDKs' last source
+    /// of a region before none at all.
+    public func region() async throws(CredentialError) -> String {
+        let base = baseURL
+        let token = try await sessionToken(base: base)
+        let body = try await get(base + "/latest/meta-data/placement/region", token: token, what: "region")
+        let region = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !region.isEmpty else {
+            throw CredentialError(code: .malformedResponse, source: name, message: "the region answer is empty")
+        }
+        return region
+    }
+
+    private var baseURL: String {
         var base = endpoint.absoluteString
         while base.hasSuffix("/") {
             base.removeLast()
         }
+        return base
+    }
+
+    /// An IMDSv2 session token: every later request carries it, none is made without it.
+    private func sessionToken(base: String) async throws(CredentialError) -> String {
         let tokenResponse = try await CredentialParsing.fetch(
             .init(
                 method: "PUT",
@@ -53,16 +86,7 @@ public struct InstanceMetadataCredentialProvider: CredentialProvider {
                 message: "the token PUT answered an empty token"
             )
         }
-        let roleBody = try await get(base + Self.credentialsPath, token: token, what: "role name")
-        guard
-            let role = String(decoding: roleBody, as: UTF8.self).split(whereSeparator: \.isNewline).first
-                .map({ $0.trimmingCharacters(in: .whitespaces) }), !role.isEmpty
-        else {
-            throw CredentialError(code: .fetchFailed, source: name, message: "the instance has no IAM role")
-        }
-        let encodedRole = role.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? role
-        let body = try await get(base + Self.credentialsPath + encodedRole, token: token, what: "role credentials")
-        return try CredentialParsing.credentials(fromMetadataJSON: body, source: name)
+        return token
     }
 
     private func get(_ url: String, token: String, what: String) async throws(CredentialError) -> [UInt8] {
