@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -66,7 +67,9 @@ let package = Package(
                 "CLibPQ",
                 "CivilTime",
                 "UUIDCoding",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -79,6 +82,7 @@ let package = Package(
                 "CCurl",
                 "CivilTime",
                 "Digest",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -87,12 +91,30 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "AppConfig", swiftSettings: swiftSettings),
+        // The git commit of the build (scripts/stamp-build.sh), for --version and build_info.
+        .target(name: "CBuildStamp"),
         .target(
             name: "Telemetry",
             dependencies: [
+                "CBuildStamp",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Spans as OTLP/HTTP JSON over the libcurl client, when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        .target(
+            name: "TraceExport",
+            dependencies: [
+                "AppConfig",
+                "AWS",
+                "Domain",
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -109,6 +131,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -164,11 +187,14 @@ let package = Package(
             name: "HTTPSupport",
             dependencies: [
                 "AppConfig",
+                "TraceExport",
                 "Auth",
                 "Domain",
                 "Postgres",
                 "UUIDCoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -179,6 +205,8 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                "TraceExport",
                 "AppConfig",
                 "Auth",
                 "AWS",
@@ -205,6 +233,9 @@ let package = Package(
         .target(
             name: "OutboxRelay",
             dependencies: [
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                "TraceExport",
                 "AppConfig",
                 "AWS",
                 "Domain",
@@ -312,7 +343,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ConfigurationTests",
-            dependencies: ["API", "AWS", "AppConfig", "Auth", "HTTPSupport", "Operations", "OutboxRelay", "Postgres"],
+            dependencies: [
+                "API", "AWS", "AppConfig", "Auth", "HTTPSupport", "Operations", "OutboxRelay", "Postgres",
+                "TraceExport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

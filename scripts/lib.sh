@@ -12,7 +12,14 @@
 PHOTO_APT_PACKAGES=(
     libpq-dev libcurl4-openssl-dev libssl-dev libexif-dev
     postgresql libimage-exiftool-perl pkg-config curl openssl
+    # promtool, for scripts/check-observability.sh (the alert rules and their unit tests).
+    prometheus
+    debootstrap # scripts/check-runtime-image.sh: the container image's runtime stage without Docker
 )
+
+# scripts/check-kubernetes.sh: the manifests under deploy/kubernetes against the Kubernetes
+# schemas, and checkov's policies. Pinned, so a new release's new checks cannot fail CI unasked.
+PHOTO_DEPLOY_LINT_PIP_SPECS=("checkov==3.3.30" "kubernetes-validate==1.37.0")
 
 # LocalStack from PyPI: 4.13.1 is the newest that loads on Python 3.11, and its
 # dependencies need these pins (found by trying: newer ones fail to import there). One pip
@@ -105,7 +112,11 @@ ensure_prereqs() {
     local schemathesis_venv want_schemathesis=0
     schemathesis_venv="$(dirname "$(photo_venv_dir)")/schemathesis-venv"
     [[ -x $schemathesis_venv/bin/schemathesis ]] || want_schemathesis=1
-    if ((want_localstack || want_moto || want_schemathesis)) && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    local deploy_lint_venv want_deploy_lint=0
+    deploy_lint_venv="$(dirname "$(photo_venv_dir)")/deploy-lint-venv"
+    [[ -f $deploy_lint_venv/.photo-upload-pip-specs && $(<"$deploy_lint_venv/.photo-upload-pip-specs") == "${PHOTO_DEPLOY_LINT_PIP_SPECS[*]}" ]] ||
+        want_deploy_lint=1
+    if ((want_localstack || want_moto || want_schemathesis || want_deploy_lint)) && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
         missing+=(python3 python3-venv)
     fi
     if ((${#missing[@]})); then
@@ -147,6 +158,11 @@ ensure_prereqs() {
     fi
     export SCHEMATHESIS_VENV=$schemathesis_venv
 
+    if ((want_deploy_lint)); then
+        _photo_ensure_pip_venv "$deploy_lint_venv" "${PHOTO_DEPLOY_LINT_PIP_SPECS[@]}" || return 1
+    fi
+    export DEPLOY_LINT_VENV=$deploy_lint_venv
+
     if ((want_localstack)); then
         _photo_ensure_localstack_venv || return 1
     fi
@@ -154,12 +170,19 @@ ensure_prereqs() {
 }
 
 _photo_ensure_localstack_venv() {
-    local venv marker want
-    venv=$(photo_venv_dir)
+    _photo_ensure_pip_venv "$(photo_venv_dir)" "${PHOTO_LOCALSTACK_PIP_SPECS[@]}" || return 1
+    PHOTO_VENV_PYTHON="$(photo_venv_dir)/bin/python"
+    export PHOTO_VENV_PYTHON
+}
+
+# _photo_ensure_pip_venv VENV SPEC...: a venv with exactly these pip specs, installed in one pip
+# command (so pip resolves the pins together) unless its marker file already lists them.
+_photo_ensure_pip_venv() {
+    local venv=$1 marker want
+    shift
     marker="$venv/.photo-upload-pip-specs"
-    want="${PHOTO_LOCALSTACK_PIP_SPECS[*]}"
+    want="$*"
     if [[ -x $venv/bin/python && -f $marker && $(<"$marker") == "$want" ]]; then
-        export PHOTO_VENV_PYTHON="$venv/bin/python"
         return 0
     fi
     mkdir -p "$(dirname "$venv")" || return 1
@@ -167,13 +190,11 @@ _photo_ensure_localstack_venv() {
     (
         flock 9 || exit 1
         if [[ -f $marker && $(<"$marker") == "$want" ]]; then exit 0; fi
-        photo_log "creating the LocalStack venv in $venv (one-off, about a minute)"
+        photo_log "installing $want into $venv (one-off, a minute or more)"
         [[ -x $venv/bin/python ]] || python3 -m venv "$venv" || exit 1
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            "${PHOTO_LOCALSTACK_PIP_SPECS[@]}" || exit 1
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" || exit 1
         printf '%s' "$want" >"$marker"
-    ) 9>"$venv.lock" || { photo_err "could not install LocalStack into $venv"; return 1; }
-    export PHOTO_VENV_PYTHON="$venv/bin/python"
+    ) 9>"$venv.lock" || { photo_err "could not install $want into $venv"; return 1; }
 }
 
 # free_port [N]: prints N (default 1) distinct free TCP ports on 127.0.0.1, one
@@ -368,6 +389,8 @@ if services.get("s3") == "running" and services.get("sqs") == "running":
 
 # start_localstack RUN_DIR
 # LocalStack (S3 + SQS, signature validation on) from the venv, on a free port.
+# PHOTO_LOCALSTACK_SERVICES overrides its SERVICES (scripts/check-aws-template.sh adds
+# cloudformation).
 # Exports AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION LOCALSTACK_PORT.
 start_localstack() {
     local run_dir=${1:?usage: start_localstack RUN_DIR}
@@ -392,7 +415,7 @@ start_localstack() {
         # it might drop in the working directory lands in the repository.
         (
             cd "$run_dir" &&
-                exec env SERVICES=s3,sqs,iam,sts EAGER_SERVICE_LOADING=1 \
+                exec env SERVICES="${PHOTO_LOCALSTACK_SERVICES:-s3,sqs,iam,sts}" EAGER_SERVICE_LOADING=1 \
                     GATEWAY_LISTEN="127.0.0.1:$port" LOCALSTACK_HOST="127.0.0.1:$port" \
                     SQS_ENDPOINT_STRATEGY=path S3_SKIP_SIGNATURE_VALIDATION=0 \
                     DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # README command 1: bring up the whole stack locally and run the demo.
 #
-#   scripts/stack.sh [--no-wait]
+#   scripts/stack.sh [--no-wait] [--skip-build] [--use-aws-env]
 #
 # Builds (debug), starts a throwaway Postgres and LocalStack (S3 + SQS), creates
 # the bucket and the detection queue, applies the migrations, starts photo-api
 # and outbox-relay, prints where everything is and runs scripts/demo.sh.
 # Then the stack stays up until Ctrl-C; with --no-wait (CI) it stops right after
 # the demo. Everything is stopped and the run directory (logs included) removed
-# on exit; KEEP_RUN_DIR=1 keeps it.
+# on exit; KEEP_RUN_DIR=1 keeps it. --skip-build uses the binaries already in .build/debug;
+# --use-aws-env starts no LocalStack and uses the S3/SQS endpoint, bucket and queue already in
+# AWS_ENDPOINT_URL, PHOTOS_BUCKET and DETECTION_QUEUE_URL (scripts/check-aws-template.sh: the
+# ones its CloudFormation stack created).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,11 +24,15 @@ source scripts/lib.sh
 DEV_ONLY_JWT_HS256_SECRET=dev-only-insecure-hs256-secret-000000000
 
 wait_for_ctrl_c=1
+skip_build=0
+use_aws_env=0
 while (($#)); do
     case $1 in
         --no-wait) wait_for_ctrl_c=0 ;;
+        --skip-build) skip_build=1 ;;
+        --use-aws-env) use_aws_env=1 ;;
         -h | --help)
-            sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -38,8 +45,11 @@ done
 
 ensure_prereqs --localstack
 
-photo_log "swift build (debug)"
-swift build
+if ((!skip_build)); then
+    photo_log "swift build (debug)"
+    scripts/stamp-build.sh
+    swift build
+fi
 bin_dir="$repo_root/.build/debug"
 for exe in migrator photo-api outbox-relay; do
     if [[ ! -x $bin_dir/$exe ]]; then
@@ -51,8 +61,14 @@ done
 make_run_dir
 install_cleanup_traps
 start_postgres "$RUN_DIR"
-start_localstack "$RUN_DIR"
-create_bucket_and_queue companycam-photos-development detection-requests
+if ((use_aws_env)); then
+    : "${AWS_ENDPOINT_URL:?--use-aws-env needs AWS_ENDPOINT_URL}" "${PHOTOS_BUCKET:?--use-aws-env needs PHOTOS_BUCKET}"
+    : "${DETECTION_QUEUE_URL:?--use-aws-env needs DETECTION_QUEUE_URL}"
+    photo_log "bucket $PHOTOS_BUCKET, queue $DETECTION_QUEUE_URL on $AWS_ENDPOINT_URL (--use-aws-env)"
+else
+    start_localstack "$RUN_DIR"
+    create_bucket_and_queue companycam-photos-development detection-requests
+fi
 
 photo_log "migrator up --dir sql"
 "$bin_dir/migrator" up --dir sql

@@ -14,7 +14,9 @@
 #   MIGRATOR_BIN, PHOTO_API_BIN, OUTBOX_RELAY_BIN     absolute paths of the executables
 #   unless --without-localstack: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 #     AWS_REGION, LOCALSTACK_PORT, PHOTO_VENV_PYTHON (python with boto3/botocore)
-# Exits with swift test's status.
+# A full run (no --filter/--skip, with LocalStack) also runs scripts/check-aws-template.sh
+# beside the tests, on its own LocalStack and Postgres, and prints its log after them.
+# Exits with swift test's status, or 1 when that passed and the template check failed.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,7 +25,7 @@ cd "$repo_root"
 source scripts/lib.sh
 
 usage() {
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 with_localstack=1
@@ -51,11 +53,14 @@ swift format lint --strict --recursive Package.swift Sources Tests
 # Build before starting services, so a compile error fails fast. Coverage
 # instrumentation is a build setting: `swift test --skip-build
 # --enable-code-coverage` only collects it, so the build must have it too.
+scripts/stamp-build.sh
 swift build --build-tests --enable-code-coverage
 
 # The migrations' locking hazards are part of the suite too, next to the format check: it
 # needs the migrator just built, and no database (docs/operations.md#lint).
 .build/debug/migrator lint sql
+# The alert rules (promtool check and unit tests) and the dashboard, in seconds.
+scripts/check-observability.sh
 
 make_run_dir
 install_cleanup_traps
@@ -72,6 +77,22 @@ export MIGRATOR_BIN="$bin_dir/migrator"
 export PHOTO_API_BIN="$bin_dir/photo-api"
 export OUTBOX_RELAY_BIN="$bin_dir/outbox-relay"
 
+# The CloudFormation template's check needs only the binaries just built, so it runs beside
+# the tests (tracked for cleanup_stack), niced: some tests time waits, the check has no tight
+# deadline. A partial run skips it.
+aws_check_pid=""
+aws_check_log="$RUN_DIR/check-aws-template.log"
+partial_run=$((!with_localstack))
+for arg in "${swift_test_args[@]}"; do
+    case $arg in --filter* | --skip*) partial_run=1 ;; esac
+done
+if ((!partial_run)); then
+    start_background check-aws-template "$aws_check_log" nice -n 10 scripts/check-aws-template.sh
+    aws_check_pid=$PHOTO_LAST_PID
+else
+    photo_log "not running scripts/check-aws-template.sh (a partial run)"
+fi
+
 # No --parallel by default: Swift Testing already runs tests concurrently in one
 # process and honours .serialized; XCTest's --parallel would fork per test and
 # change the output. Pass it explicitly if wanted.
@@ -79,6 +100,18 @@ test_log="$RUN_DIR/swift-test.log"
 status=0
 swift test --skip-build --enable-code-coverage "${swift_test_args[@]}" 2>&1 | tee "$test_log" ||
     status=${PIPESTATUS[0]}
+
+if [[ -n $aws_check_pid ]]; then
+    aws_check_status=0
+    wait "$aws_check_pid" || aws_check_status=$?
+    printf '\n----- scripts/check-aws-template.sh (exit status %s) -----\n' "$aws_check_status"
+    cat "$aws_check_log"
+    printf -- '----- end of scripts/check-aws-template.sh -----\n'
+    if ((aws_check_status != 0)); then
+        photo_err "scripts/check-aws-template.sh failed (exit status $aws_check_status)"
+        if ((status == 0)); then status=1; fi
+    fi
+fi
 
 echo
 # The summary is information: never let it change the tests' verdict.

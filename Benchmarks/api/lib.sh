@@ -4,9 +4,12 @@
 # bench_start_api PHOTO_API_BIN MIGRATOR_BIN
 # Starts a throwaway Postgres in RUN_DIR, migrates it, inserts one project, mints an HS256 token
 # for a user of its organization, and starts photo-api on a free loopback port as the benchmarks
-# run it (fake AWS credentials, no S3 endpoint: pre-signing needs no server; no rate limit;
-# LOG_LEVEL=warning). Sets url (the upload-url endpoint), token, project_id and api_pid, and
-# exports BENCH_TOKEN and BENCH_PROJECT_ID for Benchmarks/api/upload_url.lua.
+# run it (fake AWS credentials, no S3 endpoint: pre-signing needs no server; LOG_LEVEL=warning).
+# Sets url (the upload-url endpoint), token, project_id and api_pid, and exports BENCH_TOKEN,
+# BENCH_TOKENS_FILE and BENCH_PROJECT_ID for Benchmarks/api/upload_url.lua.
+# BENCH_USERS=N (default 1) mints tokens for N users of the organization into BENCH_TOKENS_FILE,
+# one a line, which the wrk script takes in turn (the rate limit counts per user);
+# BENCH_RATE_LIMIT (default 1000000, which no run reaches) is RATE_LIMIT_PER_MINUTE.
 bench_start_api() {
     local api_bin=$1 migrator_bin=$2 org_id user_id secret api_port
     start_postgres "$RUN_DIR"
@@ -20,19 +23,20 @@ bench_start_api() {
     secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
     psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q -c \
         "INSERT INTO projects (id, organization_id, name) VALUES ('$project_id', '$org_id', 'bench')" >/dev/null
-    token=$(python3 - "$secret" "$user_id" "$org_id" <<'PY'
-import base64, hashlib, hmac, json, sys, time
-secret, sub, org = sys.argv[1:4]
+    python3 - "$secret" "$user_id" "$org_id" "${BENCH_USERS:-1}" >"$RUN_DIR/tokens.txt" <<'PY'
+import base64, hashlib, hmac, json, sys, time, uuid
+secret, first_user, org, users = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-claims = b64(json.dumps({"sub": sub, "org_id": org, "exp": int(time.time()) + 3600}, separators=(",", ":")).encode())
-signature = b64(hmac.new(secret.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest())
-print(f"{header}.{claims}.{signature}")
+for sub in [first_user] + [str(uuid.uuid4()) for _ in range(users - 1)]:
+    claims = b64(json.dumps({"sub": sub, "org_id": org, "exp": int(time.time()) + 3600}, separators=(",", ":")).encode())
+    signature = b64(hmac.new(secret.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest())
+    print(f"{header}.{claims}.{signature}")
 PY
-    )
+    token=$(head -n 1 "$RUN_DIR/tokens.txt")
 
     api_port=$(free_port 1)
-    export HOST=127.0.0.1 PORT=$api_port JWT_HS256_SECRET=$secret RATE_LIMIT_PER_MINUTE=1000000 LOG_LEVEL=warning \
+    export HOST=127.0.0.1 PORT=$api_port JWT_HS256_SECRET=$secret RATE_LIMIT_PER_MINUTE=${BENCH_RATE_LIMIT:-1000000} LOG_LEVEL=warning \
         AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY AWS_REGION=us-east-1 \
         PHOTOS_BUCKET=photos-bench
     unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_SQS
@@ -40,5 +44,5 @@ PY
     api_pid=$PHOTO_LAST_PID
     wait_http_200 "http://127.0.0.1:$api_port/readyz" 60 "$api_pid" "$RUN_DIR/api.log" || return 1
     url="http://127.0.0.1:$api_port/api/v1/photos/upload-url"
-    export BENCH_TOKEN=$token BENCH_PROJECT_ID=$project_id
+    export BENCH_TOKEN=$token BENCH_TOKENS_FILE=$RUN_DIR/tokens.txt BENCH_PROJECT_ID=$project_id
 }

@@ -4,16 +4,18 @@ import Auth
 import HTTPSupport
 import Operations
 import Postgres
+import TraceExport
 
 /// Limits on uploads and upload URLs.
 public struct UploadConfiguration: Sendable {
     public let minimumBytes: Int
     public let maximumBytes: Int
     public let urlLifetimeSeconds: Int
-    /// Upload URLs one user may be issued per minute (`RATE_LIMIT_PER_MINUTE`).
+    /// Upload URLs one user may be issued per minute (`RATE_LIMIT_PER_MINUTE`), counted in
+    /// Postgres across every replica (`UploadRateLimit`).
     public let rateLimitPerMinute: Int
     /// `complete` calls one user may make per minute (`COMPLETE_RATE_LIMIT_PER_MINUTE`), a budget
-    /// of its own: each call may read from S3. Six times the upload-URL default, so a client
+    /// of its own: each call may read from S3. Counted in each process's memory (`UserRateLimiter`). Six times the upload-URL default, so a client
     /// that completes every upload, and retries some, never meets it.
     public let completeRateLimitPerMinute: Int
 
@@ -76,6 +78,8 @@ public struct APIConfiguration: Sendable {
     public let database: DatabaseConfiguration
     public internal(set) var aws: AWSConfiguration
     public let auth: AuthConfiguration
+    /// `OTEL_*`: span export (none unless an endpoint is set).
+    public let tracing: TracingConfiguration
     public let uploads: UploadConfiguration
     public let confirmation: ConfirmationConfiguration
     /// Postgres connections in photo-api's pool (`DATABASE_POOL_SIZE`); each runs on a thread
@@ -104,6 +108,7 @@ public struct APIConfiguration: Sendable {
             uploadURLLifetimeSeconds: uploads.urlLifetimeSeconds
         )
         auth = try AuthConfiguration(environment: environment, appEnvironment: appEnvironment)
+        tracing = try TracingConfiguration(environment: environment, defaultServiceName: "photo-api")
         confirmation = try ConfirmationConfiguration(environment: environment)
         databasePoolSize = try environment.integer("DATABASE_POOL_SIZE", default: 4, range: 1...500)
         http = try HTTPServerConfiguration(environment: environment)

@@ -8,6 +8,7 @@ import Operations
 import PhotoStore
 import Postgres
 import ServiceLifecycle
+import TraceExport
 
 /// Builds the `photo-api` application from its configuration.
 ///
@@ -59,6 +60,10 @@ public enum PhotoAPI {
             logger: logger
         )
         var services: [any Service] = [pool] + authentication.services + [CurlHTTPClientService(client: storageHTTP)]
+        // First, so it stops last and sends the spans of the requests that shutdown finished.
+        if let spanExport = TracingBootstrap.start(configuration.tracing, logger: logger) {
+            services.insert(spanExport, at: 0)
+        }
         // After the HTTP client, so it stops first; it refreshes ahead of expiry.
         if let credentials {
             services.append(credentials)
@@ -106,7 +111,13 @@ public enum PhotoAPI {
                 credentials: credentials ?? configuration.aws.credentials.map { CredentialCache(static: $0) }
             )
             // Half the pool, so that reads and completions find a connection while uploads queue.
-            inserts = PhotoInsertBatcher(pool: pool, maximumConcurrentBatches: pool.maximumConnections / 2)
+            // The upload-url budget is counted by the insert statements, in Postgres, so that
+            // every replica shares it.
+            inserts = PhotoInsertBatcher(
+                pool: pool,
+                maximumConcurrentBatches: pool.maximumConnections / 2,
+                rateLimit: UploadRateLimit(limit: configuration.uploads.rateLimitPerMinute)
+            )
             let base = configuration.confirmation.storageRetryBaseMilliseconds
             // The configured retries: `STORAGE_RETRY_BASE_MS`, then twice and four times that.
             let storage = S3ObjectReader(
@@ -169,7 +180,6 @@ public enum PhotoAPI {
             limits: configuration.uploads,
             bucket: configuration.aws.bucket,
             presigners: components.presigners,
-            rateLimiter: UserRateLimiter(limit: configuration.uploads.rateLimitPerMinute),
             shapes: shapes
         ).add(to: version1)
         PhotoLifecycleRoutes(

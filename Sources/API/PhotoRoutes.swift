@@ -32,7 +32,6 @@ struct PhotoRoutes: Sendable {
     /// Signs upload URLs with the current credentials, and formats `s3_url`s. Without
     /// credentials upload-url answers 503.
     let presigners: S3PresignerSource
-    let rateLimiter: UserRateLimiter
     let shapes: PhotoShapes
 
     /// Adds the routes to the authenticated `/api/v1` group.
@@ -50,12 +49,95 @@ struct PhotoRoutes: Sendable {
 
     // MARK: POST /api/v1/photos/upload-url
 
+    /// Everything the upload statement needs, from a request that passed every check before it.
+    private struct PreparedUpload {
+        let photo: NewPhoto
+        let signing: S3PresignerSource.Current
+        let lifetime: Int
+        let now: Date
+    }
+
+    /// Every answer carries the user's `RateLimit-*` headers: the request is counted against the
+    /// user's budget in the statement that creates its photo, or on its own when it is refused
+    /// before that (``refusedBeforeCounting(_:userID:context:)``). Only a request the database
+    /// never saw (it was unreachable) answers without them.
     func createUploadURL(request: Request, context: APIRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        // Before anything else, so that a client hammering with bad bodies is limited too.
-        if let wait = rateLimiter.acquire(userID: identity.userID) {
-            throw APIError.rateLimited(retryAfterSeconds: wait)
+        let prepared: PreparedUpload
+        do {
+            prepared = try await prepareUpload(request: request, context: context, identity: identity)
+        } catch {
+            throw await refusedBeforeCounting(error, userID: identity.userID, context: context)
         }
+        let photo = prepared.photo
+        let answer = try await uploads.create(photo)
+        let rateLimitHeaders = RateLimitHeaders.fields(answer.rateLimit)
+        let target: UploadTarget
+        switch answer.outcome {
+        case .created:
+            target = photo.uploadTarget
+        case .replayed(let stored):
+            context.logger.info(
+                "idempotent replay",
+                metadata: ["photo_id": "\(stored.photoID.lowercasedString)", "status": "\(stored.status.rawValue)"]
+            )
+            // Only a pending photo may be uploaded to: a URL for one the service already
+            // validated would let the client replace the bytes it confirmed.
+            guard stored.status == .pendingUpload else {
+                let photoID = stored.photoID.lowercasedString
+                throw APIError.alreadyUploaded(
+                    photoID: photoID,
+                    photoStatus: stored.status.rawValue,
+                    statusURL: UploadURLResponse.statusURL(photoID: photoID)
+                ).adding(headers: rateLimitHeaders)
+            }
+            target = stored
+        case .rateLimited:
+            throw APIError.rateLimited(retryAfterSeconds: answer.rateLimit.resetSeconds)
+                .adding(headers: rateLimitHeaders)
+        case .projectNotFound:
+            throw APIError.notFound("project \(photo.upload.projectID.lowercasedString) does not exist")
+                .adding(headers: rateLimitHeaders)
+        case .projectForbidden:
+            throw APIError.forbidden("the project belongs to another organization").adding(headers: rateLimitHeaders)
+        case .keyReusedWithAnotherBody:
+            throw APIError.idempotencyKeyReused("the Idempotency-Key was used with a different request body")
+                .adding(headers: rateLimitHeaders)
+        }
+        let signing = prepared.signing
+        let lifetime = prepared.lifetime
+        let now = prepared.now
+        // Signed from the stored row, so a replay signs exactly what was first declared.
+        let presigned = signing.presigner.presignPut(
+            key: target.s3Key,
+            contentType: target.mediaType.mimeType,
+            contentLength: target.fileSize,
+            checksumSHA256: target.checksumSHA256,
+            expiresIn: lifetime,
+            now: now
+        )
+        let response = UploadURLResponse(
+            photoID: target.photoID.lowercasedString,
+            uploadURL: presigned.url,
+            s3URL: presigners.urlFormatter.s3URL(key: target.s3Key),
+            method: presigned.method,
+            expiresInSeconds: lifetime,
+            expiresAt: presigned.expiresAt,
+            headers: presigned.headers,
+            status: target.status.rawValue
+        )
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        headers.append(contentsOf: rateLimitHeaders)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: response.bytes)))
+    }
+
+    /// Parses and validates the request and picks the credentials to sign with: every check
+    /// that needs no database.
+    private func prepareUpload(
+        request: Request,
+        context: APIRequestContext,
+        identity: AuthenticatedIdentity
+    ) async throws -> PreparedUpload {
         let idempotencyKey = try Self.idempotencyKey(of: request)
         let fields = try await request.decode(as: UploadRequest.Fields.self, context: context)
         let upload: UploadRequest
@@ -95,57 +177,27 @@ struct PhotoRoutes: Sendable {
                 Idempotency(key: $0, requestHash: SHA256.hash(upload.canonicalText).hexString)
             }
         )
-        let target: UploadTarget
-        switch try await uploads.create(photo) {
-        case .created:
-            target = photo.uploadTarget
-        case .replayed(let stored):
-            context.logger.info(
-                "idempotent replay",
-                metadata: ["photo_id": "\(stored.photoID.lowercasedString)", "status": "\(stored.status.rawValue)"]
-            )
-            // Only a pending photo may be uploaded to: a URL for one the service already
-            // validated would let the client replace the bytes it confirmed.
-            guard stored.status == .pendingUpload else {
-                let photoID = stored.photoID.lowercasedString
-                throw APIError.alreadyUploaded(
-                    photoID: photoID,
-                    photoStatus: stored.status.rawValue,
-                    statusURL: UploadURLResponse.statusURL(photoID: photoID)
-                )
-            }
-            target = stored
-        case .projectNotFound:
-            throw APIError.notFound("project \(upload.projectID.lowercasedString) does not exist")
-        case .projectForbidden:
-            throw APIError.forbidden("the project belongs to another organization")
-        case .keyReusedWithAnotherBody:
-            throw APIError.idempotencyKeyReused("the Idempotency-Key was used with a different request body")
+        return PreparedUpload(photo: photo, signing: signing, lifetime: lifetime, now: now)
+    }
+
+    /// The error to answer a request refused before the upload statement with, once the request
+    /// is counted: `rate_limited` when it was over the budget (as the limit was checked first
+    /// when it was counted in memory), else `error`; both with the `RateLimit-*` headers. When
+    /// the count itself fails (the database is unreachable), `error` alone.
+    private func refusedBeforeCounting(_ error: any Error, userID: UUID, context: APIRequestContext) async -> any Error
+    {
+        let status: RateLimitStatus
+        do {
+            status = try await uploads.countRefusedRequest(of: userID)
+        } catch let countError {
+            context.logger.warning("could not count a refused upload-url request", metadata: ["error": "\(countError)"])
+            return error
         }
-        // Signed from the stored row, so a replay signs exactly what was first declared.
-        let presigned = signing.presigner.presignPut(
-            key: target.s3Key,
-            contentType: target.mediaType.mimeType,
-            contentLength: target.fileSize,
-            checksumSHA256: target.checksumSHA256,
-            expiresIn: lifetime,
-            now: now
-        )
-        let response = UploadURLResponse(
-            photoID: target.photoID.lowercasedString,
-            uploadURL: presigned.url,
-            s3URL: presigners.urlFormatter.s3URL(key: target.s3Key),
-            method: presigned.method,
-            expiresInSeconds: lifetime,
-            expiresAt: presigned.expiresAt,
-            headers: presigned.headers,
-            status: target.status.rawValue
-        )
-        return Response(
-            status: .ok,
-            headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: response.bytes))
-        )
+        let headers = RateLimitHeaders.fields(status)
+        if status.used > status.limit {
+            return APIError.rateLimited(retryAfterSeconds: status.resetSeconds).adding(headers: headers)
+        }
+        return ErrorWithHeaders(error, headers: headers)
     }
 
     /// The `Idempotency-Key` header: 1-255 printable ASCII characters, or absent.

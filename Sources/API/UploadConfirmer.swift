@@ -7,6 +7,7 @@ import Logging
 import Metrics
 import PhotoStore
 import Postgres
+import Tracing
 import UUIDCoding
 
 /// Confirms an upload: checks the object in S3, reads its head for dimensions and EXIF, and
@@ -184,6 +185,9 @@ struct UploadConfirmer: Sendable {
     /// still succeeds, as the contract says).
     private func exifJSON(_ block: [UInt8]?, photoID: UUID, logger: Logger) -> String {
         guard let block else { return "{}" }
+        let span = startSpan("exif extract")
+        defer { span.end() }
+        if span.isRecording { span.attributes["exif.bytes"] = block.count }
         do {
             let metadata = try ExifReader.read(block)
             let encoder = JSONEncoder()

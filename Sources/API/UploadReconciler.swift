@@ -17,8 +17,9 @@ import ServiceLifecycle
 /// and every write is conditional on the photo still being `pending_upload`, so a client's
 /// late `complete` and the reconciler never both confirm.
 ///
-/// Each pass also deletes one bounded batch of expired `idempotency_keys`, which nothing else
-/// removes; replicas skip each other's rows there too.
+/// Each pass also deletes one bounded batch of expired `idempotency_keys` and one of users'
+/// rate-limit windows that ended long ago (`rate_limit_windows`), which nothing else removes;
+/// replicas skip each other's rows there too.
 public struct UploadReconciler: Service {
     public struct Settings: Sendable {
         public var graceSeconds: Int
@@ -27,8 +28,8 @@ public struct UploadReconciler: Service {
         /// How long a claim keeps other replicas away; longer than a pass over a batch with S3
         /// retries needs.
         public var claimSeconds: Int
-        /// Expired idempotency keys one pass deletes at most: one short statement, however large
-        /// the backlog (a full batch makes the next pass start at once).
+        /// Expired idempotency keys (and, apart, ended rate-limit windows) one pass deletes at most:
+        /// one short statement each, however large the backlog (a full batch makes the next pass start at once).
         public var keyPurgeBatchSize: Int
 
         public init(
@@ -55,6 +56,8 @@ public struct UploadReconciler: Service {
         public var skipped = 0
         /// Expired idempotency keys deleted (not photos, so not in ``total``).
         public var purgedKeys = 0
+        /// Rate-limit windows of users idle for an hour, deleted (nor these).
+        public var purgedRateLimitWindows = 0
 
         /// The photos the pass claimed.
         public var total: Int { confirmed + expired + invalid + skipped }
@@ -62,6 +65,7 @@ public struct UploadReconciler: Service {
         /// Whether a batch came back full, so more may be due at once.
         func isFull(_ settings: Settings) -> Bool {
             total >= settings.batchSize || purgedKeys >= settings.keyPurgeBatchSize
+                || purgedRateLimitWindows >= settings.keyPurgeBatchSize
         }
     }
 
@@ -71,6 +75,13 @@ public struct UploadReconciler: Service {
     let logger: Logger
     let outcomes: Counter
     let expirations: Counter
+    /// Photos failed because the object is not the declared image.
+    let invalidations: Counter
+    /// Photos that could not be settled this time (S3 or the database failed); a later pass
+    /// tries again.
+    let errors: Counter
+    /// Passes that could not even claim their batch (the database failed).
+    let failedPasses: Counter
     let purgedKeys: Counter
 
     init(pool: ConnectionPool, confirmer: UploadConfirmer, settings: Settings, logger: Logger) {
@@ -80,6 +91,9 @@ public struct UploadReconciler: Service {
         self.logger = logger
         outcomes = Counter(label: "photo_reconciled_total", dimensions: [("outcome", "confirmed")])
         expirations = Counter(label: "photo_reconciled_total", dimensions: [("outcome", "expired")])
+        invalidations = Counter(label: "photo_reconciled_total", dimensions: [("outcome", "invalid")])
+        errors = Counter(label: "photo_reconciled_total", dimensions: [("outcome", "error")])
+        failedPasses = Counter(label: "photo_reconcile_pass_failures_total")
         purgedKeys = Counter(label: "idempotency_keys_purged_total")
     }
 
@@ -93,6 +107,7 @@ public struct UploadReconciler: Service {
                 // Full batches mean more is due: go on at once.
                 while try await runPass().isFull(settings), !Task.isShuttingDownGracefully {}
             } catch {
+                failedPasses.increment()
                 logger.warning("reconciliation pass failed", metadata: ["error": "\(error)"])
             }
             do {
@@ -139,6 +154,7 @@ public struct UploadReconciler: Service {
                     outcomes.increment()
                 case .invalid:
                     summary.invalid += 1
+                    invalidations.increment()
                 case .alreadyChanged:
                     summary.skipped += 1
                 case .objectChanged:
@@ -158,6 +174,7 @@ public struct UploadReconciler: Service {
             } catch {
                 // The claim runs out and a later pass (here or on another replica) tries again.
                 summary.skipped += 1
+                errors.increment()
                 photoLogger.warning("could not reconcile the photo", metadata: ["error": "\(error)"])
             }
         }
@@ -172,14 +189,24 @@ public struct UploadReconciler: Service {
                 // The photos above are settled either way; the keys wait for the next pass.
                 logger.warning("could not purge expired idempotency keys", metadata: ["error": "\(error)"])
             }
+            do {
+                summary.purgedRateLimitWindows = try await RateLimitWindows.purgeEnded(
+                    limit: settings.keyPurgeBatchSize,
+                    pool: pool
+                )
+            } catch {
+                // A window row left behind only takes space; the next pass tries again.
+                logger.warning("could not purge ended rate-limit windows", metadata: ["error": "\(error)"])
+            }
         }
-        if summary.total > 0 || summary.purgedKeys > 0 {
+        if summary.total > 0 || summary.purgedKeys > 0 || summary.purgedRateLimitWindows > 0 {
             logger.info(
                 "reconciliation pass",
                 metadata: [
                     "confirmed": "\(summary.confirmed)", "expired": "\(summary.expired)",
                     "invalid": "\(summary.invalid)", "skipped": "\(summary.skipped)",
                     "purged_idempotency_keys": "\(summary.purgedKeys)",
+                    "purged_rate_limit_windows": "\(summary.purgedRateLimitWindows)",
                 ]
             )
         }

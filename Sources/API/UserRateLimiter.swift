@@ -3,13 +3,15 @@ import Synchronization
 
 /// A per-user budget of requests per minute, answered with 429 and `Retry-After` when spent.
 ///
-/// `photo-api` keeps two, each its own instance and so its own count: upload URLs
-/// (`RATE_LIMIT_PER_MINUTE`) and `complete` calls (`COMPLETE_RATE_LIMIT_PER_MINUTE`), so that
-/// confirmations, which read from S3, cannot eat the budget of uploads or the other way round.
+/// `photo-api` keeps one, for `complete` calls (`COMPLETE_RATE_LIMIT_PER_MINUTE`), a budget apart
+/// from that of upload URLs, so that confirmations, which read from S3, cannot eat it or the
+/// other way round. Upload URLs are counted in Postgres instead (`UploadRateLimit`), where
+/// every replica shares one budget per user.
 ///
 /// **Per instance**: the counts live in this process's memory, so N API instances behind a load
-/// balancer allow up to N times the limit in the worst case. That is deliberate for now: the
-/// limit protects against a runaway client, not a precise quota, and it needs no shared store.
+/// balancer allow up to N times the limit in the worst case. That is deliberate for `complete`:
+/// its limit protects S3 from a runaway client, not a precise quota, each call already does
+/// the work that makes it expensive before any statement runs, and it needs no shared store.
 ///
 /// A fixed one-minute window per user: the first request opens a window, requests are counted
 /// until it ends, and `Retry-After` is the rest of the window (rounded up). It is O(1) per user

@@ -1,4 +1,6 @@
 import Foundation
+import Metrics
+import Tracing
 
 /// Reads what `photo-api` needs to confirm an upload: an object's size, type, `ETag` and version
 /// (`HEAD`) and its first bytes (a `Range` `GET`), never the whole object.
@@ -46,17 +48,25 @@ public struct S3ObjectReader: Sendable {
     public let presigners: S3PresignerSource
     public let http: CurlHTTPClient
     public let retryDelays: [Duration]
+    /// Each try's operation, outcome and latency (`aws_client_requests_total{service="s3"}`).
+    let metrics: AWSRequestMetrics
 
     /// - Parameter retryDelays: the pauses before the second, third, ... try; the contract's
     ///   `[1 s, 2 s, 4 s]` by default.
     public init(
         presigners: S3PresignerSource,
         http: CurlHTTPClient,
-        retryDelays: [Duration] = [.seconds(1), .seconds(2), .seconds(4)]
+        retryDelays: [Duration] = [.seconds(1), .seconds(2), .seconds(4)],
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.presigners = presigners
         self.http = http
         self.retryDelays = retryDelays
+        self.metrics = AWSRequestMetrics(
+            service: "s3",
+            operations: ["HeadObject", "GetObject"],
+            factory: metricsFactory
+        )
     }
 
     /// A reader that signs with one presigner's fixed credentials.
@@ -150,6 +160,36 @@ public struct S3ObjectReader: Sendable {
         headers: [(name: String, value: String)],
         maximumBodyBytes: Int = CurlHTTPClient.defaultMaximumBodyBytes
     ) async throws(S3ReadError) -> CurlHTTPClient.Response {
+        // One client span per operation, retries included (no-op unless spans are exported).
+        let span = startSpan(method == "HEAD" ? "S3 HeadObject" : "S3 GetObject", ofKind: .client)
+        defer { span.end() }
+        if span.isRecording {
+            span.attributes["rpc.system"] = "aws-api"
+            span.attributes["rpc.service"] = "S3"
+        }
+        do {
+            let response = try await sendWithRetries(
+                method: method,
+                key: key,
+                versionID: versionID,
+                headers: headers,
+                maximumBodyBytes: maximumBodyBytes
+            )
+            if span.isRecording { span.attributes["http.response.status_code"] = Int64(response.status) }
+            return response
+        } catch {
+            span.recordError(error)
+            throw error
+        }
+    }
+
+    private func sendWithRetries(
+        method: String,
+        key: String,
+        versionID: String?,
+        headers: [(name: String, value: String)],
+        maximumBodyBytes: Int
+    ) async throws(S3ReadError) -> CurlHTTPClient.Response {
         var lastProblem = ""
         for attempt in 0...retryDelays.count {
             if attempt > 0 {
@@ -222,8 +262,10 @@ public struct S3ObjectReader: Sendable {
             headers: headers,
             now: Date()
         )
-        return try await http.execute(
-            .init(method: method, url: signed.url, headers: signed.headers, maximumBodyBytes: maximumBodyBytes)
+        return try await metrics.execute(
+            method == "HEAD" ? "HeadObject" : "GetObject",
+            .init(method: method, url: signed.url, headers: signed.headers, maximumBodyBytes: maximumBodyBytes),
+            on: http
         )
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 
 /// SQS `SendMessageBatch` over the JSON protocol (`X-Amz-Target: AmazonSQS.SendMessageBatch`),
 /// signed with SigV4 by libcurl.
@@ -90,6 +91,8 @@ public struct SQSClient: Sendable {
     /// Where each call takes the credentials current at that moment.
     public let credentials: CredentialCache?
     private let http: CurlHTTPClient
+    /// Each call's outcome and latency (`aws_client_requests_total{service="sqs"}`).
+    private let metrics: AWSRequestMetrics
 
     /// - Parameters:
     ///   - endpoint: the SQS endpoint (`AWS_ENDPOINT_URL_SQS`), or `nil` for
@@ -101,13 +104,15 @@ public struct SQSClient: Sendable {
         queueURL: String,
         region: String,
         credentials: CredentialCache?,
-        http: CurlHTTPClient
+        http: CurlHTTPClient,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.endpoint = endpoint ?? "https://sqs.\(region).amazonaws.com"
         self.queueURL = queueURL
         self.region = region
         self.credentials = credentials
         self.http = http
+        self.metrics = AWSRequestMetrics(service: "sqs", operations: ["SendMessageBatch"], factory: metricsFactory)
     }
 
     /// A client with fixed credentials (`nil`: unsigned).
@@ -208,7 +213,8 @@ public struct SQSClient: Sendable {
         let signing = credentials.map { CurlHTTPClient.AWSSigning(region: region, service: "sqs", credentials: $0) }
         let response: CurlHTTPClient.Response
         do {
-            response = try await http.execute(
+            response = try await metrics.execute(
+                "SendMessageBatch",
                 .init(
                     method: "POST",
                     url: endpoint.hasSuffix("/") ? endpoint : endpoint + "/",
@@ -219,7 +225,8 @@ public struct SQSClient: Sendable {
                     body: Array(body),
                     signing: signing,
                     startDeadline: startDeadline
-                )
+                ),
+                on: http
             )
         } catch let error as CurlHTTPClientError where error.code == .notStarted {
             throw BatchError(kind: .notSent, code: "NotStarted", message: error.description)

@@ -29,6 +29,16 @@ public struct ConfigurationVariable: Sendable, Hashable {
         .init("LOG_LEVEL", every),
         .init("APP_ENV", services),
         .init("HTTP_IDLE_TIMEOUT_SECONDS", services),
+        // Tracing (OpenTelemetry's names)
+        .init("OTEL_EXPORTER_OTLP_ENDPOINT", services),
+        .init("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", services),
+        .init("OTEL_EXPORTER_OTLP_PROTOCOL", services),
+        .init("OTEL_SERVICE_NAME", services),
+        .init("OTEL_RESOURCE_ATTRIBUTES", services),
+        .init("OTEL_TRACES_SAMPLER", services),
+        .init("OTEL_TRACES_SAMPLER_ARG", services),
+        .init("OTEL_BSP_SCHEDULE_DELAY", services),
+        .init("OTEL_BSP_MAX_QUEUE_SIZE", services),
         // Database
         .init("DATABASE_URL", every),
         .init("DATABASE_POOL_SIZE", [.photoAPI]),

@@ -22,6 +22,10 @@ extension APIError {
         context: APIRequestContext,
         routeIndex: RouteMethodIndex?
     ) async -> APIError {
+        if let error = error as? ErrorWithHeaders {
+            return await classify(error.underlying, request: request, context: context, routeIndex: routeIndex)
+                .adding(headers: error.headers)
+        }
         if let error = error as? APIError {
             return error
         }

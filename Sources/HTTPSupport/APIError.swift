@@ -153,6 +153,16 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public let extensionMembers: [String: String]
     /// Set only when a framework error with an unlisted 4xx status is passed through.
     private let statusOverride: HTTPResponse.Status?
+    /// Further headers for the answer, such as upload-url's `RateLimit-*` fields, which that
+    /// route sends with its problems as with its successes.
+    public private(set) var additionalHeaders: HTTPFields = [:]
+
+    /// This error, answered with `headers` as well.
+    public func adding(headers: HTTPFields) -> APIError {
+        var error = self
+        error.additionalHeaders.append(contentsOf: headers)
+        return error
+    }
 
     private init(
         _ code: Code,

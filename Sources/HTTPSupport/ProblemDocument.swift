@@ -91,7 +91,7 @@ public struct ProblemDocument: Codable, Sendable, Equatable {
     }
 
     /// The response: status, `Content-Type: application/problem+json`, the body, and the headers
-    /// the error calls for (`WWW-Authenticate`, `Retry-After`, `Allow`).
+    /// the error calls for (`WWW-Authenticate`, `Retry-After`, `Allow`, and any it adds).
     public func response(for error: APIError) -> Response {
         var headers: HTTPFields = [.contentType: Self.mediaType]
         if let challenge = error.challenge {
@@ -103,6 +103,7 @@ public struct ProblemDocument: Codable, Sendable, Equatable {
         if !error.allowedMethods.isEmpty {
             headers[.allow] = error.allowedMethods.map(\.rawValue).joined(separator: ", ")
         }
+        headers.append(contentsOf: error.additionalHeaders)
         let body = encoded()
         headers[.contentLength] = String(body.count)
         return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))

@@ -1,7 +1,10 @@
 import Domain
 import HTTPTypes
 import Hummingbird
+import Instrumentation
 import Logging
+import TraceExport
+import Tracing
 
 /// Joins every request to its caller's trace (W3C `traceparent` / `tracestate`), or starts a
 /// new one when the request carries none or a malformed one (docs/operations.md, "Following one
@@ -31,12 +34,30 @@ public struct TraceContextMiddleware: RouterMiddleware {
             traceParent: request.headers[Self.traceParentName],
             traceState: traceState.isEmpty ? nil : traceState.joined(separator: ",")
         )
-        let trace = incoming?.child() ?? TraceContext.newTrace()
-        var context = context
-        context.trace = trace
-        context.logger[metadataKey: "trace_id"] = .string(trace.traceID)
-        var response = try await next(request, context)
-        response.headers[Self.traceParentName] = trace.traceParent
-        return response
+        var parent = InstrumentationContext.current ?? .topLevel
+        parent.traceContext = incoming
+        let route = context.endpointPath ?? "unmatched"
+        return try await withSpan("\(request.method.rawValue) \(route)", context: parent, ofKind: .server) { span in
+            // A recording tracer gave the span an id of its own; without export (the no-op
+            // tracer), the request's span is a child of the caller's, or a new trace.
+            let trace =
+                span.context.traceContext.flatMap { $0 == incoming ? nil : $0 } ?? incoming?.child()
+                ?? TraceContext.newTrace()
+            var context = context
+            context.trace = trace
+            context.logger[metadataKey: "trace_id"] = .string(trace.traceID)
+            if span.isRecording {
+                span.attributes["http.request.method"] = request.method.rawValue
+                span.attributes["http.route"] = route
+                span.attributes["http.request_id"] = context.requestID
+            }
+            var response = try await next(request, context)
+            if span.isRecording {
+                span.attributes["http.response.status_code"] = Int64(response.status.code)
+                if response.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
+            }
+            response.headers[Self.traceParentName] = trace.traceParent
+            return response
+        }
     }
 }

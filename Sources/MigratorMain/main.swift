@@ -20,6 +20,7 @@ struct MigratorCommand: ParsableCommand {
             Exit status: 0 success, 1 failure (a migration failed, a checksum changed, the database \
             is unreachable), 2 usage error.
             """,
+        version: BuildInfo.versionLine,
         subcommands: [Up.self, Status.self, Verify.self, New.self, Baseline.self, Repair.self, Lint.self]
     )
 }

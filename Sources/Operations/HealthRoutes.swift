@@ -12,6 +12,9 @@ public enum HealthRoutes {
     ///   ``ReadinessProbe`` on `pool`, so at most one check a second reaches the database.
     ///   The relay adds its SQS outage after the database check (see the overload below).
     /// - `GET /metrics`: Prometheus text exposition.
+    ///
+    /// Each `/readyz` answer is also recorded in `readiness_ready` and `readiness_changes_total`
+    /// (``ReadinessMetrics``).
     public static func add<Context: RequestContext>(to router: Router<Context>, pool: ConnectionPool) {
         add(to: router, readiness: ReadinessProbe(pool: pool))
     }
@@ -41,18 +44,23 @@ public enum HealthRoutes {
         router.get("healthz") { _, _ -> Response in
             jsonResponse(.ok, #"{"status":"ok"}"#)
         }
+        let readinessMetrics = ReadinessMetrics()
         router.get("readyz") { _, context -> Response in
+            let response: Response
             switch await readiness.answer() {
             case .ready(let version):
                 if let outage = outage() {
-                    return notReady(outage.reason, outage.detail, context.logger)
+                    response = notReady(outage.reason, outage.detail, context.logger)
+                } else {
+                    response = jsonResponse(.ok, #"{"status":"ready","schema_version":\#(version)}"#)
                 }
-                return jsonResponse(.ok, #"{"status":"ready","schema_version":\#(version)}"#)
             case .schemaBehind(let error):
-                return notReady("schema_behind", error, context.logger)
+                response = notReady("schema_behind", error, context.logger)
             case .databaseUnavailable(let error):
-                return notReady("database_unavailable", error, context.logger)
+                response = notReady("database_unavailable", error, context.logger)
             }
+            readinessMetrics.record(ready: response.status == .ok)
+            return response
         }
         router.get("metrics") { _, _ -> Response in
             Response(

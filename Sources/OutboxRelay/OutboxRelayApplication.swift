@@ -6,6 +6,7 @@ import Logging
 import Operations
 import Postgres
 import ServiceLifecycle
+import TraceExport
 
 /// Builds the `outbox-relay run` process: the connection pool, the delivery loop and the
 /// operational HTTP endpoints (`/healthz`, `/readyz`, `/metrics`) on `RELAY_METRICS_PORT`.
@@ -63,6 +64,10 @@ public enum OutboxRelayApplication {
         // Stopped in reverse: the relay finishes its batch before the credential refresh, HTTP
         // and the pool close.
         var services: [any Service] = [pool, CurlHTTPClientService(client: http)]
+        // First, so it stops last and sends the spans of the batch that shutdown finished.
+        if let spanExport = TracingBootstrap.start(configuration.tracing, logger: logger) {
+            services.insert(spanExport, at: 0)
+        }
         if let credentials {
             services.append(credentials)
         }

@@ -1,10 +1,14 @@
 import AWS
+import Domain
 import Foundation
+import Instrumentation
 import Logging
 import Metrics
 import Postgres
 import ServiceLifecycle
 import Synchronization
+import TraceExport
+import Tracing
 import UUIDCoding
 
 /// The relay's delivery loop: claims due outbox events, sends them to SQS with
@@ -180,6 +184,10 @@ public final class OutboxRelayService: Service {
             }
             do {
                 let claimedAt = ContinuousClock.now
+                // A batch is a trace of its own, with its claim and retire as children; a poll
+                // that claims nothing ends neither span, so idle polls export nothing.
+                let batchSpan = startSpan("outbox batch", context: .topLevel)
+                let claimSpan = startSpan("outbox claim", context: batchSpan.context)
                 let claim = try await pool.withConnection { [settings] connection in
                     try OutboxClaims.claim(
                         limit: settings.claimBatchSize,
@@ -194,11 +202,17 @@ public final class OutboxRelayService: Service {
                     await wake.wait(after: seen, timeout: settings.pollInterval)
                     continue
                 }
+                claimSpan.attributes["outbox.events"] = claim.events.count
+                claimSpan.end()
+                defer { batchSpan.end() }
                 // A full claim means more is waiting: recruit another worker.
                 if claim.events.count == settings.claimBatchSize { wake.signal() }
                 let lastSendStart = settings.lastSendStart(claimedAt: claimedAt, sendTimeout: sqs.timeout)
                 let (outcome, outage) = await deliver(claim, lastSendStart: lastSendStart)
-                await retire(outcome, of: claim)
+                await withSpan("outbox retire", context: batchSpan.context) { span in
+                    span.attributes["outbox.delivered"] = outcome.delivered.count
+                    await retire(outcome, of: claim)
+                }
                 // Opened only once the claim is given back: a probe let through while the
                 // events were still leased would find nothing, close the breaker and make
                 // `/readyz` flap to ready in the middle of the outage.
@@ -229,8 +243,28 @@ public final class OutboxRelayService: Service {
         var batches: [[(event: ClaimedEvent, entry: SQSClient.Entry)]] = []
         var current: [(event: ClaimedEvent, entry: SQSClient.Entry)] = []
         var currentSize = 0
+        // One producer span per message, a child of the writing request's span, so the request's
+        // trace shows when its event left; the message names this span as the consumer's parent.
+        var sendSpans: [(id: UUID, span: any Tracing.Span)] = []
+        defer {
+            let delivered = Set(outcome.delivered)
+            for (id, span) in sendSpans {
+                if !delivered.contains(id) { span.setStatus(SpanStatus(code: .error)) }
+                span.end()
+            }
+        }
         for event in claim.events {
-            var entry = makeEntry(for: event)
+            var parent = InstrumentationContext.topLevel
+            parent.traceContext = TraceContext(traceParent: event.traceParent, traceState: event.traceState)
+            let span = startSpan(sendSpanName, context: parent, ofKind: .producer)
+            if span.isRecording {
+                span.attributes["messaging.system"] = "aws_sqs"
+                span.attributes["messaging.destination.name"] = queueName
+                span.attributes["messaging.message.id"] = event.id.lowercasedString
+                span.attributes["photo.id"] = event.aggregateID.lowercasedString
+            }
+            sendSpans.append((event.id, span))
+            var entry = makeEntry(for: event, trace: span.context.traceContext)
             guard entry.size <= SQSClient.maximumBatchBytes else {
                 outcome.deadLetters.append(
                     (event.id, "message of \(entry.size) bytes exceeds the SQS limit of \(SQSClient.maximumBatchBytes)")
@@ -359,10 +393,13 @@ public final class OutboxRelayService: Service {
 
     /// The message for `event`: its payload as the body, its ids and the writing request's
     /// trace context as attributes, so the pipeline's work joins the request's trace.
-    private func makeEntry(for event: ClaimedEvent) -> SQSClient.Entry {
+    ///
+    /// `trace` is the send span's context when spans are recorded, else the stored one's (the
+    /// no-op tracer passes it through); an event stored without a trace gets none invented.
+    private func makeEntry(for event: ClaimedEvent, trace: TraceContext?) -> SQSClient.Entry {
         let eventID = event.id.lowercasedString
         var attributes = ["event_id": eventID, "event_type": event.eventType]
-        if let traceParent = event.traceParent {
+        if let traceParent = event.traceParent.flatMap({ _ in trace?.traceParent }) ?? event.traceParent {
             attributes["traceparent"] = traceParent
             if let traceState = event.traceState {
                 attributes["tracestate"] = traceState
@@ -438,6 +475,13 @@ public final class OutboxRelayService: Service {
             logger.debug("event sent", metadata: metadata(id))
         }
     }
+
+    /// The queue's name, the last part of its URL: the messaging spans' destination.
+    private var queueName: String {
+        String(sqs.queueURL.split(separator: "/").last ?? "queue")
+    }
+
+    private var sendSpanName: String { "send \(queueName)" }
 
     /// Keeps the outbox depth, age and dead-letter gauges current.
     private func refreshStatistics() async {

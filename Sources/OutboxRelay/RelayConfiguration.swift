@@ -3,12 +3,15 @@ import AppConfig
 import Foundation
 import Operations
 import Postgres
+import TraceExport
 
 /// Everything `outbox-relay` reads at start.
 public struct RelayConfiguration: Sendable {
     public let appEnvironment: String
     public let database: DatabaseConfiguration
     public internal(set) var aws: AWSConfiguration
+    /// `OTEL_*`: span export (none unless an endpoint is set).
+    public let tracing: TracingConfiguration
     public let queueURL: URL
     public let metricsHost: String
     public let metricsPort: Int
@@ -33,6 +36,7 @@ public struct RelayConfiguration: Sendable {
         appEnvironment = environment.string("APP_ENV", default: "development")
         database = try DatabaseConfiguration(environment: environment, applicationName: "outbox-relay")
         aws = try AWSConfiguration(environment: environment, appEnvironment: appEnvironment)
+        tracing = try TracingConfiguration(environment: environment, defaultServiceName: "outbox-relay")
         guard let queueURL = try environment.url("DETECTION_QUEUE_URL") else {
             throw ConfigurationError(variable: "DETECTION_QUEUE_URL", reason: "is required by the relay")
         }

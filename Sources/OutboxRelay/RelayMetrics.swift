@@ -14,8 +14,12 @@ struct RelayMetrics: Sendable {
     let pending: Gauge
     let oldestPendingAge: Gauge
     let deadLetterCount: Gauge
-    /// 0 closed, 1 open, 0.5 half-open (probing).
+    /// 0 closed, 1 open, 0.5 half-open (probing). Kept for the dashboards and alerts that
+    /// already read it; ``circuitBreakerState`` says the same without the 0.5.
     let circuitBreakerOpen: Gauge
+    /// `outbox_circuit_breaker_state{state}`: 1 for the breaker's state, 0 for the other two,
+    /// so `outbox_circuit_breaker_state{state="open"} == 1` is a plain alert condition.
+    let circuitBreakerState: [(state: String, gauge: Gauge)]
 
     init(factory: any MetricsFactory) {
         published = Counter(label: "outbox_events_published_total", factory: factory)
@@ -27,6 +31,19 @@ struct RelayMetrics: Sendable {
         oldestPendingAge = Gauge(label: "outbox_oldest_pending_age_seconds", factory: factory)
         deadLetterCount = Gauge(label: "outbox_dead_letters", factory: factory)
         circuitBreakerOpen = Gauge(label: "outbox_circuit_breaker_open", factory: factory)
+        circuitBreakerState = ["closed", "open", "half_open"].map { state in
+            (state, Gauge(label: "outbox_circuit_breaker_state", dimensions: [("state", state)], factory: factory))
+        }
+        record(CircuitBreaker.State.closed)
+    }
+
+    /// The `state` label: `closed`, `open` or `half_open`.
+    static func stateLabel(_ state: CircuitBreaker.State) -> String {
+        switch state {
+        case .closed: "closed"
+        case .open: "open"
+        case .halfOpen: "half_open"
+        }
     }
 
     func recordSent(createdAt: Date, now: Date) {
@@ -50,6 +67,10 @@ struct RelayMetrics: Sendable {
         case .closed: circuitBreakerOpen.record(0)
         case .open: circuitBreakerOpen.record(1)
         case .halfOpen: circuitBreakerOpen.record(0.5)
+        }
+        let current = Self.stateLabel(state)
+        for (candidate, gauge) in circuitBreakerState {
+            gauge.record(candidate == current ? 1 : 0)
         }
     }
 }

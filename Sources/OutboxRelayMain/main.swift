@@ -13,6 +13,7 @@ struct OutboxRelayCommand: AsyncParsableCommand {
         commandName: "outbox-relay",
         abstract: "Delivers committed outbox events to SQS.",
         discussion: "Exit status: 0 success, 1 failure, 2 usage error.",
+        version: BuildInfo.versionLine,
         subcommands: [Run.self, DeadLetters.self, Stats.self],
         defaultSubcommand: Run.self
     )

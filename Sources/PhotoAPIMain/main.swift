@@ -5,8 +5,22 @@ import Hummingbird
 import Logging
 import Telemetry
 
-// photo-api: read the configuration once, fail fast with one line naming the problem, then
-// run the application until SIGTERM/SIGINT.
+// photo-api: answer --help and --version, or read the configuration once, fail fast with one
+// line naming the problem, then run the application until SIGTERM/SIGINT.
+switch CommandLineRequest(arguments: Array(CommandLine.arguments.dropFirst())) {
+case .run:
+    break
+case .help:
+    print(CommandLineRequest.helpText, terminator: "")
+    exit(0)
+case .version:
+    print(BuildInfo.versionLine)
+    exit(0)
+case .usageError(let message):
+    FileHandle.standardError.write(Data("photo-api: error: \(message)\n".utf8))
+    exit(2)
+}
+
 let environment = EnvironmentReader()
 guard let logLevel = Observability.logLevel(from: environment.string("LOG_LEVEL")) else {
     FileHandle.standardError.write(

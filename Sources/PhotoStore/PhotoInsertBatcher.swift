@@ -16,6 +16,10 @@ import UUIDCoding
 /// takes them all (up to `maximumBatchSize`) into one statement. The first of them runs it, on
 /// its own task, and hands the others their rows; no task is spawned.
 ///
+/// Each statement also counts its requests against their users' rate limits (``UploadRateLimit``,
+/// one counter row per user in `rate_limit_windows`): a request over its user's budget gets no
+/// photo, and every request learns where it left its user's window.
+///
 /// Each request still gets its own answer, and only after its row is committed. A batch is one
 /// transaction, so when Postgres refuses it over a row's data (SQLSTATE classes 22 and 23, which
 /// validation should already have ruled out) its requests run again one at a time, in the same
@@ -26,8 +30,21 @@ import UUIDCoding
 /// sent is not: its row is inserted and its answer dropped. Nor does a cancelled leader stop
 /// its batch, which serves other requests too: a batch of several runs on a task of its own.
 public final class PhotoInsertBatcher: Sendable {
+    /// What became of one request's photo.
+    public struct Insertion: Sendable, Equatable {
+        /// The photo was inserted. It is not when the request was over its user's budget
+        /// (``rateLimited``) or when its project does not exist or belongs to another
+        /// organization than the photo's.
+        public let inserted: Bool
+        /// The request was counted past its user's budget.
+        public let rateLimited: Bool
+        /// Where the request left its user's window.
+        public let rateLimit: RateLimitStatus
+    }
+
     public let maximumConcurrentBatches: Int
     public let maximumBatchSize: Int
+    public let rateLimit: UploadRateLimit
     private let pool: ConnectionPool
     /// Rows per insert statement (`photo_insert_batch_rows`): how much batching the load causes.
     private let batchRows = Recorder(label: PhotoInsertBatcher.batchRowsMetric)
@@ -52,7 +69,7 @@ public final class PhotoInsertBatcher: Sendable {
     private enum Turn: Sendable {
         /// Its batch ran: whether the photo was inserted (it is not when the project is
         /// missing or another organization's).
-        case finished(Result<Bool, any Error>)
+        case finished(Result<Insertion, any Error>)
         /// Run a batch of this request and `others`.
         case lead(others: [Waiting])
     }
@@ -64,15 +81,24 @@ public final class PhotoInsertBatcher: Sendable {
     ///   - maximumConcurrentBatches: insert statements in flight at once (at least 1); the
     ///     rest of the pool stays free for the other routes.
     ///   - maximumBatchSize: rows in one statement (at least 1).
-    public init(pool: ConnectionPool, maximumConcurrentBatches: Int, maximumBatchSize: Int = 64) {
+    ///   - rateLimit: the per-user budget the inserts are counted against; by default one no
+    ///     test reaches.
+    public init(
+        pool: ConnectionPool,
+        maximumConcurrentBatches: Int,
+        maximumBatchSize: Int = 64,
+        rateLimit: UploadRateLimit = UploadRateLimit(limit: Int(Int32.max))
+    ) {
         self.pool = pool
+        self.rateLimit = rateLimit
         self.maximumConcurrentBatches = max(1, maximumConcurrentBatches)
         self.maximumBatchSize = max(1, maximumBatchSize)
     }
 
-    /// Inserts `photo` and its first history row; `false` when its project does not exist or
-    /// belongs to another organization than the photo's (nothing is written then).
-    public func insert(_ photo: NewPhoto) async throws -> Bool {
+    /// Counts `photo`'s request against its user's budget and, when within it, inserts `photo`
+    /// and its first history row unless its project does not exist or belongs to another
+    /// organization than the photo's.
+    public func insert(_ photo: NewPhoto) async throws -> Insertion {
         let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
             let startsNow = state.withLock { state in
                 guard state.runningBatches < maximumConcurrentBatches else {
@@ -94,24 +120,24 @@ public final class PhotoInsertBatcher: Sendable {
 
     /// Runs the batch of `photo` and `others` in the slot this request holds, hands the slot
     /// on, then answers the others.
-    private func lead(_ photo: NewPhoto, _ others: [Waiting]) async throws -> Bool {
+    private func lead(_ photo: NewPhoto, _ others: [Waiting]) async throws -> Insertion {
         let photos = [photo] + others.map(\.photo)
         // Cancelling a statement in flight abandons it, outcome unknown: that may befall a
         // request alone, never the others of its batch.
         let inserted = others.isEmpty ? await insertPhotos(photos) : await Task { await insertPhotos(photos) }.value
         switch inserted {
-        case .success(let inserted):
+        case .success(let insertions):
             startNextBatch()
             for waiting in others {
-                waiting.continuation.resume(returning: .finished(.success(inserted.contains(waiting.photo.photoID))))
+                waiting.continuation.resume(returning: .finished(Self.insertion(of: waiting.photo, in: insertions)))
             }
-            return inserted.contains(photo.photoID)
+            return try Self.insertion(of: photo, in: insertions).get()
         case .failure(let error) where Self.isCausedByARow(error) && !others.isEmpty:
             // One request at a time, still in this slot, so that a bad row costs its batch a
             // series of statements but never more statements at once than there are slots.
-            var results: [Result<Bool, any Error>] = []
+            var results: [Result<Insertion, any Error>] = []
             for single in photos {
-                results.append(await insertPhotos([single]).map { $0.contains(single.photoID) })
+                results.append(await insertPhotos([single]).flatMap { Self.insertion(of: single, in: $0) })
             }
             startNextBatch()
             for (waiting, result) in zip(others, results.dropFirst()) {
@@ -125,11 +151,24 @@ public final class PhotoInsertBatcher: Sendable {
         }
     }
 
-    /// One insert statement for `photos`, counted: the ids it inserted.
-    private func insertPhotos(_ photos: [NewPhoto]) async -> Result<Set<UUID>, any Error> {
-        let result: Result<Set<UUID>, any Error>
+    /// One insert statement for `photos`, counted: what became of each, by photo id.
+    private func insertPhotos(_ photos: [NewPhoto]) async -> Result<[UUID: Insertion], any Error> {
+        let result: Result<[UUID: Insertion], any Error>
         do {
-            result = .success(Set(try await pool.execute(InsertPhotos(photos: photos))))
+            let rows = try await pool.execute(InsertPhotos(photos: photos, rateLimit: rateLimit))
+            var insertions: [UUID: Insertion] = [:]
+            for row in rows {
+                insertions[row.photoID] = Insertion(
+                    inserted: row.inserted,
+                    rateLimited: row.position > rateLimit.limit,
+                    rateLimit: RateLimitStatus(
+                        limit: rateLimit.limit,
+                        used: row.position,
+                        resetSeconds: row.resetSeconds
+                    )
+                )
+            }
+            result = .success(insertions)
         } catch {
             result = .failure(error)
         }
@@ -154,6 +193,15 @@ public final class PhotoInsertBatcher: Sendable {
             return (leader, others)
         }
         if let next { next.leader.continuation.resume(returning: .lead(others: next.others)) }
+    }
+
+    /// `photo`'s row of a statement's answer; every request has one.
+    private static func insertion(of photo: NewPhoto, in insertions: [UUID: Insertion]) -> Result<Insertion, any Error>
+    {
+        guard let insertion = insertions[photo.photoID] else {
+            return .failure(PhotoStoreError.unexpectedOutcome("no row for a photo of the batch"))
+        }
+        return .success(insertion)
     }
 
     /// A data exception (22) or integrity violation (23): one row's values, not the batch.

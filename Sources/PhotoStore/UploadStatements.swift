@@ -17,13 +17,20 @@ enum UploadSQL {
 }
 
 /// The photos of several upload-url requests without an `Idempotency-Key`, each with its first
-/// history row, in one statement and one commit (``PhotoInsertBatcher``). A photo is inserted
-/// only when its project belongs to the organization it names; the rows are the ids inserted.
+/// history row, in one statement and one commit (``PhotoInsertBatcher``), counted against their
+/// users' rate limits (``UploadRateLimit``). A photo is inserted only when its request is within
+/// its user's budget and its project belongs to the organization it names; a row per request
+/// says whether it was inserted and where it left its user's window.
 ///
-/// Only the two inserts: Postgres sets up every node of a plan on each execution, and the key's
-/// CTEs of ``CreateUpload`` cost that set-up even when skipped (`ExecInitNode` in the profile,
-/// docs/benchmarks.md). The project check is a scalar sub-select, which Postgres does not turn
-/// into a join: one primary-key look-up per photo, whatever plan it caches for the batch.
+/// Each user's requests are counted once for the batch (`user_requests`, with `user_rank` their
+/// order, both computed by the caller): the window row's new count less the batch's requests
+/// plus the rank is each request's position in the window, and those past the limit are refused.
+///
+/// Only the inserts and the count: Postgres sets up every node of a plan on each execution, and
+/// the key's CTEs of ``CreateUpload`` cost that set-up even when skipped (`ExecInitNode` in the
+/// profile, docs/benchmarks.md). The project check is a scalar sub-select, which Postgres does
+/// not turn into a join: one primary-key look-up per photo, whatever plan it caches for the
+/// batch.
 struct InsertPhotos: Statement {
     static let prepared = PreparedStatement(
         name: "photo_store_insert_photos",
@@ -32,31 +39,71 @@ struct InsertPhotos: Statement {
                 SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
                     id uuid, project_id uuid, organization_id uuid, user_id uuid, file_name text,
                     mime_type text, file_size bigint, checksum_sha256 text, s3_bucket text,
-                    s3_key text, detection_types text[], priority text, upload_expires_at timestamptz)
+                    s3_key text, detection_types text[], priority text, upload_expires_at timestamptz,
+                    user_rank integer, user_requests integer)
+            ),
+            counted AS (
+                \(RateLimitSQL.count(
+                    "SELECT user_id, now(), user_requests FROM requested WHERE user_rank = 1 ORDER BY user_id",
+                    windowSeconds: "$3::integer"))
+            ),
+            admitted AS (
+                SELECT r.*, c.request_count - r.user_requests + r.user_rank AS position, c.window_start
+                FROM requested r JOIN counted c ON c.user_id = r.user_id
             ),
             new_photo AS (
                 \(UploadSQL.insertIntoPhotos)
                     SELECT r.id, r.project_id, r.user_id, r.file_name, r.mime_type, r.file_size,
                            r.checksum_sha256, r.s3_bucket, r.s3_key, \(PhotoStatus.pendingUpload.sqlLiteral),
                            r.detection_types, r.priority, r.upload_expires_at
-                    FROM requested r
-                    WHERE (SELECT p.organization_id FROM projects p WHERE p.id = r.project_id) = r.organization_id
+                    FROM admitted r
+                    WHERE r.position <= $2::integer
+                      AND (SELECT p.organization_id FROM projects p WHERE p.id = r.project_id) = r.organization_id
                 RETURNING id
             ),
             history AS (\(UploadSQL.insertFirstHistoryRow))
-            SELECT id FROM new_photo
+            SELECT a.id, n.id IS NOT NULL AS inserted, a.position,
+                   \(RateLimitSQL.resetSeconds("a.window_start", windowSeconds: "$3::integer")) AS reset_seconds
+            FROM admitted a LEFT JOIN new_photo n ON n.id = a.id
             """
     )
 
+    /// What became of one request of the batch.
+    struct Result: Sendable {
+        let photoID: UUID
+        /// False when refused by the rate limit or the project check.
+        let inserted: Bool
+        /// The request's place in its user's window: past the limit, it was refused.
+        let position: Int
+        let resetSeconds: Int
+    }
+
     let photos: [NewPhoto]
+    let rateLimit: UploadRateLimit
 
-    var bindings: [(any PostgresEncodable)?] { [Self.json(photos)] }
+    var bindings: [(any PostgresEncodable)?] { [Self.json(photos), rateLimit.limit, rateLimit.windowSeconds] }
 
-    func decodeRow(_ row: Row) throws -> UUID { try row.decode("id") }
+    func decodeRow(_ row: Row) throws -> Result {
+        Result(
+            photoID: try row.decode("id"),
+            inserted: try row.decode("inserted"),
+            position: try row.decode("position"),
+            resetSeconds: try row.decode("reset_seconds")
+        )
+    }
 
     /// `$1`: a JSON array with an object per photo, whose members are the column definitions of
-    /// the statement's `jsonb_to_recordset`.
+    /// the statement's `jsonb_to_recordset`; `user_rank` numbers each user's requests from 1 and
+    /// `user_requests` is how many the batch holds.
     static func json(_ photos: [NewPhoto]) -> String {
+        var perUser: [UUID: Int] = [:]
+        var ranks: [Int] = []
+        ranks.reserveCapacity(photos.count)
+        for photo in photos {
+            let rank = (perUser[photo.userID] ?? 0) + 1
+            perUser[photo.userID] = rank
+            ranks.append(rank)
+        }
         var json: [UInt8] = [UInt8(ascii: "[")]
         json.reserveCapacity(512 * photos.count)
         for (index, photo) in photos.enumerated() {
@@ -76,6 +123,8 @@ struct InsertPhotos: Statement {
             object.strings("detection_types", upload.detectionTypes)
             object.string("priority", upload.priority.rawValue)
             object.string("upload_expires_at", photo.uploadExpiresAt.postgresText)
+            object.number("user_rank", ranks[index])
+            object.number("user_requests", perUser[photo.userID] ?? 1)
             json.append(contentsOf: object.finish())
         }
         json.append(UInt8(ascii: "]"))
@@ -87,7 +136,11 @@ struct InsertPhotos: Statement {
 /// round trip and one implicit transaction instead of `BEGIN`, five statements and `COMMIT`,
 /// which roughly halves the Postgres work per request (docs/benchmarks.md).
 ///
-/// How each case comes out (one row, `outcome` first):
+/// How each case comes out (one row, `outcome` first, then where the request left its user's
+/// rate-limit window, ``UploadRateLimit``):
+/// - a request naming a live key of this user that this statement's snapshot sees is not counted
+///   (an idempotent replay costs no budget; nor does `key_reused`); every other request is.
+/// - counted past the limit: `rate_limited`, and nothing else is written.
 /// - no project row: `project_not_found`; another organization's: `project_forbidden`.
 ///   Nothing is written in either case, and the key is not looked at.
 /// - a live key of this user (`expires_at > now()`) that this statement's snapshot sees:
@@ -124,10 +177,25 @@ struct CreateUpload: Statement {
                 WHERE k.user_id = $3::uuid AND k.key = $14::text
                   AND k.expires_at > now() AND EXISTS (SELECT 1 FROM allowed)
             ),
+            counted AS (
+                \(RateLimitSQL.count(
+                    "SELECT $3::uuid, now(), 1 WHERE NOT EXISTS (SELECT 1 FROM existing)",
+                    windowSeconds: "$17::integer"))
+            ),
+            within_limit AS (
+                SELECT 1 AS ok FROM counted WHERE request_count <= $16::integer
+            ),
+            current_window AS (
+                SELECT window_start, request_count FROM counted
+                UNION ALL
+                SELECT window_start, request_count FROM rate_limit_windows
+                WHERE user_id = $3::uuid AND NOT EXISTS (SELECT 1 FROM counted)
+                  AND window_start > now() - $17::integer * interval '1 second'
+            ),
             claimed_key AS (
                 INSERT INTO idempotency_keys (user_id, key, request_hash, photo_id)
                 SELECT $3::uuid, $14::text, $15::text, $1::uuid FROM allowed
-                WHERE NOT EXISTS (SELECT 1 FROM existing)
+                WHERE NOT EXISTS (SELECT 1 FROM existing) AND EXISTS (SELECT 1 FROM within_limit)
                 ON CONFLICT (user_id, key) DO UPDATE
                     SET request_hash = EXCLUDED.request_hash, photo_id = EXCLUDED.photo_id,
                         created_at = DEFAULT, expires_at = DEFAULT
@@ -147,22 +215,29 @@ struct CreateUpload: Statement {
                 UPDATE photos SET upload_expires_at = greatest(upload_expires_at, $12::timestamptz), updated_at = now()
                 WHERE id = (SELECT photo_id FROM existing WHERE request_hash = $15::text)
                   AND status = (SELECT \(PhotoStatus.pendingUpload.sqlLiteral)::text)
+            ),
+            outcome AS (
+                SELECT 'created' AS outcome, id, s3_key, mime_type, file_size, checksum_sha256, status FROM new_photo
+                UNION ALL
+                SELECT 'replayed', p.id, p.s3_key, p.mime_type, p.file_size, p.checksum_sha256, p.status
+                FROM existing e JOIN photos p ON p.id = e.photo_id
+                WHERE e.request_hash = $15::text
+                UNION ALL
+                SELECT 'key_reused', NULL, NULL, NULL, NULL, NULL, NULL FROM existing WHERE request_hash <> $15::text
+                UNION ALL
+                SELECT CASE
+                           WHEN NOT EXISTS (SELECT 1 FROM within_limit) THEN 'rate_limited'
+                           WHEN NOT EXISTS (SELECT 1 FROM project) THEN 'project_not_found'
+                           WHEN NOT EXISTS (SELECT 1 FROM allowed) THEN 'project_forbidden'
+                           ELSE 'race'
+                       END,
+                       NULL, NULL, NULL, NULL, NULL, NULL
+                WHERE NOT EXISTS (SELECT 1 FROM new_photo) AND NOT EXISTS (SELECT 1 FROM existing)
             )
-            SELECT 'created' AS outcome, id, s3_key, mime_type, file_size, checksum_sha256, status FROM new_photo
-            UNION ALL
-            SELECT 'replayed', p.id, p.s3_key, p.mime_type, p.file_size, p.checksum_sha256, p.status
-            FROM existing e JOIN photos p ON p.id = e.photo_id
-            WHERE e.request_hash = $15::text
-            UNION ALL
-            SELECT 'key_reused', NULL, NULL, NULL, NULL, NULL, NULL FROM existing WHERE request_hash <> $15::text
-            UNION ALL
-            SELECT CASE
-                       WHEN NOT EXISTS (SELECT 1 FROM project) THEN 'project_not_found'
-                       WHEN NOT EXISTS (SELECT 1 FROM allowed) THEN 'project_forbidden'
-                       ELSE 'race'
-                   END,
-                   NULL, NULL, NULL, NULL, NULL, NULL
-            WHERE NOT EXISTS (SELECT 1 FROM new_photo) AND NOT EXISTS (SELECT 1 FROM existing)
+            SELECT o.*, coalesce(w.request_count, 0) AS request_count,
+                   coalesce(\(RateLimitSQL.resetSeconds("w.window_start", windowSeconds: "$17::integer")), $17::integer)
+                       AS reset_seconds
+            FROM outcome o LEFT JOIN current_window w ON true
             """
     )
 
@@ -173,11 +248,13 @@ struct CreateUpload: Statement {
         case keyReused
         case projectNotFound
         case projectForbidden
+        case rateLimited
         case race
     }
 
     let photo: NewPhoto
     let idempotency: Idempotency
+    let rateLimit: UploadRateLimit
 
     var bindings: [(any PostgresEncodable)?] {
         let upload = photo.upload
@@ -185,20 +262,28 @@ struct CreateUpload: Statement {
             photo.photoID, upload.projectID, photo.userID, upload.fileName, upload.mediaType.mimeType,
             upload.fileSize, upload.checksumSHA256, photo.bucket, photo.s3Key, upload.detectionTypes,
             upload.priority.rawValue, photo.uploadExpiresAt, photo.organizationID, idempotency.key,
-            idempotency.requestHash,
+            idempotency.requestHash, rateLimit.limit, rateLimit.windowSeconds,
         ]
     }
 
-    func decodeRow(_ row: Row) throws -> Outcome {
-        switch try row.decode("outcome", as: String.self) {
-        case "created": .created(try Self.target(row))
-        case "replayed": .replayed(try Self.target(row))
-        case "key_reused": .keyReused
-        case "project_not_found": .projectNotFound
-        case "project_forbidden": .projectForbidden
-        case "race": .race
-        case let other: throw PhotoStoreError.unexpectedOutcome(other)
-        }
+    func decodeRow(_ row: Row) throws -> (outcome: Outcome, rateLimit: RateLimitStatus) {
+        let outcome: Outcome =
+            switch try row.decode("outcome", as: String.self) {
+            case "created": .created(try Self.target(row))
+            case "replayed": .replayed(try Self.target(row))
+            case "key_reused": .keyReused
+            case "project_not_found": .projectNotFound
+            case "project_forbidden": .projectForbidden
+            case "rate_limited": .rateLimited
+            case "race": .race
+            case let other: throw PhotoStoreError.unexpectedOutcome(other)
+            }
+        let status = RateLimitStatus(
+            limit: rateLimit.limit,
+            used: try row.decode("request_count"),
+            resetSeconds: try row.decode("reset_seconds")
+        )
+        return (outcome, status)
     }
 
     private static func target(_ row: Row) throws -> UploadTarget {

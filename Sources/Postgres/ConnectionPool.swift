@@ -1,7 +1,9 @@
 import Logging
+import Metrics
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// A bounded pool of libpq connections whose blocking calls run on the pool's own threads.
 ///
@@ -28,6 +30,7 @@ public final class ConnectionPool: Sendable {
     private let threadPool: NIOThreadPool
     private let state: Mutex<State>
     private let logger: Logger
+    let metrics: PoolMetrics
     /// Statements run without a thread hop, for tests to tell the two paths apart.
     let nonBlockingStatementCount = Atomic<Int>(0)
 
@@ -36,6 +39,13 @@ public final class ConnectionPool: Sendable {
 
     /// Connections open or being opened, lent or idle, for tests.
     var openConnectionCount: Int { state.withLock { $0.openCount } }
+
+    /// What the pool holds now, for its gauges (``recordOccupancy()``).
+    public var occupancy: Occupancy {
+        state.withLock { state in
+            Occupancy(inUse: state.openCount - state.idle.count, idle: state.idle.count, waiting: state.waiters.count)
+        }
+    }
 
     private struct Waiter {
         let id: Int
@@ -73,11 +83,18 @@ public final class ConnectionPool: Sendable {
 
     /// - Parameters:
     ///   - maximumConnections: the most connections open at once, and the number of threads.
-    public init(settings: ConnectionSettings, maximumConnections: Int = 10, logger: Logger) {
+    ///   - metricsFactory: where ``PoolMetrics`` go; the process-wide factory by default.
+    public init(
+        settings: ConnectionSettings,
+        maximumConnections: Int = 10,
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
         precondition(maximumConnections > 0, "a pool needs at least one connection")
         self.settings = settings
         self.maximumConnections = maximumConnections
         self.logger = logger
+        self.metrics = PoolMetrics(factory: metricsFactory)
         self.threadPool = NIOThreadPool(numberOfThreads: maximumConnections)
         self.state = Mutex(State())
         threadPool.start()
@@ -103,6 +120,25 @@ public final class ConnectionPool: Sendable {
     public func execute(
         _ statement: PreparedStatement,
         _ parameters: [(any PostgresEncodable)?] = []
+    ) async throws -> QueryResult {
+        // A client span named by the statement, never its text (no-op unless spans are exported).
+        let span = startSpan(statement.name, ofKind: .client)
+        defer { span.end() }
+        if span.isRecording {
+            span.attributes["db.system"] = "postgresql"
+            span.attributes["db.operation.name"] = statement.name
+        }
+        do {
+            return try await executeUntraced(statement, parameters)
+        } catch {
+            span.recordError(error)
+            throw error
+        }
+    }
+
+    private func executeUntraced(
+        _ statement: PreparedStatement,
+        _ parameters: [(any PostgresEncodable)?]
     ) async throws -> QueryResult {
         let lease = try await acquire()
         guard case .existing(let connection) = lease, connection.hasPrepared(statement), !connection.isEncrypted,
@@ -290,10 +326,22 @@ public final class ConnectionPool: Sendable {
             code: .timedOut,
             message: "no database connection became free within \(answerDeadline.wholeMilliseconds) ms"
         )
+        metrics.waitTimeouts.increment(by: overdue.count)
         for waiter in overdue { waiter.continuation.resume(throwing: error) }
     }
 
+    /// A connection or the right to open one, and the wait for it in `postgres_pool_wait_seconds`.
     private func acquire() async throws -> Lease {
+        let start = ContinuousClock.now
+        let lease = try await waitForLease()
+        let waited = ContinuousClock.now - start
+        metrics.wait.recordNanoseconds(
+            waited.components.seconds * 1_000_000_000 + waited.components.attoseconds / 1_000_000_000
+        )
+        return lease
+    }
+
+    private func waitForLease() async throws -> Lease {
         enum Decision {
             case lease(Lease)
             case wait(Int)

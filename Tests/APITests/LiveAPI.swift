@@ -61,3 +61,42 @@ struct LiveAPI {
         }
     }
 }
+
+extension LiveAPI {
+    /// `POST path` as the holder of `token`, with a JSON `body`.
+    func post(
+        _ path: String,
+        _ body: String? = nil,
+        token: String,
+        using http: CurlHTTPClient
+    ) async throws -> CurlHTTPClient.Response {
+        try await http.execute(
+            .init(
+                method: "POST",
+                url: baseURL + path,
+                headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")],
+                body: body.map { Array($0.utf8) }
+            )
+        )
+    }
+
+    /// The `photo_id` of a new upload URL for a JPEG of `declaredSize` bytes in `project`.
+    func issueUploadURL(
+        project: UUID,
+        declaredSize: Int,
+        token: String,
+        using http: CurlHTTPClient
+    ) async throws -> String {
+        let issued = try await post(
+            "/api/v1/photos/upload-url",
+            PhotoWorld.uploadBody(project: project, size: declaredSize),
+            token: token,
+            using: http
+        )
+        let json = try JSONSerialization.jsonObject(with: Data(issued.body)) as? [String: Any]
+        guard let photoID = json?["photo_id"] as? String else {
+            throw TestEnvironmentError("upload-url answered \(issued.status)")
+        }
+        return photoID
+    }
+}

@@ -40,23 +40,16 @@ import Testing
                 )
                 defer { api.stop() }
                 try await Scoped.withHTTPClient(timeoutMilliseconds: 15_000) { http in
-                    func post(_ path: String, _ body: String? = nil) async throws -> CurlHTTPClient.Response {
-                        try await http.execute(
-                            .init(
-                                method: "POST",
-                                url: api.baseURL + path,
-                                headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")],
-                                body: body.map { Array($0.utf8) }
-                            )
-                        )
+                    func post(_ path: String) async throws -> CurlHTTPClient.Response {
+                        try await api.post(path, token: token, using: http)
                     }
                     func upload(declaredSize: Int) async throws -> String {
-                        let issued = try await post(
-                            "/api/v1/photos/upload-url",
-                            PhotoWorld.uploadBody(project: project, size: declaredSize)
+                        try await api.issueUploadURL(
+                            project: project,
+                            declaredSize: declaredSize,
+                            token: token,
+                            using: http
                         )
-                        let json = try JSONSerialization.jsonObject(with: Data(issued.body)) as? [String: Any]
-                        return try #require(json?["photo_id"] as? String, "upload-url answered \(issued.status)")
                     }
                     // Confirmed, with EXIF that cannot be read; then one whose size is not the declared one.
                     let confirmed = try await upload(declaredSize: bytes.count)

@@ -104,18 +104,7 @@ import Testing
             try child.start()
             defer { if child.process.isRunning { child.process.terminate() } }
 
-            // Wait for "Server started and listening on 127.0.0.1:PORT".
-            let deadline = ContinuousClock.now + .seconds(30)
-            var port: Int?
-            while port == nil, child.process.isRunning, ContinuousClock.now < deadline {
-                if let line = child.errorLines.first(where: { $0.contains("Server started") }),
-                    let range = line.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression)
-                {
-                    port = Int(line[range].split(separator: ":").last ?? "")
-                } else {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
-            }
+            let port = try await child.reportedListeningPort()
             let listening = try #require(port, "photo-api did not report its port: \(child.standardError)")
             await withHTTPClient { client in
                 #expect(await httpGetStatus(port: listening, path: "/healthz", using: client) == 200)

@@ -1,9 +1,10 @@
 import Foundation
-import OutboxRelay
 import Postgres
 import Prometheus
 import TestSupport
 import Testing
+
+@testable import OutboxRelay
 
 /// The relay's metrics (the README's table) after known traffic: every counter, the
 /// commit-to-send histogram and the outbox gauges must hold the values this traffic gives,
@@ -58,8 +59,34 @@ import Testing
                 let age = try #require(samples["outbox_oldest_pending_age_seconds"])
                 #expect(age >= 120 && age < 180, "oldest pending age \(age)")
                 #expect(samples["outbox_circuit_breaker_open"] == 0)
+                #expect(samples["outbox_circuit_breaker_state"] == 1, "exactly one state at 1")
                 #expect(try await Outbox.deadLetters(pool) == 1)
             }
         }
+    }
+
+    /// The breaker's state as an enum-style gauge: 1 for the current state, 0 for the other two;
+    /// the older `outbox_circuit_breaker_open` keeps its 0 / 0.5 / 1.
+    @Test func theBreakerStateIsOneGaugePerStateWithOnlyTheCurrentOneAtOne() {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = RelayMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        func states() -> [String: Double] {
+            var values: [String: Double] = [:]
+            for line in registry.emitToString().split(separator: "\n")
+            where line.hasPrefix("outbox_circuit_breaker_state{") {
+                let state = line.firstMatch(of: /state="([a-z_]+)"/).map { String($0.output.1) } ?? "?"
+                values[state] = line.split(separator: " ").last.flatMap { Double($0) }
+            }
+            return values
+        }
+        #expect(states() == ["closed": 1, "open": 0, "half_open": 0], "closed from the start")
+        metrics.record(CircuitBreaker.State.open(until: .now + .seconds(5)))
+        #expect(states() == ["closed": 0, "open": 1, "half_open": 0])
+        #expect(PrometheusText.samples(registry.emitToString())["outbox_circuit_breaker_open"] == 1)
+        metrics.record(CircuitBreaker.State.halfOpen(since: .now))
+        #expect(states() == ["closed": 0, "open": 0, "half_open": 1])
+        #expect(PrometheusText.samples(registry.emitToString())["outbox_circuit_breaker_open"] == 0.5)
+        metrics.record(CircuitBreaker.State.closed)
+        #expect(states() == ["closed": 1, "open": 0, "half_open": 0])
     }
 }

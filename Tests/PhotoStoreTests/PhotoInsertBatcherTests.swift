@@ -29,7 +29,8 @@ import UUIDCoding
             project: UUID? = nil,
             organization: UUID? = nil,
             fileName: String = "site.jpg",
-            checksum: String? = nil
+            checksum: String? = nil,
+            user: UUID = UUID()
         ) -> NewPhoto {
             let id = UUID()
             // The memberwise initialiser: values validation would refuse reach the database.
@@ -44,7 +45,7 @@ import UUIDCoding
                     priority: .normal,
                     checksumSHA256: checksum
                 ),
-                userID: UUID(),
+                userID: user,
                 organizationID: organization ?? self.organization,
                 bucket: "bucket",
                 s3Key: "\(self.project.lowercasedString)/2026/12/02/\(id.lowercasedString).jpg",
@@ -55,6 +56,12 @@ import UUIDCoding
 
         /// `photo`'s insert, with its id.
         func attempt(_ photo: NewPhoto) async -> (UUID, Result<Bool, any Error>) {
+            let (id, insertion) = await attemptInsertion(photo)
+            return (id, insertion.map(\.inserted))
+        }
+
+        /// `photo`'s insert, with its id and what became of it.
+        func attemptInsertion(_ photo: NewPhoto) async -> (UUID, Result<PhotoInsertBatcher.Insertion, any Error>) {
             do {
                 return (photo.photoID, .success(try await batcher.insert(photo)))
             } catch {
@@ -68,15 +75,23 @@ import UUIDCoding
             _ first: NewPhoto,
             _ queued: [NewPhoto]
         ) async throws -> [UUID: Result<Bool, any Error>] {
+            try await insertionsBehindABusySlot(first, queued).mapValues { $0.map(\.inserted) }
+        }
+
+        /// ``insertBehindABusySlot(_:_:)`` with what became of each request.
+        func insertionsBehindABusySlot(
+            _ first: NewPhoto,
+            _ queued: [NewPhoto]
+        ) async throws -> [UUID: Result<PhotoInsertBatcher.Insertion, any Error>] {
             try holdProject()
-            return try await withThrowingTaskGroup(of: (UUID, Result<Bool, any Error>).self) {
+            return try await withThrowingTaskGroup(of: (UUID, Result<PhotoInsertBatcher.Insertion, any Error>).self) {
                 group in
-                group.addTask { await attempt(first) }
+                group.addTask { await attemptInsertion(first) }
                 try await waitUntil("the first insert waits for the lock") { try waitingInserts() == 1 }
-                for row in queued { group.addTask { await attempt(row) } }
+                for row in queued { group.addTask { await attemptInsertion(row) } }
                 try await waitUntil("\(queued.count) requests queue") { batcher.queuedCount == queued.count }
                 try release()
-                var outcomes: [UUID: Result<Bool, any Error>] = [:]
+                var outcomes: [UUID: Result<PhotoInsertBatcher.Insertion, any Error>] = [:]
                 for try await (id, outcome) in group { outcomes[id] = outcome }
                 return outcomes
             }
@@ -119,13 +134,17 @@ import UUIDCoding
         }
     }
 
-    static func withFixture(connections: Int = 4, _ body: (Fixture) async throws -> Void) async throws {
+    static func withFixture(
+        connections: Int = 4,
+        rateLimit: UploadRateLimit = UploadRateLimit(limit: Int(Int32.max)),
+        _ body: (Fixture) async throws -> Void
+    ) async throws {
         try await TestDatabase.withFresh { database in
             try await database.migrate()
             let pool = database.makePool(maximumConnections: connections)
             let fixture = Fixture(
                 pool: pool,
-                batcher: PhotoInsertBatcher(pool: pool, maximumConcurrentBatches: 1),
+                batcher: PhotoInsertBatcher(pool: pool, maximumConcurrentBatches: 1, rateLimit: rateLimit),
                 session: try database.connect(),
                 observer: try database.connect()
             )
@@ -146,7 +165,7 @@ import UUIDCoding
     @Test func anIdleServerInsertsEachPhotoAtOnceAlone() async throws {
         try await Self.withFixture { fixture in
             for _ in 0..<3 {
-                let inserted = try await fixture.batcher.insert(fixture.row())
+                let inserted = try await fixture.batcher.insert(fixture.row()).inserted
                 #expect(inserted)
             }
             #expect(fixture.batcher.statistics.statements == 3)

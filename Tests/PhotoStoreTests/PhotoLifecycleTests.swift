@@ -55,7 +55,10 @@ import UUIDCoding
                 UploadStatementPlanTests.newPhoto(project: project, organization: organization)
             }
             do {
-                #expect(try await pool.execute(InsertPhotos(photos: photos)).count == count)
+                #expect(
+                    try await pool.execute(InsertPhotos(photos: photos, rateLimit: UploadRateLimit(limit: 1000)))
+                        .filter(\.inserted).count == count
+                )
                 try await body(World(pool: pool, observer: observer, photos: photos.map(\.photoID)))
             } catch {
                 await pool.shutdown()

@@ -24,9 +24,10 @@ import Testing
             for round in 0..<8 {
                 let statement = CreateUpload(
                     photo: Self.newPhoto(project: project, organization: organization),
-                    idempotency: Idempotency(key: "key-\(round)", requestHash: "hash")
+                    idempotency: Idempotency(key: "key-\(round)", requestHash: "hash"),
+                    rateLimit: UploadRateLimit(limit: 100)
                 )
-                guard case .created = try #require(try connection.execute(statement).first) else {
+                guard case .created = try #require(try connection.execute(statement).first).outcome else {
                     Issue.record("round \(round) did not create its photo")
                     return
                 }
@@ -37,7 +38,7 @@ import Testing
                 EXPLAIN (COSTS OFF) EXECUTE \(CreateUpload.prepared.name) (
                     gen_random_uuid(), '\(project.postgresText)', gen_random_uuid(), 'a.jpg', 'image/jpeg', 2048,
                     NULL, 'bucket', gen_random_uuid()::text, '{damage}', 'normal', now() + interval '15 minutes',
-                    '\(organization.postgresText)', 'key-x', 'hash')
+                    '\(organization.postgresText)', 'key-x', 'hash', 100, 60)
                 """
             )
             let text = plan.rows.compactMap { $0.values.first ?? nil }.joined(separator: "\n")
@@ -67,8 +68,10 @@ import Testing
             )
             func photo() -> NewPhoto { Self.newPhoto(project: project, organization: organization) }
             for size in [1, 5, 1, 20, 1, 3, 1, 64] {
-                let inserted = try connection.execute(InsertPhotos(photos: (0..<size).map { _ in photo() }))
-                #expect(inserted.count == size)
+                let inserted = try connection.execute(
+                    InsertPhotos(photos: (0..<size).map { _ in photo() }, rateLimit: UploadRateLimit(limit: 100))
+                )
+                #expect(inserted.filter(\.inserted).count == size)
             }
             // EXPLAIN takes no bound parameters: the JSON is written out (all made here, no quotes).
             let json = InsertPhotos.json([photo(), photo()])
@@ -76,7 +79,7 @@ import Testing
             // The plan every later execution would reuse, whatever the server would pick.
             try connection.query("SET plan_cache_mode = force_generic_plan")
             let plan = try connection.query(
-                "EXPLAIN (COSTS OFF) EXECUTE \(InsertPhotos.prepared.name) ('\(json)')"
+                "EXPLAIN (COSTS OFF) EXECUTE \(InsertPhotos.prepared.name) ('\(json)', 100, 60)"
             )
             let text = plan.rows.compactMap { $0.values.first ?? nil }.joined(separator: "\n")
             #expect(text.contains("projects_pkey"), "\(text)")
