@@ -386,6 +386,7 @@ def read_back(aws, outputs, expected):
         got = policy_grants("PhotoApiPolicyArn")
         want = {(action, f"{bucket_arn}/*", None) for action in PHOTO_API_OBJECT_ACTIONS}
         want.add(("s3:ListBucket", bucket_arn, None))
+        want.add(("s3:ListBucketVersions", bucket_arn, None))
         if kms_key:
             want |= kms_grants(kms_key, "s3")
         return [] if got == want else [f"photo-api grants differ: extra {sorted(got - want)}, missing {sorted(want - got)}"]

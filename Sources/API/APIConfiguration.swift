@@ -11,6 +11,9 @@ public struct UploadConfiguration: Sendable {
     public let minimumBytes: Int
     public let maximumBytes: Int
     public let urlLifetimeSeconds: Int
+    /// Lifetime of a photo's `download_url` (`DOWNLOAD_URL_TTL_SECONDS`): short, since a new one
+    /// comes with every read of the photo.
+    public let downloadURLLifetimeSeconds: Int
     /// Upload URLs one user may be issued per minute (`RATE_LIMIT_PER_MINUTE`), counted in
     /// Postgres across every replica (`UploadRateLimit`).
     public let rateLimitPerMinute: Int
@@ -31,6 +34,11 @@ public struct UploadConfiguration: Sendable {
         }
         // SigV4 query signatures live at most 7 days.
         urlLifetimeSeconds = try environment.integer("UPLOAD_URL_TTL_SECONDS", default: 900, range: 1...604_800)
+        downloadURLLifetimeSeconds = try environment.integer(
+            "DOWNLOAD_URL_TTL_SECONDS",
+            default: 300,
+            range: 1...604_800
+        )
         rateLimitPerMinute = try environment.integer("RATE_LIMIT_PER_MINUTE", default: 100, range: 1...1_000_000)
         completeRateLimitPerMinute = try environment.integer(
             "COMPLETE_RATE_LIMIT_PER_MINUTE",
@@ -105,7 +113,8 @@ public struct APIConfiguration: Sendable {
         aws = try AWSConfiguration(
             environment: environment,
             appEnvironment: appEnvironment,
-            uploadURLLifetimeSeconds: uploads.urlLifetimeSeconds
+            // The refresh window keeps clear of the longer of the two URL lifetimes.
+            uploadURLLifetimeSeconds: max(uploads.urlLifetimeSeconds, uploads.downloadURLLifetimeSeconds)
         )
         auth = try AuthConfiguration(environment: environment, appEnvironment: appEnvironment)
         tracing = try TracingConfiguration(environment: environment, defaultServiceName: "photo-api")

@@ -125,7 +125,21 @@ public enum PhotoAPI {
                 http: http,
                 retryDelays: [1, 2, 4].map { Duration.milliseconds(base * $0) }
             )
-            confirmer = UploadConfirmer(pool: pool, objects: storage, bucket: configuration.aws.bucket)
+            // No retries within a deletion: the photo's failure is already answered, and a
+            // deletion S3 refuses stays due for the reconciler's next passes.
+            let remover = S3ObjectRemover(
+                transport: S3ObjectReader(presigners: presigners, http: http, retryDelays: [])
+            )
+            confirmer = UploadConfirmer(
+                pool: pool,
+                objects: storage,
+                bucket: configuration.aws.bucket,
+                cleaner: FailedUploadCleaner(
+                    pool: pool,
+                    remover: remover,
+                    sweepGraceSeconds: configuration.confirmation.reconcileGraceSeconds
+                )
+            )
         }
     }
 
@@ -170,7 +184,13 @@ public enum PhotoAPI {
         OpenAPIDocument.add(to: router)
         // `/api/v1` endpoints go on this group, behind bearer-token authentication.
         let version1 = APIRoutes.addVersion1(to: router, verifier: verifier)
-        let shapes = PhotoShapes(presigner: components.presigners.urlFormatter)
+        let shapes = PhotoShapes(
+            presigner: components.presigners.urlFormatter,
+            downloads: DownloadURLs(
+                presigners: components.presigners,
+                lifetimeSeconds: configuration.uploads.downloadURLLifetimeSeconds
+            )
+        )
         if !components.presigners.canSign {
             logger.warning("no AWS credentials configured: POST /api/v1/photos/upload-url will answer 503")
         }

@@ -205,7 +205,7 @@ struct PhotoLifecycleRoutes: Sendable {
         guard let photo = try await PhotoReads.photo(photoID, pool: pool) else {
             throw APIError.notFound("photo \(photoID.lowercasedString) does not exist")
         }
-        return try shapes.response(photo)
+        return try await shapes.response(photo)
     }
 }
 

@@ -234,7 +234,7 @@ struct PhotoRoutes: Sendable {
         guard principal.mayAccess(organization: photo.organizationID) else {
             throw APIError.forbidden("the photo belongs to another organization")
         }
-        return try shapes.response(photo)
+        return try await shapes.response(photo)
     }
 
     // MARK: GET /api/v1/projects/{project_id}/photos
@@ -293,12 +293,14 @@ struct PhotoRoutes: Sendable {
             throw APIError.forbidden("the project belongs to another organization")
         }
         let items = page.prefix(limit)
+        // One signer for the page: credentials and expiry looked up once, each photo one signature.
+        let downloads = await shapes.downloads.signer()
         let next: Any =
             page.count > limit
             ? (items.last.map { PhotoListCursor(after: $0).encoded } ?? NSNull())
             : NSNull()
         return try PhotoShapes.jsonResponse([
-            "photos": items.map { shapes.json($0, includeHistory: false) },
+            "photos": items.map { shapes.json($0, includeHistory: false, downloads: downloads) },
             "next_cursor": next,
         ])
     }

@@ -10,14 +10,17 @@ import UUIDCoding
 struct PhotoShapes: Sendable {
     /// Formats `s3_url`s.
     let presigner: S3Presigner
+    /// Signs `download_url`s.
+    let downloads: DownloadURLs
 
     /// The photo with its history, as a `200` JSON response.
-    func response(_ photo: StoredPhoto) throws -> Response {
-        try Self.jsonResponse(json(photo, includeHistory: true))
+    func response(_ photo: StoredPhoto) async throws -> Response {
+        try Self.jsonResponse(json(photo, includeHistory: true, downloads: await downloads.signer()))
     }
 
-    /// The contract's photo object; `status_history` only with `includeHistory`.
-    func json(_ photo: StoredPhoto, includeHistory: Bool) -> [String: Any] {
+    /// The contract's photo object; `status_history` only with `includeHistory`; `download_url`
+    /// and `download_url_expires_at` when `downloads` can sign and the photo's object is stored.
+    func json(_ photo: StoredPhoto, includeHistory: Bool, downloads: DownloadURLs.Signer?) -> [String: Any] {
         var json: [String: Any] = [
             "id": photo.photoID.lowercasedString,
             "project_id": photo.projectID.lowercasedString,
@@ -46,6 +49,10 @@ struct PhotoShapes: Sendable {
             ] as [String: Any],
             "error": photo.error ?? NSNull(),
         ]
+        if let link = downloads?.link(for: photo) {
+            json["download_url"] = link.url
+            json["download_url_expires_at"] = link.expiresAt
+        }
         if includeHistory {
             json["status_history"] = photo.history.map { ["status": $0.status.rawValue, "at": Self.timestamp($0.at)] }
         }

@@ -45,14 +45,17 @@ struct UploadConfirmer: Sendable {
     let confirmations: Counter
     let invalidUploads: Counter
     let exifFailures: Counter
+    /// Deletes the object of a photo this confirmer fails.
+    let cleaner: FailedUploadCleaner
     /// The confirmations in flight in this process, by photo; shared by every copy of this
     /// confirmer (the routes' and the reconciler's).
     let flights = SingleFlight<UUID, Outcome>()
 
-    init(pool: ConnectionPool, objects: S3ObjectReader, bucket: String) {
+    init(pool: ConnectionPool, objects: S3ObjectReader, bucket: String, cleaner: FailedUploadCleaner) {
         self.pool = pool
         self.objects = objects
         self.bucket = bucket
+        self.cleaner = cleaner
         confirmations = Counter(label: "photo_confirmations_total")
         invalidUploads = Counter(label: "photo_invalid_uploads_total")
         exifFailures = Counter(label: "photo_exif_failures_total")
@@ -101,22 +104,32 @@ struct UploadConfirmer: Sendable {
         if object.size != photo.fileSize {
             return try await fail(
                 photo,
+                object: object,
                 reason: "the object has \(object.size) bytes but \(photo.fileSize) were declared",
-                changedBy: changedBy
+                changedBy: changedBy,
+                logger: logger
             )
         }
         if let stored = object.contentType, stored != photo.mediaType.mimeType {
             return try await fail(
                 photo,
+                object: object,
                 reason: "the object is stored as \(stored) but \(photo.mediaType.mimeType) was declared",
-                changedBy: changedBy
+                changedBy: changedBy,
+                logger: logger
             )
         }
         let header: ImageHeader
         do {
             header = try await inspectHead(of: photo, object: object, declared: declared)
         } catch let error as ImageInspectionError {
-            return try await fail(photo, reason: Self.reason(error), changedBy: changedBy)
+            return try await fail(
+                photo,
+                object: object,
+                reason: Self.reason(error),
+                changedBy: changedBy,
+                logger: logger
+            )
         } catch S3ReadError.notFound {
             return .objectMissing
         } catch S3ReadError.changed {
@@ -203,13 +216,36 @@ struct UploadConfirmer: Sendable {
         }
     }
 
-    /// Marks `photo` failed as an invalid upload (422 for the client).
-    private func fail(_ photo: StoredPhoto, reason: String, changedBy: ChangedBy) async throws -> Outcome {
+    /// Marks `photo` failed as an invalid upload (422 for the client), recording the refused
+    /// `object`, then deletes every version of its key. A deletion that fails is left due for the
+    /// reconciler; the client's answer is the same either way.
+    private func fail(
+        _ photo: StoredPhoto,
+        object: S3ObjectReader.ObjectInfo,
+        reason: String,
+        changedBy: ChangedBy,
+        logger: Logger
+    ) async throws -> Outcome {
         let error = "invalid_upload: \(reason)"
-        guard try await PhotoLifecycle.failUpload(photo.photoID, error: error, changedBy: changedBy, pool: pool) else {
-            return .alreadyChanged
-        }
+        let failed = try await PhotoLifecycle.failUpload(
+            photo.photoID,
+            error: error,
+            s3ETag: object.etag,
+            s3VersionID: object.versionID,
+            changedBy: changedBy,
+            pool: pool
+        )
+        guard failed else { return .alreadyChanged }
         invalidUploads.increment()
+        do {
+            try await cleaner.delete(photo.photoID, key: photo.s3Key, logger: logger)
+        } catch {
+            // The failure is committed; the deletion stays due and the reconciler retries it.
+            logger.warning(
+                "could not record the deletion of a failed upload's object",
+                metadata: ["photo_id": "\(photo.photoID.lowercasedString)", "error": "\(error)"]
+            )
+        }
         return .invalid(reason: reason)
     }
 

@@ -58,6 +58,10 @@ public struct UploadReconciler: Service {
         public var purgedKeys = 0
         /// Rate-limit windows of users idle for an hour, deleted (nor these).
         public var purgedRateLimitWindows = 0
+        /// Failed uploads whose objects were deleted (not in ``total`` either).
+        public var deletedObjects = 0
+        /// Failed uploads whose objects could not be deleted; retried once their claim runs out.
+        public var failedObjectDeletions = 0
 
         /// The photos the pass claimed.
         public var total: Int { confirmed + expired + invalid + skipped }
@@ -66,6 +70,7 @@ public struct UploadReconciler: Service {
         func isFull(_ settings: Settings) -> Bool {
             total >= settings.batchSize || purgedKeys >= settings.keyPurgeBatchSize
                 || purgedRateLimitWindows >= settings.keyPurgeBatchSize
+                || deletedObjects >= settings.batchSize
         }
     }
 
@@ -180,6 +185,21 @@ public struct UploadReconciler: Service {
         }
         if !Task.isShuttingDownGracefully {
             do {
+                // Objects of failed uploads that photo-api could not delete at once (S3 down),
+                // and keys to sweep again once their upload URL expired.
+                let deletions = try await confirmer.cleaner.runPass(
+                    limit: settings.batchSize,
+                    claimSeconds: settings.claimSeconds,
+                    logger: logger
+                )
+                summary.deletedObjects = deletions.deleted
+                summary.failedObjectDeletions = deletions.failed
+            } catch {
+                logger.warning("could not delete failed uploads' objects", metadata: ["error": "\(error)"])
+            }
+        }
+        if !Task.isShuttingDownGracefully {
+            do {
                 summary.purgedKeys = try await IdempotencyKeys.purgeExpired(
                     limit: settings.keyPurgeBatchSize,
                     pool: pool
@@ -199,7 +219,9 @@ public struct UploadReconciler: Service {
                 logger.warning("could not purge ended rate-limit windows", metadata: ["error": "\(error)"])
             }
         }
-        if summary.total > 0 || summary.purgedKeys > 0 || summary.purgedRateLimitWindows > 0 {
+        if summary.total > 0 || summary.purgedKeys > 0 || summary.purgedRateLimitWindows > 0
+            || summary.deletedObjects > 0 || summary.failedObjectDeletions > 0
+        {
             logger.info(
                 "reconciliation pass",
                 metadata: [
@@ -207,6 +229,8 @@ public struct UploadReconciler: Service {
                     "invalid": "\(summary.invalid)", "skipped": "\(summary.skipped)",
                     "purged_idempotency_keys": "\(summary.purgedKeys)",
                     "purged_rate_limit_windows": "\(summary.purgedRateLimitWindows)",
+                    "deleted_objects": "\(summary.deletedObjects)",
+                    "failed_object_deletions": "\(summary.failedObjectDeletions)",
                 ]
             )
         }

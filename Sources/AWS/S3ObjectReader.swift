@@ -64,7 +64,7 @@ public struct S3ObjectReader: Sendable {
         self.retryDelays = retryDelays
         self.metrics = AWSRequestMetrics(
             service: "s3",
-            operations: ["HeadObject", "GetObject"],
+            operations: ["HeadObject", "GetObject", "ListObjectVersions", "DeleteObject"],
             factory: metricsFactory
         )
     }
@@ -80,7 +80,7 @@ public struct S3ObjectReader: Sendable {
 
     /// The object's size, type, `ETag` and version, or `nil` when there is no object at `key`.
     public func head(key: String) async throws(S3ReadError) -> ObjectInfo? {
-        let response = try await send(method: "HEAD", key: key, versionID: nil, headers: [])
+        let response = try await send(method: "HEAD", key: key, query: [], headers: [])
         switch response.status {
         case 200:
             guard let lengthText = response.header("Content-Length"), let size = Int(lengthText), size >= 0 else {
@@ -118,7 +118,7 @@ public struct S3ObjectReader: Sendable {
         let response = try await send(
             method: "GET",
             key: key,
-            versionID: object.versionID,
+            query: object.versionID.map { [("versionId", $0)] } ?? [],
             headers: [("If-Match", object.etag), ("Range", "bytes=0-\(length - 1)")],
             maximumBodyBytes: Self.maximumBodyBytes(forRangeOf: length)
         )
@@ -152,16 +152,17 @@ public struct S3ObjectReader: Sendable {
     /// Room for an S3 error document, whatever the range.
     static let errorDocumentAllowance = 64 * 1024
 
-    /// Sends one signed request, retrying transient failures.
-    private func send(
+    /// Sends one signed request, retrying transient failures (``S3ObjectRemover`` sends its
+    /// requests through here too). `key` is empty for a request on the bucket itself.
+    func send(
         method: String,
         key: String,
-        versionID: String?,
+        query: [(name: String, value: String)],
         headers: [(name: String, value: String)],
         maximumBodyBytes: Int = CurlHTTPClient.defaultMaximumBodyBytes
     ) async throws(S3ReadError) -> CurlHTTPClient.Response {
         // One client span per operation, retries included (no-op unless spans are exported).
-        let span = startSpan(method == "HEAD" ? "S3 HeadObject" : "S3 GetObject", ofKind: .client)
+        let span = startSpan(Self.spanName(method: method, key: key), ofKind: .client)
         defer { span.end() }
         if span.isRecording {
             span.attributes["rpc.system"] = "aws-api"
@@ -171,7 +172,7 @@ public struct S3ObjectReader: Sendable {
             let response = try await sendWithRetries(
                 method: method,
                 key: key,
-                versionID: versionID,
+                query: query,
                 headers: headers,
                 maximumBodyBytes: maximumBodyBytes
             )
@@ -183,10 +184,20 @@ public struct S3ObjectReader: Sendable {
         }
     }
 
+    /// The S3 operation of a request, as its span is named.
+    static func spanName(method: String, key: String) -> String {
+        switch method {
+        case "HEAD": "S3 HeadObject"
+        case "DELETE": "S3 DeleteObject"
+        case "GET" where key.isEmpty: "S3 ListObjectVersions"
+        default: "S3 GetObject"
+        }
+    }
+
     private func sendWithRetries(
         method: String,
         key: String,
-        versionID: String?,
+        query: [(name: String, value: String)],
         headers: [(name: String, value: String)],
         maximumBodyBytes: Int
     ) async throws(S3ReadError) -> CurlHTTPClient.Response {
@@ -213,7 +224,7 @@ public struct S3ObjectReader: Sendable {
                     current.presigner,
                     method: method,
                     key: key,
-                    versionID: versionID,
+                    query: query,
                     headers: headers,
                     maximumBodyBytes: maximumBodyBytes
                 )
@@ -227,7 +238,7 @@ public struct S3ObjectReader: Sendable {
                         renewed.presigner,
                         method: method,
                         key: key,
-                        versionID: versionID,
+                        query: query,
                         headers: headers,
                         maximumBodyBytes: maximumBodyBytes
                     )
@@ -251,19 +262,13 @@ public struct S3ObjectReader: Sendable {
         _ presigner: S3Presigner,
         method: String,
         key: String,
-        versionID: String?,
+        query: [(name: String, value: String)],
         headers: [(name: String, value: String)],
         maximumBodyBytes: Int
     ) async throws -> CurlHTTPClient.Response {
-        let signed = presigner.signHeaders(
-            method: method,
-            key: key,
-            versionID: versionID,
-            headers: headers,
-            now: Date()
-        )
+        let signed = presigner.signHeaders(method: method, path: key, query: query, headers: headers, now: Date())
         return try await metrics.execute(
-            method == "HEAD" ? "HeadObject" : "GetObject",
+            String(Self.spanName(method: method, key: key).dropFirst("S3 ".count)),
             .init(method: method, url: signed.url, headers: signed.headers, maximumBodyBytes: maximumBodyBytes),
             on: http
         )

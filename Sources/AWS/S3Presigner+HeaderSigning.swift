@@ -22,6 +22,25 @@ extension S3Presigner {
         now: Date
     ) -> (url: String, headers: [(name: String, value: String)]) {
         precondition(!key.isEmpty, "an S3 object key must not be empty")
+        return signHeaders(
+            method: method,
+            path: key,
+            query: versionID.map { [("versionId", $0)] } ?? [],
+            headers: headers,
+            now: now
+        )
+    }
+
+    /// A header-signed request of `method` on `path` (an object key, or empty for the bucket
+    /// itself, as `ListObjectVersions` needs) with `query` parameters (names and values
+    /// unencoded; an empty value is sent as `name=`, which S3 reads as the bare name).
+    func signHeaders(
+        method: String,
+        path key: String,
+        query parameters: [(name: String, value: String)],
+        headers: [(name: String, value: String)],
+        now: Date
+    ) -> (url: String, headers: [(name: String, value: String)]) {
         let timestamp = Self.timestamp(of: now)
         var amzDate: [UInt8] = []
         timestamp.appendAmzDate(to: &amzDate)
@@ -45,12 +64,20 @@ extension S3Presigner {
         let keyStart = canonical.count
         SigV4Encoding.appendPercentEncoded(key, keepingSlashes: true, to: &canonical)
         let encodedKey = canonical[keyStart...]
-        // The one query parameter, encoded once and alike in the canonical request and the URL
-        // (version ids may hold `/`, `+` and `=`).
+        // The query parameters, encoded once, sorted by encoded name, and alike in the canonical
+        // request and the URL (version ids may hold `/`, `+` and `=`).
+        let encodedParameters = parameters.map {
+            (
+                name: SigV4Encoding.percentEncoded($0.name, keepingSlashes: false),
+                value: SigV4Encoding.percentEncoded($0.value, keepingSlashes: false)
+            )
+        }.sorted { $0.name.lexicographicallyPrecedes($1.name) }
         var query: [UInt8] = []
-        if let versionID {
-            query.append(contentsOf: "versionId=".utf8)
-            SigV4Encoding.appendPercentEncoded(versionID, keepingSlashes: false, to: &query)
+        for parameter in encodedParameters {
+            if !query.isEmpty { query.append(UInt8(ascii: "&")) }
+            query.append(contentsOf: parameter.name)
+            query.append(UInt8(ascii: "="))
+            query.append(contentsOf: parameter.value)
         }
         canonical.append(UInt8(ascii: "\n"))
         canonical.append(contentsOf: query)

@@ -250,6 +250,41 @@ public final class S3Presigner: Sendable {
         )
     }
 
+    /// A pre-signed `GET` of `key`, signing only `host`: the `download_url` of a photo.
+    ///
+    /// With `versionID` the URL names that version (`versionId`, signed), so it serves the
+    /// bytes that were validated even after the key was written again; without it, whatever
+    /// is current at the key. The query is botocore's `generate_presigned_url('get_object')`
+    /// byte for byte: `versionId` first in the URL, last (by code point) in the canonical query.
+    ///
+    /// - Parameters:
+    ///   - expiresIn: seconds, `1...604800`.
+    ///   - now: the signing time; sub-second parts are dropped.
+    public func presignGet(key: String, versionID: String?, expiresIn: Int, now: Date) -> PresignedRequest {
+        let timestamp = Self.timestamp(of: now)
+        var versionParameter: [UInt8] = []
+        if let versionID {
+            versionParameter.append(contentsOf: Self.versionIDParameter)
+            SigV4Encoding.appendPercentEncoded(versionID, keepingSlashes: false, to: &versionParameter)
+        }
+        let url = sign(
+            method: Self.getMethod,
+            key: key,
+            signedHeaders: Self.hostSignedHeader,
+            expiresIn: expiresIn,
+            timestamp: timestamp,
+            trailingQuery: versionParameter
+        ) { buffer in
+            buffer.append(contentsOf: hostHeaderLine)
+        }
+        return PresignedRequest(
+            method: "GET",
+            url: String(decoding: url, as: UTF8.self),
+            headers: [],
+            expiresAt: Date(timeIntervalSince1970: Double(timestamp.secondsSince1970 + expiresIn))
+        )
+    }
+
     /// The object's plain URL, the contract's `s3_url`: `https://BUCKET.s3.REGION.amazonaws.com/KEY`
     /// on AWS; with an endpoint override, the URL of the object there (in this presigner's
     /// addressing style). The key is encoded as in the signed URL.
@@ -287,6 +322,10 @@ public final class S3Presigner: Sendable {
     }
 
     private static let putMethod = Array("PUT".utf8)
+    private static let getMethod = Array("GET".utf8)
+    private static let hostSignedHeader = SignedHeaders("host")
+    /// `versionId=`: sorts after every `X-Amz-*` parameter (lower case after upper case).
+    private static let versionIDParameter = Array("versionId=".utf8)
     private static let putSignedHeaders = SignedHeaders("content-length;content-type;host")
     private static let putSignedHeadersWithChecksum = SignedHeaders(
         "content-length;content-type;host;x-amz-checksum-sha256"
@@ -328,13 +367,16 @@ public final class S3Presigner: Sendable {
     }
 
     /// Builds the canonical request and string to sign, signs, and returns the URL's bytes.
-    /// `appendCanonicalHeaders` writes every signed header line (`name:value\n`, sorted, host included).
+    /// `appendCanonicalHeaders` writes every signed header line (`name:value\n`, sorted, host included);
+    /// `trailingQuery` (`name=encoded-value`, a name sorting after `X-Amz-SignedHeaders`) is
+    /// signed last and put first in the URL, as botocore does with request parameters.
     private func sign(
         method: [UInt8],
         key: String,
         signedHeaders: SignedHeaders,
         expiresIn: Int,
         timestamp: SigV4Encoding.Timestamp,
+        trailingQuery: [UInt8] = [],
         appendCanonicalHeaders: (inout [UInt8]) -> Void
     ) -> [UInt8] {
         precondition(
@@ -374,6 +416,10 @@ public final class S3Presigner: Sendable {
         canonical.append(contentsOf: querySecurityToken)
         canonical.append(contentsOf: Self.signedHeadersParameter)
         canonical.append(contentsOf: signedHeaders.queryEncoded)
+        if !trailingQuery.isEmpty {
+            canonical.append(UInt8(ascii: "&"))
+            canonical.append(contentsOf: trailingQuery)
+        }
         canonical.append(UInt8(ascii: "\n"))
 
         appendCanonicalHeaders(&canonical)
@@ -403,6 +449,10 @@ public final class S3Presigner: Sendable {
         url.append(contentsOf: urlPrefix)
         url.append(contentsOf: canonical[keyStart..<keyEnd])
         url.append(UInt8(ascii: "?"))
+        if !trailingQuery.isEmpty {
+            url.append(contentsOf: trailingQuery)
+            url.append(UInt8(ascii: "&"))
+        }
         url.append(contentsOf: canonical[queryStart..<sharedQueryEnd])
         url.append(contentsOf: Self.signedHeadersParameter)
         url.append(contentsOf: signedHeaders.queryEncoded)

@@ -87,6 +87,7 @@ public struct ConfigurationVariable: Sendable, Hashable {
         .init("MIN_UPLOAD_BYTES", [.photoAPI]),
         .init("MAX_UPLOAD_BYTES", [.photoAPI]),
         .init("UPLOAD_URL_TTL_SECONDS", [.photoAPI]),
+        .init("DOWNLOAD_URL_TTL_SECONDS", [.photoAPI]),
         .init("RATE_LIMIT_PER_MINUTE", [.photoAPI]),
         .init("COMPLETE_RATE_LIMIT_PER_MINUTE", [.photoAPI]),
         .init("STORAGE_RETRY_BASE_MS", [.photoAPI]),

@@ -8,12 +8,13 @@ public enum SchemaRequirement {
     /// The highest migration in `sql/` that the code of this build relies on. Raise it in the
     /// same change that adds a migration the services use.
     ///
-    /// 6: `rate_limit_windows` (`0006_rate_limit_windows.sql`), where `photo-api` counts every
-    /// upload-url request. 5: `outbox_events.traceparent` / `tracestate`
-    /// (`0005_outbox_trace_context.sql`), which `photo-api` writes with every event and the relay
-    /// reads and keeps in dead letters. (4 added `photos.s3_etag` and `s3_version_id`; 0003
-    /// changed column types only.)
-    public static let requiredVersion = 6
+    /// 8: `photos.object_delete_due_at` (`0007_object_deletion.sql`), which `photo-api` sets when
+    /// it fails an upload, and its index (`0008_object_deletion_index.sql`), which the
+    /// reconciler's claim of due deletions relies on. (6 added `rate_limit_windows`, where
+    /// `photo-api` counts every upload-url request; 5 `outbox_events.traceparent` / `tracestate`,
+    /// which `photo-api` writes with every event and the relay reads and keeps in dead letters;
+    /// 4 `photos.s3_etag` and `s3_version_id`; 0003 changed column types only.)
+    public static let requiredVersion = 8
 
     /// The schema is older than this build needs.
     public struct SchemaBehind: Error, CustomStringConvertible, Sendable {

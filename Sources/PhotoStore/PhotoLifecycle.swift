@@ -60,15 +60,30 @@ public enum PhotoLifecycle {
         )
     }
 
-    /// `pending_upload → failed` with `error` (`upload_expired`, `invalid_upload: ...`); `true`
-    /// when this call failed it. The API fails uploads; detections fail through ``changeStatus``.
+    /// `pending_upload → failed` with `error` (`invalid_upload: ...`); `true` when this call
+    /// failed it. The API fails uploads; detections fail through ``changeStatus``.
+    ///
+    /// The object that was refused is recorded (`s3_etag`, `s3_version_id`: what was judged) and
+    /// its deletion is due at once (``ObjectDeletions``): a failed upload must leave nothing in
+    /// the bucket.
     public static func failUpload(
         _ photoID: UUID,
         error: String,
+        s3ETag: String? = nil,
+        s3VersionID: String? = nil,
         changedBy: ChangedBy,
         pool: ConnectionPool
     ) async throws -> Bool {
-        try await changesThePhoto(FailUpload(photoID: photoID, error: error, changedBy: changedBy), pool)
+        try await changesThePhoto(
+            FailUpload(
+                photoID: photoID,
+                error: error,
+                changedBy: changedBy,
+                s3ETag: s3ETag,
+                s3VersionID: s3VersionID
+            ),
+            pool
+        )
     }
 
     /// `pending_upload → failed` with `upload_expired`, for the reconciler: `true` when this call
@@ -187,12 +202,16 @@ struct ConfirmUpload: PhotoChange {
     }
 }
 
-/// `$1` photo, `$2` error (also the history row's reason), `$3` who.
+/// `$1` photo, `$2` error (also the history row's reason), `$3` who, `$4`/`$5` the refused
+/// object's `ETag` and version id. The object's deletion is due at once.
 struct FailUpload: PhotoChange {
     static let prepared = StatusChange(
         from: .pendingUpload,
         to: .failed,
-        assignments: ["error = $2", "reconcile_claimed_until = NULL"],
+        assignments: [
+            "error = $2", "reconcile_claimed_until = NULL", "s3_etag = $4::text", "s3_version_id = $5::text",
+            "object_delete_due_at = now()",
+        ],
         changedBy: "$3",
         reason: "$2"
     ).prepared("photo_store_fail_upload")
@@ -200,8 +219,10 @@ struct FailUpload: PhotoChange {
     let photoID: UUID
     let error: String
     let changedBy: ChangedBy
+    let s3ETag: String?
+    let s3VersionID: String?
 
-    var bindings: [(any PostgresEncodable)?] { [photoID, error, changedBy] }
+    var bindings: [(any PostgresEncodable)?] { [photoID, error, changedBy, s3ETag, s3VersionID] }
 }
 
 /// `$1` photo, `$2` who, `$3` the grace period in seconds: fails the photo as `upload_expired`

@@ -63,6 +63,10 @@ import Testing
                     #expect(Self.sample(text, "photo_confirmations_total") == 1, "\(text)")
                     #expect(Self.sample(text, "photo_exif_failures_total") == 1)
                     #expect(Self.sample(text, "photo_invalid_uploads_total") == 1)
+                    // The stub answers the invalid upload's ListObjectVersions with the object
+                    // itself (206, not a listing), so its deletion fails and is left to the
+                    // reconciler.
+                    #expect(Self.sample(text, "photo_object_deletions_total", [#"outcome="failed""#]) == 1)
                     #expect(Self.sample(text, "photo_insert_batch_rows_sum") == 2)
                     let complete = #"route="/api/v1/photos/{photo_id}/complete""#
                     let uploadURL = #"route="/api/v1/photos/upload-url""#

@@ -105,21 +105,67 @@ import Testing
         }
     }
 
-    /// Contract section 4: a photo that is `uploaded`, `processing` or `completed` carries
-    /// `download_url` (a pre-signed GET of the validated object, `DOWNLOAD_URL_TTL_SECONDS`) and
-    /// `download_url_expires_at`. Neither is built yet: a known issue, so this test fails once
-    /// they are, and the wrapper goes.
+    /// A photo that is `uploaded`, `processing` or `completed` carries `download_url` (a
+    /// pre-signed GET of its object, `DOWNLOAD_URL_TTL_SECONDS`) and `download_url_expires_at`;
+    /// one without a stored object (`pending_upload`, `failed`) has neither. LocalStack serving
+    /// the object through the URL is `PhotoDownloadLocalStackTests`.
     @Test(arguments: ["uploaded", "processing", "completed"])
     func aStoredPhotoHasADownloadURL(status: String) async throws {
         let token = try await PhotoWorld.token()
-        try await PhotoWorld.run { world in
-            let photo = try Self.insertPhoto(world, project: try world.makeProject(), status: status)
+        try await PhotoWorld.run(environment: ["DOWNLOAD_URL_TTL_SECONDS": "120"]) { world in
+            let project = try world.makeProject()
+            let photo = try Self.insertPhoto(world, project: project, status: status)
+            let before = Date().timeIntervalSince1970.rounded(.down)
             let response = try await world.request(.get, "/api/v1/photos/\(photo)", token: token)
             #expect(response.status == .ok)
             let json = try PhotoWorld.json(response)
-            withKnownIssue("download_url is not implemented (contract section 4, GET /api/v1/photos/{photo_id})") {
-                #expect((json["download_url"] as? String)?.contains("X-Amz-Signature=") == true)
-                #expect(json["download_url_expires_at"] is String)
+            let url = try #require(json["download_url"] as? String)
+            let key = try #require(json["s3_key"] as? String)
+            #expect(url.hasPrefix("https://photos-test.s3.us-east-1.amazonaws.com/\(key)?X-Amz-Algorithm="))
+            #expect(url.contains("X-Amz-Expires=120&X-Amz-SignedHeaders=host&X-Amz-Signature="))
+            // Seeded without a validated version: the URL names the key only.
+            #expect(!url.contains("versionId="))
+            let expiresText = try #require(json["download_url_expires_at"] as? String)
+            let expiresAt = try #require(try? Date(expiresText, strategy: .iso8601))
+            #expect((before + 120...before + 130).contains(expiresAt.timeIntervalSince1970))
+
+            // The listing carries the same fields.
+            let list = try await world.request(.get, "/api/v1/projects/\(project)/photos", token: token)
+            let items = try #require(try PhotoWorld.json(list)["photos"] as? [[String: Any]])
+            #expect((items.first?["download_url"] as? String)?.contains("X-Amz-Signature=") == true)
+            #expect(items.first?["download_url_expires_at"] is String)
+        }
+    }
+
+    /// A photo without a stored object has no `download_url`, in `GET` and in the listing; a
+    /// validated version is pinned with `versionId`.
+    @Test func onlyStoredObjectsHaveADownloadURLAndItNamesTheValidatedVersion() async throws {
+        let token = try await PhotoWorld.token()
+        try await PhotoWorld.run { world in
+            let project = try world.makeProject()
+            let pending = try Self.insertPhoto(world, project: project, status: "pending_upload")
+            let failed = try Self.insertPhoto(world, project: project, status: "failed")
+            let versioned = try Self.insertPhoto(world, project: project, status: "completed")
+            try world.sql(
+                "UPDATE photos SET s3_etag = '\"e\"', s3_version_id = 'v1+/=x' WHERE id = $1",
+                [versioned]
+            )
+            for photo in [pending, failed] {
+                let json = try PhotoWorld.json(try await world.request(.get, "/api/v1/photos/\(photo)", token: token))
+                #expect(json["download_url"] == nil)
+                #expect(json["download_url_expires_at"] == nil)
+            }
+            let json = try PhotoWorld.json(try await world.request(.get, "/api/v1/photos/\(versioned)", token: token))
+            let url = try #require(json["download_url"] as? String)
+            #expect(url.contains("?versionId=v1%2B%2F%3Dx&X-Amz-Algorithm="))
+
+            let list = try await world.request(.get, "/api/v1/projects/\(project)/photos", token: token)
+            let items = try #require(try PhotoWorld.json(list)["photos"] as? [[String: Any]])
+            #expect(items.count == 3)
+            for item in items {
+                let stored = item["status"] as? String == "completed"
+                #expect((item["download_url"] != nil) == stored, "\(item["status"] ?? "?")")
+                #expect((item["download_url_expires_at"] != nil) == stored)
             }
         }
     }

@@ -19,14 +19,17 @@ import Testing
     /// late on a busy machine, could claim a photo a test expires for its own reconcilers.
     static let withoutTheApplicationsReconciler = ["RECONCILE_ENABLED": "false"]
 
+    /// `environment` overrides the world's (another S3 endpoint, for one).
     static func withReconcilers(
         _ world: StorageWorld,
         count: Int,
+        environment extra: [String: String] = [:],
         _ body: ([UploadReconciler]) async throws -> Void
     ) async throws {
         let configuration = try AuthFixtures.configuration(
             world.photos.database,
             world.environment.merging(["RECONCILE_GRACE_SECONDS": "60", "RECONCILE_BATCH": "10"]) { _, new in new }
+                .merging(extra) { _, new in new }
         )
         let logger = Logger(label: "reconciler-test")
         let http = CurlHTTPClient(concurrency: 2)

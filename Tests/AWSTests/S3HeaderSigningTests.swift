@@ -48,6 +48,26 @@ import Testing
         throw PresignerTestError("no Python with botocore found: " + attempts.joined(separator: "; "))
     }
 
+    /// The test credentials (the SigV4 documentation's example secret), with `token` if any.
+    static func credentials(token: String?) -> AWSCredentials {
+        AWSCredentials(
+            accessKeyID: "AKIDEXAMPLE",
+            secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            sessionToken: token
+        )
+    }
+
+    /// A signer of the bucket `photos-bucket` in `eu-west-3` with ``credentials(token:)``.
+    static func signer(endpoint: URL?, pathStyle: Bool, token: String?) -> S3Presigner {
+        S3Presigner(
+            region: "eu-west-3",
+            credentials: credentials(token: token),
+            endpoint: endpoint,
+            forcePathStyle: pathStyle,
+            bucket: "photos-bucket"
+        )
+    }
+
     @Test func signaturesEqualBotocores() async throws {
         let keys = [
             "p/2026/12/01/photo.jpg", "with space/a b.jpg", "plus+sign.png", "percent%20literal.jpg",
@@ -70,18 +90,8 @@ import Testing
                             ),
                         ] {
                             timestamp += 3_607
-                            let credentials = AWSCredentials(
-                                accessKeyID: "AKIDEXAMPLE",
-                                secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                                sessionToken: token
-                            )
-                            let signer = S3Presigner(
-                                region: "eu-west-3",
-                                credentials: credentials,
-                                endpoint: endpoint,
-                                forcePathStyle: pathStyle,
-                                bucket: "photos-bucket"
-                            )
+                            let credentials = Self.credentials(token: token)
+                            let signer = Self.signer(endpoint: endpoint, pathStyle: pathStyle, token: token)
                             let signed = signer.signHeaders(
                                 method: method,
                                 key: key,

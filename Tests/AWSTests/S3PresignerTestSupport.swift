@@ -81,6 +81,7 @@ enum Botocore {
         var session_token: String?
         var endpoint: String?
         var addressing_style: String
+        var version_id: String?
     }
 
     private struct Output: Decodable {

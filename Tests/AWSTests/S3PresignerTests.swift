@@ -498,6 +498,69 @@ private func queryParameter(_ name: String, of url: String) -> String? {
             #expect(mine == theirs, "case \(index): \(cases[index].operation) \(cases[index].key)")
         }
     }
+
+    /// The `download_url` of a photo: a GET signing `host` only, with and without a `versionId`
+    /// (S3 version ids hold `.`, `_` and may hold `+`, `/`, `=`), with and without a session token.
+    @Test func downloadURLsEqualBotocoresWithAndWithoutAVersion() async throws {
+        let versions: [String?] = [
+            nil, "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", "null", "a/b=c_d.e",
+        ]
+        var cases: [Botocore.Case] = []
+        var ours: [String] = []
+        var index = 0
+        for key in Self.keys {
+            for configuration in Self.configurations {
+                let version = versions[index % versions.count]
+                let token = Self.sessionTokens[index % Self.sessionTokens.count]
+                let timestamp = Self.timestamps[index % Self.timestamps.count]
+                let expires = Self.expiries[index % Self.expiries.count]
+                index += 1
+                let credentials = AWSCredentials(
+                    accessKeyID: exampleCredentials.accessKeyID,
+                    secretAccessKey: exampleCredentials.secretAccessKey,
+                    sessionToken: token
+                )
+                let signer = S3Presigner(
+                    region: configuration.region,
+                    credentials: credentials,
+                    endpoint: configuration.endpoint.map { URL(string: $0)! },
+                    forcePathStyle: configuration.pathStyle,
+                    bucket: configuration.bucket
+                )
+                let signed = signer.presignGet(
+                    key: key,
+                    versionID: version,
+                    expiresIn: expires,
+                    now: Date(timeIntervalSince1970: timestamp)
+                )
+                #expect(signed.headers.isEmpty)
+                ours.append(signed.url)
+                cases.append(
+                    Botocore.Case(
+                        operation: "get_object",
+                        region: configuration.region,
+                        bucket: configuration.bucket,
+                        key: key,
+                        expires: expires,
+                        timestamp: Int(timestamp.rounded(.down)),
+                        access_key: credentials.accessKeyID,
+                        secret_key: credentials.secretAccessKey,
+                        session_token: token,
+                        endpoint: configuration.endpoint,
+                        addressing_style: configuration.pathStyle ? "path" : "virtual",
+                        version_id: version
+                    )
+                )
+            }
+        }
+        let botocore = try await Botocore.presignedURLs(for: cases)
+        for (index, (mine, theirs)) in zip(ours, botocore.urls).enumerated() {
+            #expect(
+                mine == theirs,
+                "case \(index): \(cases[index].key) version \(cases[index].version_id ?? "none")\n  ours:     \(mine)\n  botocore: \(theirs)"
+            )
+        }
+    }
 }
 
 /// The access key id of AWS's SigV4 documentation examples: not a credential. Spelled in two

@@ -99,6 +99,9 @@ import Testing
                     "PORT": "0",
                     "JWT_HS256_SECRET": Self.secret,
                     "LOG_LEVEL": "info",
+                    // Keys of its own: this machine's instance metadata must not decide the test.
+                    "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+                    "AWS_EC2_METADATA_DISABLED": "true",
                 ]
             )
             try child.start()

@@ -7,6 +7,7 @@ CASES.json holds a JSON array of objects:
   operation                            "put_object" (default), "get_object" or "head_object"
   content_type, content_length         put_object: signed as Content-Type / Content-Length
   checksum_sha256                      optional, put_object: signed as x-amz-checksum-sha256
+  version_id                           optional, get_object / head_object: the VersionId parameter
   expires                              X-Amz-Expires, seconds
   timestamp                            the signing time, whole seconds since 1970 (UTC)
   access_key, secret_key               credentials
@@ -91,6 +92,8 @@ def presign(session, clients, case):
         if case.get("checksum_sha256") is not None:
             params["ChecksumSHA256"] = case["checksum_sha256"]
             expected_signed.append("x-amz-checksum-sha256")
+    elif case.get("version_id") is not None:
+        params["VersionId"] = case["version_id"]
     now = datetime.datetime.fromtimestamp(case["timestamp"], tz=datetime.timezone.utc).replace(tzinfo=None)
     with mock.patch.object(botocore.auth, "get_current_datetime", return_value=now):
         url = client.generate_presigned_url(operation, Params=params, ExpiresIn=case["expires"])
