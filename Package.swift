@@ -186,6 +186,7 @@ let package = Package(
         .target(
             name: "HTTPSupport",
             dependencies: [
+                "AppConfig",
                 "TraceExport",
                 "Auth",
                 "Domain",
@@ -342,7 +343,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ConfigurationTests",
-            dependencies: ["API", "AWS", "AppConfig", "Auth", "Operations", "OutboxRelay", "Postgres", "TraceExport"],
+            dependencies: [
+                "API", "AWS", "AppConfig", "Auth", "HTTPSupport", "Operations", "OutboxRelay", "Postgres",
+                "TraceExport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import AWS
 import AppConfig
 import Auth
+import HTTPSupport
 import Operations
 import Postgres
 import TraceExport
@@ -100,6 +101,8 @@ public struct APIConfiguration: Sendable {
     public let databasePoolSize: Int
     /// The HTTP connections' idle timeout.
     public let http: HTTPServerConfiguration
+    /// Browser origins allowed to call the API (`CORS_ALLOWED_ORIGINS`); none by default.
+    public let cors: CORSConfiguration
 
     public init(environment: EnvironmentReader = EnvironmentReader()) throws {
         appEnvironment = environment.string("APP_ENV", default: "development")
@@ -118,5 +121,6 @@ public struct APIConfiguration: Sendable {
         confirmation = try ConfirmationConfiguration(environment: environment)
         databasePoolSize = try environment.integer("DATABASE_POOL_SIZE", default: 4, range: 1...500)
         http = try HTTPServerConfiguration(environment: environment)
+        cors = try CORSConfiguration(environment: environment, appEnvironment: appEnvironment)
     }
 }

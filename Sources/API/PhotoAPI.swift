@@ -173,7 +173,7 @@ public enum PhotoAPI {
         let router = Router(context: APIRequestContext.self)
         let routeIndex = RouteMethodIndex()
         // Middleware first: Hummingbird applies it only to routes added after it.
-        APIRoutes.addMiddleware(to: router, routeIndex: routeIndex)
+        APIRoutes.addMiddleware(to: router, routeIndex: routeIndex, cors: configuration.cors)
         // `/readyz`: the database first, then the AWS credentials (expired and not refreshed).
         HealthRoutes.add(to: router, readiness: ReadinessProbe(pool: components.pool)) {
             [credentials = components.presigners.credentials] in

@@ -13,8 +13,9 @@ import UUIDCoding
 /// `POST /api/v1/photos/{id}/complete` for clients and `PATCH /api/v1/photos/{id}/status` for
 /// the detection pipeline. Both answer with the photo as `GET /api/v1/photos/{id}` shows it.
 struct PhotoLifecycleRoutes: Sendable {
-    /// The scope the detection pipeline's service token carries.
-    static let statusWriteScope = "photos:status:write"
+    /// The scope `PATCH .../status` needs: the detection pipeline's service token carries it
+    /// (without `org_id`), and so may a user's token (docs/security.md).
+    static let statusWriteScope = ServicePrincipal.statusWriteScope
     /// A photo changed under a PATCH is re-read and the change re-decided this many times.
     static let statusChangeAttempts = 3
 
@@ -50,7 +51,7 @@ struct PhotoLifecycleRoutes: Sendable {
         }
         let photoID = try PhotoRoutes.uuidParameter("photo_id", context)
         let logger = context.logger.with(photoID: photoID)
-        let photo = try await loadAuthorized(photoID, identity: identity)
+        let photo = try await loadAuthorized(photoID, principal: .user(identity))
         switch photo.status {
         case .pendingUpload:
             break
@@ -77,7 +78,7 @@ struct PhotoLifecycleRoutes: Sendable {
             return try await respond(with: photoID)
         case .alreadyChanged:
             // Another request or the reconciler got there first: answer as if this call repeated it.
-            let current = try await loadAuthorized(photoID, identity: identity)
+            let current = try await loadAuthorized(photoID, principal: .user(identity))
             if current.status == .failed { throw Self.failedPhotoError(current) }
             return try await respond(with: photoID)
         case .objectMissing:
@@ -111,12 +112,15 @@ struct PhotoLifecycleRoutes: Sendable {
     // MARK: PATCH /api/v1/photos/{photo_id}/status
 
     /// The detection pipeline's status changes, decided by `PhotoStatus`'s transition table.
+    ///
+    /// A service principal may change any organization's photo, a user's token with the scope
+    /// only its own organization's; the history and the log line name the principal.
     func changeStatus(request: Request, context: APIRequestContext) async throws -> Response {
-        let identity = try context.requireScope(Self.statusWriteScope)
+        let principal = try context.requireScope(Self.statusWriteScope)
         let photoID = try PhotoRoutes.uuidParameter("photo_id", context)
         let change = try await Self.decodeStatusChange(request: request, context: context)
         for _ in 0..<Self.statusChangeAttempts {
-            let current = try await loadAuthorized(photoID, identity: identity).status
+            let current = try await loadAuthorized(photoID, principal: principal).status
             switch current.transition(to: change.status) {
             case .unchanged:
                 return try await respond(with: photoID)
@@ -131,13 +135,16 @@ struct PhotoLifecycleRoutes: Sendable {
                     to: change.status,
                     resultJSON: change.resultJSON,
                     error: change.error,
-                    changedBy: .detection,
+                    changedBy: principal.changedBy,
                     pool: pool
                 )
                 if changed {
                     context.logger.with(photoID: photoID).info(
                         "photo status changed",
-                        metadata: ["from": "\(current.rawValue)", "to": "\(change.status.rawValue)"]
+                        metadata: [
+                            "from": "\(current.rawValue)", "to": "\(change.status.rawValue)",
+                            "changed_by": "\(principal.changedBy.postgresText)",
+                        ]
                     )
                     return try await respond(with: photoID)
                 }
@@ -182,12 +189,12 @@ struct PhotoLifecycleRoutes: Sendable {
 
     // MARK: Shared
 
-    /// The photo, when it exists (404) and belongs to the caller's organization (403).
-    private func loadAuthorized(_ photoID: UUID, identity: AuthenticatedIdentity) async throws -> StoredPhoto {
+    /// The photo, when it exists (404) and the caller may access its organization (403).
+    private func loadAuthorized(_ photoID: UUID, principal: Principal) async throws -> StoredPhoto {
         guard let photo = try await PhotoReads.photo(photoID, pool: pool) else {
             throw APIError.notFound("photo \(photoID.lowercasedString) does not exist")
         }
-        guard identity.mayAccess(organization: photo.organizationID) else {
+        guard principal.mayAccess(organization: photo.organizationID) else {
             throw APIError.forbidden("the photo belongs to another organization")
         }
         return photo
@@ -208,5 +215,15 @@ extension Logger {
         var logger = self
         logger[metadataKey: "photo_id"] = "\(photoID.lowercasedString)"
         return logger
+    }
+}
+
+extension Principal {
+    /// How `photo_status_history.changed_by` names this principal.
+    var changedBy: ChangedBy {
+        switch self {
+        case .user(let identity): .user(identity.userID)
+        case .service(let service): .service(service.subject)
+        }
     }
 }

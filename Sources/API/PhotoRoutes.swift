@@ -225,12 +225,13 @@ struct PhotoRoutes: Sendable {
     // MARK: GET /api/v1/photos/{photo_id}
 
     func getPhoto(request: Request, context: APIRequestContext) async throws -> Response {
-        let identity = try context.requireIdentity()
+        // Open to service principals too: the detection pipeline reads any organization's photo.
+        let principal = try context.requirePrincipal()
         let photoID = try Self.uuidParameter("photo_id", context)
         guard let photo = try await PhotoReads.photo(photoID, pool: pool) else {
             throw APIError.notFound("photo \(photoID.lowercasedString) does not exist")
         }
-        guard identity.mayAccess(organization: photo.organizationID) else {
+        guard principal.mayAccess(organization: photo.organizationID) else {
             throw APIError.forbidden("the photo belongs to another organization")
         }
         return try await shapes.response(photo)

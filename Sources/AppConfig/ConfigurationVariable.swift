@@ -79,6 +79,8 @@ public struct ConfigurationVariable: Sendable, Hashable {
         .init("JWT_JWKS_URL", [.photoAPI]),
         .init("JWT_ISSUER", [.photoAPI]),
         .init("JWT_AUDIENCE", [.photoAPI]),
+        // Browsers
+        .init("CORS_ALLOWED_ORIGINS", [.photoAPI]),
         // Uploads and reconciliation
         .init("HOST", [.photoAPI]),
         .init("PORT", [.photoAPI]),

@@ -8,7 +8,9 @@ import WireFormats
 ///
 /// Accepted: HS256 with `JWT_HS256_SECRET`; RS256 and ES256 with the `JWT_JWKS_URL` key named by
 /// the token's `kid`. Required claims: `sub` and `org_id` (UUIDs) and `exp`; `nbf` is honoured,
-/// both with ``leeway`` for clock skew; `iss` and `aud` must match when configured.
+/// both with ``leeway`` for clock skew; `iss` and `aud` must match when configured. A token
+/// without `org_id` is accepted only as a service principal's: it must carry
+/// ``ServicePrincipal/statusWriteScope``, and its `sub` names the service (``Principal``).
 ///
 /// Every refusal is an ``AuthenticationError`` (a token was presented) whose `detail` says only
 /// what a client may know and whose `logDetail` says exactly why; no token can make it throw
@@ -63,9 +65,9 @@ public struct TokenVerifier: Sendable {
     ///
     /// A token whose signature was proven within the last minute is not proven again
     /// (``VerifiedTokenCache`` says why that is safe); its claims are checked every time.
-    public func verify(_ token: String) async throws(AuthenticationError) -> AuthenticatedIdentity {
+    public func verify(_ token: String) async throws(AuthenticationError) -> Principal {
         if let claims = verified.claims(for: token, now: now()) {
-            return try identity(from: claims)
+            return try principal(from: claims)
         }
         let claims: AccessTokenClaims
         do {
@@ -80,9 +82,9 @@ public struct TokenVerifier: Sendable {
                 because: "verification failed: \(String("\(error)".prefix(300)))"
             )
         }
-        let identity = try identity(from: claims)
+        let principal = try principal(from: claims)
         verified.insert(token, claims: claims, now: now(), leeway: Self.leeway)
-        return identity
+        return principal
     }
 
     /// The token's claims once its signature is proven with a key we chose.
@@ -141,7 +143,7 @@ public struct TokenVerifier: Sendable {
     }
 
     /// Checks the claims of a token whose signature holds.
-    private func identity(from claims: AccessTokenClaims) throws(AuthenticationError) -> AuthenticatedIdentity {
+    private func principal(from claims: AccessTokenClaims) throws(AuthenticationError) -> Principal {
         let now = self.now().timeIntervalSince1970
         guard let exp = claims.exp else {
             throw Self.refusal("the bearer token is not valid", because: "no exp claim")
@@ -158,14 +160,27 @@ public struct TokenVerifier: Sendable {
         if let audience, claims.aud?.value.contains(audience) != true {
             throw Self.refusal("the bearer token is not valid", because: "aud does not include the configured audience")
         }
+        let scopes = claims.scope.map { Set($0.split(separator: " ").map(String.init)) } ?? []
+        if claims.orgID == nil, scopes.contains(ServicePrincipal.statusWriteScope) {
+            guard let sub = claims.sub, ServicePrincipal.isAcceptedSubject(sub) else {
+                throw Self.refusal(
+                    "the bearer token is not valid",
+                    because: "service token (no org_id) whose sub is missing, too long or not printable ASCII"
+                )
+            }
+            return .service(ServicePrincipal(subject: sub, scopes: scopes))
+        }
         guard let sub = claims.sub, let userID = UUID(canonicalText: sub) else {
             throw Self.refusal("the bearer token is not valid", because: "sub is missing or not a UUID")
         }
         guard let org = claims.orgID, let organizationID = UUID(canonicalText: org) else {
-            throw Self.refusal("the bearer token is not valid", because: "org_id is missing or not a UUID")
+            throw Self.refusal(
+                "the bearer token is not valid",
+                because: "org_id is missing or not a UUID (only a token with scope "
+                    + "\(ServicePrincipal.statusWriteScope) may omit it)"
+            )
         }
-        let scopes = claims.scope.map { Set($0.split(separator: " ").map(String.init)) } ?? []
-        return AuthenticatedIdentity(userID: userID, organizationID: organizationID, scopes: scopes)
+        return .user(AuthenticatedIdentity(userID: userID, organizationID: organizationID, scopes: scopes))
     }
 
     private static func refusal(_ detail: String, because reason: String) -> AuthenticationError {

@@ -14,7 +14,11 @@ public enum APIRoutes {
     /// 3. `RequestTelemetryMiddleware`: times each request once, counts it by route pattern and
     ///    the response's status (`metricsFactory`, the global one by default) and logs it, with
     ///    the code and reason of a failed request as the problem middleware recorded them.
-    /// 4. `ProblemMiddleware`: innermost, so it is the only one that sees thrown errors; it
+    /// 4. `CrossOriginMiddleware`, only when `cors` allows some origin: answers preflights and
+    ///    adds the CORS headers to every response, problem documents included, since it sits
+    ///    outside the problem middleware (and inside the others, so preflights carry a request
+    ///    id and are logged and counted like any request).
+    /// 5. `ProblemMiddleware`: innermost, so it is the only one that sees thrown errors; it
     ///    classifies each one once, answers with a problem document and records the problem on
     ///    the request's `RequestRecord` for the log line. Everything outside it sees a response.
     ///
@@ -24,11 +28,15 @@ public enum APIRoutes {
     public static func addMiddleware(
         to router: Router<APIRequestContext>,
         routeIndex: RouteMethodIndex,
+        cors: CORSConfiguration = .disabled,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: TraceContextMiddleware())
         router.add(middleware: RequestTelemetryMiddleware(metricsFactory: metricsFactory))
+        if cors.isEnabled {
+            router.add(middleware: CrossOriginMiddleware(configuration: cors, routeIndex: routeIndex))
+        }
         router.add(middleware: ProblemMiddleware(routeIndex: routeIndex))
     }
 

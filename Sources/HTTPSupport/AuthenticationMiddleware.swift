@@ -4,7 +4,8 @@ import Logging
 import UUIDCoding
 
 /// Requires `Authorization: Bearer <JWT>` and puts the verified caller into the context
-/// (`APIRequestContext.identity`) for the handlers behind it: every `/api/v1` route.
+/// (`APIRequestContext.principal`) for the handlers behind it: every `/api/v1` route. Log lines
+/// about the request name a user as `user_id` and a service principal as `service_sub`.
 ///
 /// A missing header, another scheme, an empty or doubled header, and every token
 /// `TokenVerifier` refuses give 401 `unauthorized` with `WWW-Authenticate: Bearer` (plus
@@ -23,17 +24,23 @@ public struct AuthenticationMiddleware: RouterMiddleware {
         context: APIRequestContext,
         next: (Request, APIRequestContext) async throws -> Response
     ) async throws -> Response {
-        let identity: AuthenticatedIdentity
+        let principal: Principal
         do throws(AuthenticationError) {
             let token = try BearerCredentials.token(fromAuthorization: request.headers[values: .authorization])
-            identity = try await verifier.verify(token)
+            principal = try await verifier.verify(token)
         } catch {
             throw APIError(error)
         }
         var context = context
-        context.identity = identity
-        context.requestRecord.userID = identity.userID
-        context.logger[metadataKey: "user_id"] = .string(identity.userID.lowercasedString)
+        context.principal = principal
+        switch principal {
+        case .user(let identity):
+            context.requestRecord.userID = identity.userID
+            context.logger[metadataKey: "user_id"] = .string(identity.userID.lowercasedString)
+        case .service(let service):
+            context.requestRecord.serviceSubject = service.subject
+            context.logger[metadataKey: "service_sub"] = .string(service.subject)
+        }
         return try await next(request, context)
     }
 }

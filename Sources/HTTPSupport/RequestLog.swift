@@ -3,7 +3,8 @@ import Hummingbird
 import Logging
 import UUIDCoding
 
-/// The one log line per request: method, route, status, latency, and the user when known.
+/// The one log line per request: method, route, status, latency, and the user (`user_id`) or
+/// service principal (`service_sub`) when known.
 ///
 /// `route` is the matched route pattern (`/api/v1/photos/:photo_id`), never the raw path, and
 /// neither the query string nor any header is logged: pre-signed URL signatures and bearer
@@ -52,6 +53,9 @@ struct RequestLog: Sendable {
         ]
         if let userID = context.requestRecord.userID {
             metadata["user_id"] = .string(userID.lowercasedString)
+        }
+        if let serviceSubject = context.requestRecord.serviceSubject {
+            metadata["service_sub"] = .string(serviceSubject)
         }
         if let code {
             metadata["code"] = .string(code)

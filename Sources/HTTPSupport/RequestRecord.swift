@@ -10,6 +10,7 @@ import Synchronization
 final class RequestRecord: Sendable {
     private struct State {
         var userID: UUID?
+        var serviceSubject: String?
         var problem: APIError?
     }
 
@@ -19,6 +20,12 @@ final class RequestRecord: Sendable {
     var userID: UUID? {
         get { state.withLock { $0.userID } }
         set { state.withLock { $0.userID = newValue } }
+    }
+
+    /// The service principal's `sub`, when a service token was verified instead of a user's.
+    var serviceSubject: String? {
+        get { state.withLock { $0.serviceSubject } }
+        set { state.withLock { $0.serviceSubject = newValue } }
     }
 
     /// The problem `ProblemMiddleware` answered with, when the request failed: its `code` and

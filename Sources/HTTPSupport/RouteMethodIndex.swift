@@ -41,12 +41,26 @@ public final class RouteMethodIndex: Sendable {
 
     /// The methods routes exist for at `request`'s path; empty when the path is unknown.
     func allowedMethods(for request: Request, context: APIRequestContext) async -> [HTTPRequest.Method] {
-        guard let snapshot = snapshot.withLock({ $0 }) else { return [] }
-        var probeContext = context
-        // A fresh endpoint path: the probe must not relabel the real request's route.
-        probeContext.coreContext.endpointPath = EndpointPath()
+        await route(for: request, context: context)?.methods ?? []
+    }
+
+    /// A route pattern and the methods it answers to, other than the request's own.
+    struct Match {
+        /// As Hummingbird writes it for `context.endpointPath`, e.g. `/api/v1/photos/{photo_id}`
+        /// (never the raw path, which would put ids into metric labels).
+        let pattern: String?
+        let methods: [HTTPRequest.Method]
+    }
+
+    /// The route at `request`'s path, for methods other than its own, or `nil` when there is none.
+    func route(for request: Request, context: APIRequestContext) async -> Match? {
+        guard let snapshot = snapshot.withLock({ $0 }) else { return nil }
         var allowed: [HTTPRequest.Method] = []
+        var pattern: String?
         for method in snapshot.methods where method != request.method {
+            var probeContext = context
+            // A fresh endpoint path: the probe must not relabel the real request's route.
+            probeContext.coreContext.endpointPath = EndpointPath()
             let probeRequest = Request(
                 head: HTTPRequest(method: method, scheme: nil, authority: nil, path: request.uri.path),
                 body: RequestBody(buffer: ByteBuffer())
@@ -54,8 +68,10 @@ public final class RouteMethodIndex: Sendable {
             let response = try? await snapshot.responder.respond(to: probeRequest, context: probeContext)
             if response?.status == .noContent {
                 allowed.append(method)
+                pattern = pattern ?? probeContext.coreContext.endpointPath.value
             }
         }
-        return allowed
+        guard !allowed.isEmpty else { return nil }
+        return Match(pattern: pattern, methods: allowed)
     }
 }

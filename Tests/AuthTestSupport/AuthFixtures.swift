@@ -25,6 +25,22 @@ public enum AuthFixtures {
         return claims
     }
 
+    /// The `sub` of the service tokens the tests sign: a client id, not a UUID.
+    public static let serviceSubject = "detection-pipeline"
+
+    /// Claims of a service principal's token (the detection pipeline): scope
+    /// `photos:status:write` and no `org_id`.
+    public static func serviceClaims(
+        subject: String = serviceSubject,
+        scope: String = "photos:status:write"
+    ) -> AuthFixtures.Claims {
+        [
+            "sub": .string(subject),
+            "exp": .number(Date().timeIntervalSince1970 + 300),
+            "scope": .string(scope),
+        ]
+    }
+
     /// An HS256 token signed with `secret`.
     public static func hs256(
         _ claims: AuthFixtures.Claims,

@@ -19,8 +19,8 @@ import Testing
         var claims = AuthFixtures.validClaims()
         claims["exp"] = .number(Date().timeIntervalSince1970 + 30)
         let token = try await AuthFixtures.hs256(claims)
-        #expect(try await verifier.verify(token).userID == AuthFixtures.userID)
-        #expect(try await verifier.verify(token).userID == AuthFixtures.userID)
+        #expect(try await verifier.verify(token).user?.userID == AuthFixtures.userID)
+        #expect(try await verifier.verify(token).user?.userID == AuthFixtures.userID)
         // Past exp plus the leeway: refused although it verified a moment ago.
         clock.advance(by: 30 + TokenVerifier.leeway + 1)
         let expired = await #expect(throws: AuthenticationError.self) { try await verifier.verify(token) }
@@ -31,7 +31,7 @@ import Testing
     @Test func onlyTheExactVerifiedTextIsRemembered() async throws {
         let verifier = try await TokenVerifier(hs256Secret: AuthFixtures.secret, jwks: nil)
         let token = try await AuthFixtures.hs256(AuthFixtures.validClaims())
-        #expect(try await verifier.verify(token).organizationID == AuthFixtures.organizationID)
+        #expect(try await verifier.verify(token).user?.organizationID == AuthFixtures.organizationID)
         // The same header and claims with another signature, and another key's token: refused.
         let parts = token.split(separator: ".")
         let forged = "\(parts[0]).\(parts[1]).\(AuthFixtures.base64URL(Array(repeating: 7, count: 32)))"
@@ -47,6 +47,6 @@ import Testing
             #expect(error?.detail == "the bearer token is not valid")
             #expect(error?.logDetail?.hasPrefix("verification failed: ") == true, "\(String(describing: error))")
         }
-        #expect(try await verifier.verify(token).organizationID == AuthFixtures.organizationID)
+        #expect(try await verifier.verify(token).user?.organizationID == AuthFixtures.organizationID)
     }
 }

@@ -277,7 +277,7 @@ import UUIDCoding
                     to: to,
                     resultJSON: result,
                     error: error,
-                    changedBy: .detection,
+                    changedBy: .service("detection-pipeline"),
                     pool: world.pool
                 )
             }
@@ -298,7 +298,8 @@ import UUIDCoding
             #expect(row["error"] == "model crashed")
             #expect(
                 try world.history(photo).suffix(2) == [
-                    "uploaded → processing by detection", "processing → failed by detection (model crashed)",
+                    "uploaded → processing by service:detection-pipeline",
+                    "processing → failed by service:detection-pipeline (model crashed)",
                 ]
             )
         }
