@@ -12,6 +12,7 @@
 PHOTO_APT_PACKAGES=(
     libpq-dev libcurl4-openssl-dev libssl-dev libexif-dev
     postgresql libimage-exiftool-perl pkg-config curl openssl
+    chromium chromium-driver
 )
 
 # LocalStack from PyPI: 4.13.1 is the newest that loads on Python 3.11, and its
@@ -105,7 +106,7 @@ ensure_prereqs() {
     local schemathesis_venv want_schemathesis=0
     schemathesis_venv="$(dirname "$(photo_venv_dir)")/schemathesis-venv"
     [[ -x $schemathesis_venv/bin/schemathesis ]] || want_schemathesis=1
-    if ((want_localstack || want_moto || want_schemathesis)) && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
         missing+=(python3 python3-venv)
     fi
     if ((${#missing[@]})); then
@@ -146,6 +147,23 @@ ensure_prereqs() {
         ) 9>"$schemathesis_venv.lock" || { photo_err "could not install schemathesis into $schemathesis_venv"; return 1; }
     fi
     export SCHEMATHESIS_VENV=$schemathesis_venv
+
+    # selenium drives Debian's Chromium through the browser example (BrowserExampleTests).
+    local browser_venv browser_specs="selenium==4.27.1 boto3==1.35.99"
+    browser_venv="$(dirname "$(photo_venv_dir)")/browser-venv"
+    if [[ ! -f $browser_venv/.pip-specs || $(<"$browser_venv/.pip-specs") != "$browser_specs" ]]; then
+        mkdir -p "$(dirname "$browser_venv")" || return 1
+        (
+            flock 9 || exit 1
+            [[ -f $browser_venv/.pip-specs && $(<"$browser_venv/.pip-specs") == "$browser_specs" ]] && exit 0
+            photo_log "installing selenium into $browser_venv (one-off)"
+            [[ -x $browser_venv/bin/python ]] || python3 -m venv "$browser_venv" || exit 1
+            # shellcheck disable=SC2086 # the specs are words
+            "$browser_venv/bin/python" -m pip install --quiet --disable-pip-version-check $browser_specs || exit 1
+            printf '%s' "$browser_specs" >"$browser_venv/.pip-specs"
+        ) 9>"$browser_venv.lock" || { photo_err "could not install selenium into $browser_venv"; return 1; }
+    fi
+    export BROWSER_VENV=$browser_venv
 
     if ((want_localstack)); then
         _photo_ensure_localstack_venv || return 1
