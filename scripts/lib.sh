@@ -15,11 +15,16 @@ PHOTO_APT_PACKAGES=(
     # promtool, for scripts/check-observability.sh (the alert rules and their unit tests).
     prometheus
     debootstrap # scripts/check-runtime-image.sh: the container image's runtime stage without Docker
+    chromium chromium-driver # BrowserExampleTests: docs/examples/browser/ in a real browser
 )
 
 # scripts/check-kubernetes.sh: the manifests under deploy/kubernetes against the Kubernetes
 # schemas, and checkov's policies. Pinned, so a new release's new checks cannot fail CI unasked.
 PHOTO_DEPLOY_LINT_PIP_SPECS=("checkov==3.3.30" "kubernetes-validate==1.37.0")
+
+# BrowserExampleTests: selenium drives Debian's Chromium; boto3 sets the bucket's CORS rules, which
+# PyYAML reads from deploy/aws/photo-upload.yaml.
+PHOTO_BROWSER_PIP_SPECS=("selenium==4.27.1" "boto3==1.35.99" "PyYAML==6.0.2")
 
 # LocalStack from PyPI: 4.13.1 is the newest that loads on Python 3.11, and its
 # dependencies need these pins (found by trying: newer ones fail to import there). One pip
@@ -116,7 +121,11 @@ ensure_prereqs() {
     deploy_lint_venv="$(dirname "$(photo_venv_dir)")/deploy-lint-venv"
     [[ -f $deploy_lint_venv/.photo-upload-pip-specs && $(<"$deploy_lint_venv/.photo-upload-pip-specs") == "${PHOTO_DEPLOY_LINT_PIP_SPECS[*]}" ]] ||
         want_deploy_lint=1
-    if ((want_localstack || want_moto || want_schemathesis || want_deploy_lint)) && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    local browser_venv want_browser=0
+    browser_venv="$(dirname "$(photo_venv_dir)")/browser-venv"
+    [[ -f $browser_venv/.photo-upload-pip-specs && $(<"$browser_venv/.photo-upload-pip-specs") == "${PHOTO_BROWSER_PIP_SPECS[*]}" ]] ||
+        want_browser=1
+    if ((want_localstack || want_moto || want_schemathesis || want_deploy_lint || want_browser)) && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
         missing+=(python3 python3-venv)
     fi
     if ((${#missing[@]})); then
@@ -162,6 +171,11 @@ ensure_prereqs() {
         _photo_ensure_pip_venv "$deploy_lint_venv" "${PHOTO_DEPLOY_LINT_PIP_SPECS[@]}" || return 1
     fi
     export DEPLOY_LINT_VENV=$deploy_lint_venv
+    # selenium drives Debian's Chromium through the browser example (BrowserExampleTests).
+    if ((want_browser)); then
+        _photo_ensure_pip_venv "$browser_venv" "${PHOTO_BROWSER_PIP_SPECS[@]}" || return 1
+    fi
+    export BROWSER_VENV=$browser_venv
 
     if ((want_localstack)); then
         _photo_ensure_localstack_venv || return 1
