@@ -344,8 +344,10 @@ let package = Package(
         .testTarget(
             name: "ConfigurationTests",
             dependencies: [
-                "API", "AWS", "AppConfig", "Auth", "HTTPSupport", "Operations", "OutboxRelay", "Postgres",
+                "API", "AWS", "AppConfig", "Auth", "Domain", "HTTPSupport", "Operations", "OutboxRelay", "Postgres",
                 "TraceExport",
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -26,9 +26,12 @@ public enum Observability {
     /// joining onto other series (`* on(instance) group_left(version) build_info`).
     static func registerBuildInfo(on registry: PrometheusCollectorRegistry) {
         registry.makeGauge(
-            name: "build_info",
-            labels: [("version", BuildInfo.version), ("commit", BuildInfo.commit)],
-            help: "Always 1; the labels name the release and the git commit of this build."
+            descriptor: MetricNameDescriptor(
+                metricName: "build",
+                unitName: "info",
+                helpText: "Always 1; the labels name the release and the git commit of this build."
+            ),
+            labels: [("version", BuildInfo.version), ("commit", BuildInfo.commit)]
         ).set(1.0)
     }
 

@@ -27,23 +27,22 @@ final class ProcessMetrics: Sendable {
     private let countedCPUSeconds = Mutex(0.0)
 
     private init(registry: PrometheusCollectorRegistry) {
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "process", metricName: metric, unitName: unit, helpText: help)
+        }
         cpuSeconds = registry.makeCounter(
-            name: "process_cpu_seconds_total",
-            help: "Total user and system CPU time spent in seconds."
+            descriptor: name("cpu_seconds", "total", "Total user and system CPU time spent in seconds.")
         )
         residentBytes = registry.makeGauge(
-            name: "process_resident_memory_bytes",
-            help: "Resident memory size in bytes."
+            descriptor: name("resident_memory", "bytes", "Resident memory size in bytes.")
         )
         virtualBytes = registry.makeGauge(
-            name: "process_virtual_memory_bytes",
-            help: "Virtual memory size in bytes."
+            descriptor: name("virtual_memory", "bytes", "Virtual memory size in bytes.")
         )
-        openFDs = registry.makeGauge(name: "process_open_fds", help: "Number of open file descriptors.")
-        maxFDs = registry.makeGauge(name: "process_max_fds", help: "Maximum number of open file descriptors.")
+        openFDs = registry.makeGauge(descriptor: name("open", "fds", "Number of open file descriptors."))
+        maxFDs = registry.makeGauge(descriptor: name("max", "fds", "Maximum number of open file descriptors."))
         startTime = registry.makeGauge(
-            name: "process_start_time_seconds",
-            help: "Start time of the process since unix epoch in seconds."
+            descriptor: name("start_time", "seconds", "Start time of the process since unix epoch in seconds.")
         )
     }
 
