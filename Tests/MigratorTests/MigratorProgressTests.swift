@@ -60,10 +60,12 @@ import Testing
         ])
         defer { folder.remove() }
         try await TestDatabase.withFresh { database in
+            // The index build's wait for the snapshot counts against the lock timeout: longer
+            // than the loop below may take to see it, so a slow first report cannot fail the build.
             let migrator = makeMigrator(
                 database,
                 directory: folder.path,
-                options: .init(activityInterval: .milliseconds(200))
+                options: .init(lockTimeout: .seconds(30), activityInterval: .milliseconds(200))
             )
             try migrator.up(to: 1)
             // An open repeatable-read transaction holds a snapshot the index build must outwait.
