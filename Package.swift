@@ -67,6 +67,7 @@ let package = Package(
                 "CLibPQ",
                 "CivilTime",
                 "UUIDCoding",
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,5 +1,7 @@
 import CLibPQ
 import Foundation
+import Instrumentation
+import Tracing
 
 #if canImport(Glibc)
 import Glibc
@@ -20,6 +22,9 @@ public final class Connection: @unchecked Sendable {
     /// Set when an answer did not arrive in time and the watchdog shut the socket down: the
     /// statement's outcome is unknown, so the connection is never used again.
     private var isAbandoned = false
+    /// The trace of the task that borrowed this connection, while a `withConnection` body runs
+    /// on a pool thread: the parent of its statements' spans. Only that thread touches it.
+    var spanParent: InstrumentationContext?
 
     /// Opens a connection and sets the session up (UTC time zone, ISO dates) so that
     /// timestamps decode the same way on every connection, with the timeouts of `settings`.
@@ -87,6 +92,27 @@ public final class Connection: @unchecked Sendable {
     ) throws
         -> QueryResult
     {
+        // A client span named by the statement when a borrower's trace came with the
+        // connection (`ConnectionPool.withConnection`); `ConnectionPool.execute` spans its own.
+        guard let spanParent else { return try executeUntraced(statement, parameters) }
+        let span = startSpan(statement.name, context: spanParent, ofKind: .client)
+        defer { span.end() }
+        if span.isRecording {
+            span.attributes["db.system"] = "postgresql"
+            span.attributes["db.operation.name"] = statement.name
+        }
+        do {
+            return try executeUntraced(statement, parameters)
+        } catch {
+            span.recordError(error)
+            throw error
+        }
+    }
+
+    private func executeUntraced(
+        _ statement: PreparedStatement,
+        _ parameters: [(any PostgresEncodable)?]
+    ) throws -> QueryResult {
         try withAnswerDeadline {
             if !preparedStatements.contains(statement.name) {
                 try consume(PQprepare(handle, statement.name, statement.sql, 0, nil))

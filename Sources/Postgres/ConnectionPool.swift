@@ -1,3 +1,4 @@
+import Instrumentation
 import Logging
 import Metrics
 import NIOPosix
@@ -110,7 +111,14 @@ public final class ConnectionPool: Sendable {
     public func withConnection<Value: Sendable>(
         _ body: @escaping @Sendable (Connection) throws -> Value
     ) async throws -> Value {
-        try await run(try await acquire(), body)
+        // The borrower's trace, for the spans of the prepared statements `body` runs on the pool
+        // thread, where the task's context is out of reach (see `Connection.spanParent`).
+        let parent = InstrumentationContext.current
+        return try await run(try await acquire()) { connection in
+            connection.spanParent = parent
+            defer { connection.spanParent = nil }
+            return try body(connection)
+        }
     }
 
     /// Runs one prepared statement on a pooled connection: without a thread hop when the
@@ -121,8 +129,12 @@ public final class ConnectionPool: Sendable {
         _ statement: PreparedStatement,
         _ parameters: [(any PostgresEncodable)?] = []
     ) async throws -> QueryResult {
-        // A client span named by the statement, never its text (no-op unless spans are exported).
-        let span = startSpan(statement.name, ofKind: .client)
+        // A client span named by the statement, never its text, inside the caller's span (no-op
+        // unless spans are exported); none for callers outside any span (background loops).
+        guard let parent = InstrumentationContext.current else {
+            return try await executeUntraced(statement, parameters)
+        }
+        let span = startSpan(statement.name, context: parent, ofKind: .client)
         defer { span.end() }
         if span.isRecording {
             span.attributes["db.system"] = "postgresql"

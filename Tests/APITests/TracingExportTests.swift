@@ -11,6 +11,7 @@ import Testing
 @Suite(.requiresDatabase, .offTheCooperativePool) struct TracingExportTests {
     static let callerTraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
     static let callerSpanID = "00f067aa0ba902b7"
+    static let readTraceID = "5cf92f3577b34da6a3ce929d0e0e4737"
 
     @Test func oneCompleteIsOneTraceFromTheRequestToTheMessage() async throws {
         let receiver = OTLPReceiver()
@@ -90,7 +91,17 @@ import Testing
         #expect(send.parentSpanID == server.spanID)
         #expect(send.name == "send detection-requests")
         #expect(message.attributes["traceparent"] == "00-\(callerTraceID)-\(send.spanID)-01")
-        // Idle polls export nothing: every claim span exported belongs to a batch that sent.
+        let readSpans = receiver.spans.filter { $0.traceID == readTraceID }
+        let readServer = try #require(readSpans.first { $0.kind == 2 }, "\(readSpans.map(\.name))")
+        let readChildren = readSpans.filter { $0.parentSpanID == readServer.spanID }.map(\.name)
+        #expect(readChildren.contains("photo_store_select_photo"), "\(readChildren)")
+        #expect(readChildren.contains("photo_store_select_status_history"), "\(readChildren)")
+        // The relay's retire runs its statements inside `outbox retire`.
+        let retire = try #require(receiver.spans.first { $0.name == "outbox retire" })
+        #expect(receiver.spans.contains { $0.parentSpanID == retire.spanID && $0.name == "outbox_deliver" })
+        // Idle polls export nothing: every claim span exported belongs to a batch that sent, and
+        // no statement of a loop outside any span starts a trace of its own.
+        #expect(!receiver.spans.contains { $0.kind == 3 && $0.parentSpanID == nil }, "root client spans")
         #expect(!receiver.spans.contains { $0.name == "outbox claim" && $0.attributes["outbox.events"] == nil })
     }
 
@@ -137,6 +148,18 @@ import Testing
             )
         )
         try #require(completed.status == 200, "\(String(decoding: completed.body, as: UTF8.self))")
+        // A read of several statements on one borrowed connection: each gets its span too.
+        let read = try await http.execute(
+            .init(
+                method: "GET",
+                url: api.baseURL + "/api/v1/photos/\(photoID)",
+                headers: [
+                    ("Authorization", "Bearer \(token)"),
+                    ("traceparent", "00-\(readTraceID)-\(callerSpanID)-01"),
+                ]
+            )
+        )
+        try #require(read.status == 200)
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             if let message = try await world.sqs.admin.drain(queueURL: world.queueURL).first { return message }
