@@ -97,6 +97,11 @@ import Testing
         #expect(readChildren.contains("photo_store_select_photo"), "\(readChildren)")
         #expect(readChildren.contains("photo_store_select_status_history"), "\(readChildren)")
         // The relay's retire runs its statements inside `outbox retire`.
+        // The retire's spans end after the message was sent, and are exported a moment later.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !receiver.spans.contains(where: { $0.name == "outbox_deliver" }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
         let retire = try #require(receiver.spans.first { $0.name == "outbox retire" })
         #expect(receiver.spans.contains { $0.parentSpanID == retire.spanID && $0.name == "outbox_deliver" })
         // Idle polls export nothing: every claim span exported belongs to a batch that sent, and

@@ -9,7 +9,7 @@ import Testing
 /// `ConnectionPool.execute` runs a statement the connection has prepared with libpq's
 /// non-blocking calls, waiting on the pool's `SocketReadinessMonitor`. These tests hold that
 /// path to what the blocking one guarantees.
-@Suite(.requiresDatabase, .offTheCooperativePool) struct NonBlockingStatementTests {
+@Suite(.requiresDatabase) struct NonBlockingStatementTests {
     static let echo = PreparedStatement(
         name: "test_echo",
         sql: "SELECT $1::int AS n, $2::text AS text, pg_backend_pid() AS pid"

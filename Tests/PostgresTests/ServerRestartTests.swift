@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 /// Each test restarts a private cluster of its own, so other suites are not disturbed.
-@Suite(.requiresDatabase, .offTheCooperativePool) struct ServerRestartTests {
+@Suite(.requiresDatabase) struct ServerRestartTests {
     @Test func thePoolReconnectsAfterTheServerRestarts() async throws {
         try await PrivatePostgresServer.withServer { server in
             let settings = try ConnectionSettings(connectionString: server.connectionString, applicationName: "tests")
