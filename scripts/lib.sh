@@ -279,7 +279,9 @@ CLOSE
 
 # start_postgres RUN_DIR
 # A throwaway cluster in RUN_DIR/pg on a free port, listening on 127.0.0.1 only,
-# its socket inside RUN_DIR/pg, durability off (nothing here must survive).
+# its socket inside RUN_DIR/pg. Durability is off (nothing here must survive) unless
+# PHOTO_PG_DURABILITY=durable, which keeps Postgres's defaults (fsync, synchronous_commit,
+# full_page_writes on), as production runs: benchmarks use that.
 # Exports DATABASE_URL PG_PORT PGDATA_DIR TEST_PG_RESTART TEST_PG_STOP TEST_PG_START.
 start_postgres() {
     local run_dir=${1:?usage: start_postgres RUN_DIR}
@@ -316,6 +318,16 @@ start_postgres() {
     _PHOTO_PG_DATA=$data
     _PHOTO_PG_LOG=$log
 
+    local durability_settings
+    case ${PHOTO_PG_DURABILITY:-fast} in
+        fast) durability_settings=$'fsync = off\nsynchronous_commit = off\nfull_page_writes = off' ;;
+        durable) durability_settings='# durable: fsync, synchronous_commit and full_page_writes keep their defaults' ;;
+        *)
+            photo_err "PHOTO_PG_DURABILITY must be fast or durable, not ${PHOTO_PG_DURABILITY}"
+            return 1
+            ;;
+    esac
+
     # Another process may grab the port between free_port and the bind: retry.
     local attempt port=""
     for attempt in 1 2 3; do
@@ -325,9 +337,7 @@ port = $port
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$pgdir'
 max_connections = 200
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+$durability_settings
 EOF
         if "${_PHOTO_PG_AS[@]}" "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 -s start; then
             break
