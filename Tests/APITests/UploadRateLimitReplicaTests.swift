@@ -85,7 +85,7 @@ import Testing
 
             for replica in replicas { replica.process.terminate() }
             for replica in replicas {
-                let status = try await replica.wait(timeout: .seconds(15))
+                let status = try await replica.wait(timeout: .seconds(60))
                 #expect(status == 0, "\(replica.standardError.suffix(2000))")
             }
         }
