@@ -26,6 +26,16 @@ bench_python() {
     printf '%s\n' "$venv/bin/python"
 }
 
+# bench_start_postgres MIGRATOR_BIN: a throwaway Postgres in RUN_DIR (scripts/lib.sh
+# start_postgres, as PHOTO_PG_DURABILITY says), migrated, prepared by bench_pg_prepare.
+bench_start_postgres() {
+    start_postgres "$RUN_DIR" || return 1
+    photo_log "migrating"
+    "$1" up --dir sql >"$RUN_DIR/migrator.log" 2>&1 || {
+        photo_err "migrator up failed"; photo_log_tail "$RUN_DIR/migrator.log"; return 1; }
+    bench_pg_prepare
+}
+
 # bench_pg_prepare: turns on track_wal_io_timing in the throwaway cluster (so pg_stat_wal has the
 # time WAL flushes took) and prints the durability settings the server reports.
 bench_pg_prepare() {

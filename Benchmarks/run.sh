@@ -99,14 +99,7 @@ done
 
 make_run_dir
 install_cleanup_traps
-start_postgres "$RUN_DIR"
-photo_log "migrating"
-"$bin_dir/migrator" up --dir sql >"$RUN_DIR/migrator.log" 2>&1 || {
-    photo_err "migrator up failed"
-    photo_log_tail "$RUN_DIR/migrator.log"
-    exit 1
-}
-bench_pg_prepare
+bench_start_postgres "$bin_dir/migrator"
 
 sink_port=$(free_port 1)
 start_background sink "$RUN_DIR/sink.log" "$bin_dir/BenchSQSSink" --host 127.0.0.1 --port "$sink_port"

@@ -3,8 +3,9 @@
 #
 #   Benchmarks/scaling.sh [options]
 #
-#   --preset NAME      short (about 2 minutes, for trying the harness), default (about 8-10
-#                      minutes) or long (about 25 minutes): events per drain run, runs per
+#   --preset NAME      short (one run per point, for trying the harness), default (3 runs per
+#                      point; 13 minutes on a loaded machine, where each drain ran twice) or
+#                      long (5 runs per point, 15 s each): events per drain run, runs per
 #                      point, seconds per wrk run
 #   --skip-build       use the release binaries already built
 #   --fast-postgres    a diagnostic: Postgres with fsync, synchronous_commit and
@@ -100,11 +101,7 @@ done
 
 make_run_dir
 install_cleanup_traps
-start_postgres "$RUN_DIR"
-photo_log "migrating"
-"$bin_dir/migrator" up --dir sql >"$RUN_DIR/migrator.log" 2>&1 || {
-    photo_err "migrator up failed"; photo_log_tail "$RUN_DIR/migrator.log"; exit 1; }
-bench_pg_prepare
+bench_start_postgres "$bin_dir/migrator"
 postmaster_pid=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
 status=0
 

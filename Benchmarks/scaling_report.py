@@ -19,11 +19,11 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from bench import command_output
 from pgwal import difference, settings_line
 
 # Other processes' share of the machine's CPU above which a figure is labelled provisional.
@@ -211,13 +211,6 @@ def save(fig, path: Path) -> str:
 
     plt.close(fig)
     return path.name
-
-
-def command_output(command: list[str]) -> str:
-    try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=20).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 def markdown(report: dict) -> str:

@@ -1,15 +1,12 @@
-# Shared by Benchmarks/api/run.sh and Benchmarks/api/profile.sh (source it after scripts/lib.sh,
-# with RUN_DIR made and the cleanup traps installed).
+# Shared by Benchmarks/api/run.sh, Benchmarks/api/profile.sh and Benchmarks/scaling.sh (source it
+# after scripts/lib.sh and Benchmarks/lib.sh, with RUN_DIR made and the cleanup traps installed).
 
 # bench_start_api PHOTO_API_BIN MIGRATOR_BIN
-# Starts a throwaway Postgres in RUN_DIR (scripts/lib.sh start_postgres: PHOTO_PG_DURABILITY
-# says which settings), migrates it, then bench_api_fixtures and bench_launch_api.
+# Starts a throwaway Postgres in RUN_DIR (Benchmarks/lib.sh bench_start_postgres:
+# PHOTO_PG_DURABILITY says which settings), then bench_api_fixtures and bench_launch_api.
 bench_start_api() {
     local api_bin=$1 migrator_bin=$2
-    start_postgres "$RUN_DIR"
-    photo_log "migrating"
-    "$migrator_bin" up --dir sql >"$RUN_DIR/migrator.log" 2>&1 || {
-        photo_err "migrator up failed"; photo_log_tail "$RUN_DIR/migrator.log"; return 1; }
+    bench_start_postgres "$migrator_bin" || return 1
     bench_api_fixtures
     bench_launch_api "$api_bin"
 }

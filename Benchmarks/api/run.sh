@@ -98,7 +98,6 @@ echo "$boto_json" >"$RUN_DIR/presign-botocore.json"
 
 # --- 2. upload-url under wrk ---
 bench_start_api "$bin_dir/photo-api" "$bin_dir/migrator"
-bench_pg_prepare
 
 code=$(curl -s -o "$RUN_DIR/one.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $token" \
     -H 'Content-Type: application/json' \
