@@ -79,28 +79,37 @@ import Testing
             let (stub, clock, cache) = (world.stub, world.clock, world.cache)
             try CredentialProviderTests.write("token-one\n", to: world.tokenFile)
             try await cache.refreshNow()
-            var seen: [String] = []
             for rotation in 1...3 {
+                let current = "AKIDGEN\(rotation)"
+                let next = "AKIDGEN\(rotation + 1)"
                 // Inside the window's reach: many requests, no fetch.
+                var before: [String] = []
                 for _ in 0..<25 {
-                    seen.append(try await cache.current().accessKeyID)
+                    before.append(try await cache.current().accessKeyID)
                 }
+                #expect(Set(before) == [current])
                 #expect(stub.generation == rotation)
                 if rotation == 2 {
                     try CredentialProviderTests.write("token-two", to: world.tokenFile)
                 }
-                // Less than the window left: requests still get the current keys at once,
-                // and exactly one refresh runs behind them.
+                // Less than the window left: requests still get the current keys at once, and
+                // exactly one refresh runs behind them. The first request starts it; the later
+                // ones get the current keys until it lands (on a fast machine before they are
+                // done), and never the old ones after the new ones.
                 clock.advance(seconds: 500)
+                var during: [String] = []
                 for _ in 0..<25 {
-                    seen.append(try await cache.current().accessKeyID)
+                    during.append(try await cache.current().accessKeyID)
                 }
+                #expect(during.first == current)
+                let firstNew = during.firstIndex(of: next) ?? during.endIndex
+                #expect(during[..<firstNew].allSatisfy { $0 == current })
+                #expect(during[firstNew...].allSatisfy { $0 == next }, "\(during)")
                 await cache.waitForRefresh()
                 #expect(stub.generation == rotation + 1)
-                #expect(try await cache.current().accessKeyID == "AKIDGEN\(rotation + 1)")
+                #expect(try await cache.current().accessKeyID == next)
             }
             #expect(cache.refreshCount == 4)
-            #expect(Set(seen) == ["AKIDGEN1", "AKIDGEN2", "AKIDGEN3"])
             #expect(stub.requests.map(\.authorization) == ["token-one", "token-one", "token-two", "token-two"])
         }
     }
