@@ -61,85 +61,51 @@ struct GeneratedSwiftClientTests {
 
     @Test(.requiresDatabase, .requiresLocalStack) func theGeneratedClientUploadsAPhotoToProcessing() async throws {
         let client = try await Self.builtExecutable()
-        let s3 = try LocalStackSQS.endpoint()
-        let bucket = "swift-client-\(UUID().uuidString.prefix(8).lowercased())"
-        let created = try await Scoped.withHTTPClient { http in
-            try await http.execute(.init(method: "PUT", url: "\(s3)/\(bucket)"))
-        }
-        try #require(created.status == 200, "creating the bucket answered \(created.status)")
-        try await LocalStackSQS.withQueue(prefix: "swift-client") { _, queueURL in
-            try await TestDatabase.withFresh { database in
-                try await database.migrate()
-                let project = UUID()
-                try await runBlocking {
-                    try database.connect().query(
-                        "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'swift client')",
-                        [project, AuthFixtures.organizationID]
-                    )
-                }
-                let api = try await LiveAPI.start(
-                    databaseURL: database.connectionString,
-                    environment: ["AWS_ENDPOINT_URL": s3, "PHOTOS_BUCKET": bucket]
-                )
-                defer { api.stop() }
-                let relay = try ChildProcess(
-                    try TestPaths.executable("outbox-relay"),
-                    ["run"],
-                    environment: [
-                        "DATABASE_URL": database.connectionString, "DETECTION_QUEUE_URL": queueURL,
-                        "AWS_ENDPOINT_URL": s3, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                        "AWS_REGION": "us-east-1", "RELAY_METRICS_HOST": "127.0.0.1", "RELAY_METRICS_PORT": "0",
-                        "RELAY_POLL_INTERVAL_MS": "100",
-                    ]
-                )
-                try relay.start()
-                defer { relay.process.terminate() }
+        try await LiveStack.run(prefix: "swift-client") { stack in
+            let run = try await ChildProcess.run(
+                client,
+                [
+                    "--api", stack.api.baseURL, "--project", stack.project.uuidString.lowercased(),
+                    "--file", ImageFixtures.directory.appendingPathComponent("iphone4s-gps-orientation6.jpg").path,
+                    "--wait-for", "processing",
+                ],
+                environment: ["PHOTO_API_TOKEN": try await PhotoWorld.token()],
+                timeout: .seconds(120)
+            )
+            #expect(run.status == 0, "the generated client failed:\n\(run.standardOutput)\n\(run.standardError)")
+            let lines = run.standardOutput.split(separator: "\n")
+            #expect(lines.contains { $0.hasPrefix("1. upload URL issued") })
+            #expect(lines.contains { $0.hasPrefix("2. PUT done") })
+            #expect(lines.contains { $0.hasPrefix("3. confirmed: uploaded, 205x102") })
+            let summary = try #require(
+                lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] },
+                "no JSON summary:\n\(run.standardOutput)"
+            )
+            #expect(summary["status"] as? String == "processing")
+            #expect(summary["width"] as? Int == 205)
+            #expect(summary["height"] as? Int == 102)
+            #expect(summary["status_history"] as? [String] == ["pending_upload", "uploaded", "processing"])
+            let exif = try #require(summary["exif_data"] as? [String: Any])
+            #expect(exif["camera_make"] as? String == "Apple")
+            #expect(exif["camera_model"] as? String == "iPhone 4S")
+            #expect(exif["orientation"] as? Int == 6)
+            #expect(exif["gps_coordinates"] is [String: Any])
 
-                let run = try await ChildProcess.run(
-                    client,
-                    [
-                        "--api", api.baseURL, "--project", project.uuidString.lowercased(),
-                        "--file", ImageFixtures.directory.appendingPathComponent("iphone4s-gps-orientation6.jpg").path,
-                        "--wait-for", "processing",
-                    ],
-                    environment: ["PHOTO_API_TOKEN": try await PhotoWorld.token()],
-                    timeout: .seconds(120)
-                )
-                #expect(run.status == 0, "the generated client failed:\n\(run.standardOutput)\n\(run.standardError)")
-                let lines = run.standardOutput.split(separator: "\n")
-                #expect(lines.contains { $0.hasPrefix("1. upload URL issued") })
-                #expect(lines.contains { $0.hasPrefix("2. PUT done") })
-                #expect(lines.contains { $0.hasPrefix("3. confirmed: uploaded, 205x102") })
-                let summary = try #require(
-                    lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] },
-                    "no JSON summary:\n\(run.standardOutput)"
-                )
-                #expect(summary["status"] as? String == "processing")
-                #expect(summary["width"] as? Int == 205)
-                #expect(summary["height"] as? Int == 102)
-                #expect(summary["status_history"] as? [String] == ["pending_upload", "uploaded", "processing"])
-                let exif = try #require(summary["exif_data"] as? [String: Any])
-                #expect(exif["camera_make"] as? String == "Apple")
-                #expect(exif["camera_model"] as? String == "iPhone 4S")
-                #expect(exif["orientation"] as? Int == 6)
-                #expect(exif["gps_coordinates"] is [String: Any])
-
-                // The photo the API holds is the one the client printed.
-                let photoID = try #require(summary["photo_id"] as? String)
-                let stored = try await Scoped.withHTTPClient { http in
-                    try await http.execute(
-                        .init(
-                            method: "GET",
-                            url: "\(api.baseURL)/api/v1/photos/\(photoID)",
-                            headers: [("Authorization", "Bearer \(try await PhotoWorld.token())")]
-                        )
+            // The photo the API holds is the one the client printed.
+            let photoID = try #require(summary["photo_id"] as? String)
+            let stored = try await Scoped.withHTTPClient { http in
+                try await http.execute(
+                    .init(
+                        method: "GET",
+                        url: "\(stack.api.baseURL)/api/v1/photos/\(photoID)",
+                        headers: [("Authorization", "Bearer \(try await PhotoWorld.token())")]
                     )
-                }
-                #expect(stored.status == 200)
-                let photo = try JSONSerialization.jsonObject(with: Data(stored.body)) as? [String: Any]
-                #expect(photo?["project_id"] as? String == project.uuidString.lowercased())
-                #expect(photo?["s3_etag"] is String)
+                )
             }
+            #expect(stored.status == 200)
+            let photo = try JSONSerialization.jsonObject(with: Data(stored.body)) as? [String: Any]
+            #expect(photo?["project_id"] as? String == stack.project.uuidString.lowercased())
+            #expect(photo?["s3_etag"] is String)
         }
     }
 }

@@ -169,10 +169,11 @@ import Testing
                     let link = try Self.resolve(value, in: document)
                     #expect(link["operationRef"] == nil, "\(place): use operationId")
                     #expect((link["description"] as? String)?.isEmpty == false, "\(place) has no description")
-                    let target = try #require(
-                        byID[link["operationId"] as? String ?? ""],
-                        "\(place): no such operationId"
-                    )
+                    let operationID = link["operationId"] as? String ?? ""
+                    guard let target = byID[operationID] else {
+                        Issue.record("\(place): no operation has the operationId \(operationID)")
+                        continue
+                    }
                     let targetParameters = try (target.operation["parameters"] as? [Any] ?? []).map {
                         try Self.resolve($0, in: document)
                     }
