@@ -126,7 +126,7 @@ func upload(_ options: Options) async throws -> Summary {
     // signature covers them), and no Authorization header.
     guard let uploadURL = URL(string: upload.uploadUrl) else { throw StepFailed("createUploadURL", upload.uploadUrl) }
     var put = URLRequest(url: uploadURL)
-    put.httpMethod = "PUT"
+    put.httpMethod = "PUT"  // the response's `method`, which the document fixes to PUT
     for (name, value) in upload.headers.additionalProperties {
         put.setValue(value, forHTTPHeaderField: name)
     }
