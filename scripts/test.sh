@@ -12,6 +12,8 @@
 #   TEST_DATABASE_URL (and DATABASE_URL)             the throwaway database
 #   TEST_PG_RESTART, TEST_PG_STOP, TEST_PG_START      scripts for Postgres fault tests
 #   MIGRATOR_BIN, PHOTO_API_BIN, OUTBOX_RELAY_BIN     absolute paths of the executables
+#   SWIFT_CLIENT_EXAMPLE_BIN, _BUILD_STATUS, _BUILD_LOG  the generated Swift client example,
+#     built beside the main build (its exit status lands in _BUILD_STATUS when it ends)
 #   unless --without-localstack: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 #     AWS_REGION, LOCALSTACK_PORT, PHOTO_VENV_PYTHON (python with boto3/botocore)
 # A full run (no --filter/--skip, with LocalStack) also runs scripts/check-aws-template.sh
@@ -25,7 +27,7 @@ cd "$repo_root"
 source scripts/lib.sh
 
 usage() {
-    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 with_localstack=1
@@ -50,6 +52,17 @@ ensure_prereqs "${prereq_args[@]}"
 # Formatting is part of the suite: .swift-format at the root, toolchain's swift-format.
 swift format lint --strict --recursive Package.swift Sources Tests
 
+make_run_dir
+install_cleanup_traps
+# The Swift client generated from the OpenAPI document (docs/examples/swift-client) is a package
+# of its own: it builds beside the service's build, niced, into its own .build (what the
+# generator's own build costs overlaps the main build); GeneratedSwiftClientTests waits for the
+# status file, then runs it against the stack. A failed main build stops it (cleanup_stack).
+export SWIFT_CLIENT_EXAMPLE_BIN="$repo_root/docs/examples/swift-client/.build/debug/PhotoUploadClient"
+export SWIFT_CLIENT_EXAMPLE_BUILD_STATUS="$RUN_DIR/swift-client-build.status"
+export SWIFT_CLIENT_EXAMPLE_BUILD_LOG="$RUN_DIR/swift-client-build.log"
+start_background swift-client-example "$SWIFT_CLIENT_EXAMPLE_BUILD_LOG" \
+    nice -n 10 scripts/build-swift-client-example.sh "$SWIFT_CLIENT_EXAMPLE_BUILD_STATUS"
 # Build before starting services, so a compile error fails fast. Coverage
 # instrumentation is a build setting: `swift test --skip-build
 # --enable-code-coverage` only collects it, so the build must have it too.
@@ -62,8 +75,6 @@ swift build --build-tests --enable-code-coverage
 # The alert rules (promtool check and unit tests) and the dashboard, in seconds.
 scripts/check-observability.sh
 
-make_run_dir
-install_cleanup_traps
 start_postgres "$RUN_DIR"
 export TEST_DATABASE_URL=$DATABASE_URL
 # Never a skip here: a test that needs a service runs, and fails if the service is missing.

@@ -9,12 +9,17 @@ import Testing
 @Suite struct DocumentationTests {
     static let root = TestPaths.repositoryRoot
 
-    /// README.md and every Markdown file under docs/.
+    /// README.md and every Markdown file under docs/, but for the build folders of the nested
+    /// example packages (`docs/examples/swift-client/.build`: their dependencies' checkouts).
     static func documents() throws -> [(path: String, text: String)] {
         let docs = root.appendingPathComponent("docs")
         var paths = ["README.md"]
         let enumerator = FileManager.default.enumerator(atPath: docs.path)
         while let relative = enumerator?.nextObject() as? String {
+            if relative.split(separator: "/").last?.hasPrefix(".build") == true {
+                enumerator?.skipDescendants()
+                continue
+            }
             if relative.hasSuffix(".md") { paths.append("docs/" + relative) }
         }
         return try paths.sorted().map { path in
