@@ -182,7 +182,11 @@ def main():
                      f"{fmt(e2e['p99_ms'])} | {fmt(e2e['max_ms'])} | {fmt(e2e['min_ms'])} | {e2e['negative']} | {cpu} | "
                      f"{e2e['others_share_percent']} % / {e2e['steal_share_percent']} % |")
         if e2e["p50_ms"] is not None:
-            lines += ["", f"Targets: p50 < 10 ms {ok(e2e['p50_ms'] < 10)}, p99 < 50 ms {ok(e2e['p99_ms'] < 50)}. "
+            # A stack that falls behind the schedule answers late and the messages arrive long before
+            # the responses: negative latencies that say nothing about the target.
+            kept_up = e2e["response_p99_ms"] < 1000
+            verdict = lambda b: ok(b) if kept_up else "NOT MEASURED (the stack fell behind the rate: responses p99 >= 1 s)"
+            lines += ["", f"Targets: p50 < 10 ms {verdict(e2e['p50_ms'] < 10)}, p99 < 50 ms {verdict(e2e['p99_ms'] < 50)}. "
                           f"The complete responses took p50 {fmt(e2e['response_p50_ms'])}, p99 {fmt(e2e['response_p99_ms'])} "
                           "(a negative latency: the message reached the sink before the client had read the response). "
                           f"From the request's sending to the message: p50 {fmt(e2e['send_to_sink_p50_ms'])}, p99 {fmt(e2e['send_to_sink_p99_ms'])}. "
