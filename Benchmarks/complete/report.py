@@ -102,6 +102,20 @@ def end_to_end(run_dir, rate, seconds):
     }
 
 
+def summary_lines(title, unit, summary, top_title, lead=None):
+    """A profile_summary.py result as Markdown: areas, steps (perf only), hottest functions."""
+    lines = ["", title, ""] + ([lead, ""] if lead else [])
+    lines += [f"| area | share of photo-api's {unit} |", "|---|---:|"]
+    lines += [f"| {a} | {p:.1f} % |" for a, p in summary["areas"]]
+    if summary.get("steps"):
+        lines += ["", "Steps, inclusive (the frame and all it calls; nested rows are part of the row above):", "",
+                  f"| step | share of photo-api's {unit} |", "|---|---:|"]
+        lines += [f"| {label} | {share:.1f} % |" for label, share in summary["steps"]]
+    lines += ["", top_title, ""]
+    lines += [f"- {p:.2f} % `{d}` {s}" for p, d, s in summary["top"][:15]]
+    return lines
+
+
 def main():
     run_dir, command, load_before, duration, connections, rate, seconds, commit = sys.argv[1:9]
     callgrind = load(f"{run_dir}/callgrind.json")
@@ -156,22 +170,12 @@ def main():
         lines += ["", f"Outbox payload keys, photo-api: `{keys(ours['payload'])}`; reference: "
                       f"`{keys(reference['payload'])}`{'' if same else ' (DIFFER)'}."]
     if profile:
-        lines += ["", f"## Where photo-api's CPU goes (perf record -e cpu-clock, {profile['samples']} samples, 5 s of wrk)", "",
-                  "| area | share of photo-api's samples |", "|---|---:|"]
-        lines += [f"| {a} | {p:.1f} % |" for a, p in profile["areas"]]
-        if profile.get("steps"):
-            lines += ["", "Steps, inclusive (the frame and all it calls; nested rows are part of the row above):", "",
-                      "| step | share of photo-api's samples |", "|---|---:|"]
-            lines += [f"| {label} | {share:.1f} % |" for label, share in profile["steps"]]
-        lines += ["", "Hottest symbols (self):", ""]
-        lines += [f"- {p:.2f} % `{d}` {s}" for p, d, s in profile["top"][:15]]
+        lines += summary_lines(f"## Where photo-api's CPU goes (perf record -e cpu-clock, {profile['samples']} samples, 5 s of wrk)",
+                               "samples", profile, "Hottest symbols (self):")
     if callgrind:
-        lines += ["", f"## Instructions per confirmation (callgrind, photo-api only, {callgrind['confirmations']} confirmations at 20/s)", "",
-                  f"**{callgrind['ir_per_confirmation']:,} instructions per confirmation** ({callgrind['total_ir']:,} in all).", "",
-                  "| area | share of photo-api's instructions |", "|---|---:|"]
-        lines += [f"| {a} | {p:.1f} % |" for a, p in callgrind["areas"]]
-        lines += ["", "Functions with most instructions (self):", ""]
-        lines += [f"- {p:.2f} % `{d}` {s}" for p, d, s in callgrind["top"][:15]]
+        lines += summary_lines(f"## Instructions per confirmation (callgrind, photo-api only, {callgrind['confirmations']} confirmations at 20/s)",
+                               "instructions", callgrind, "Functions with most instructions (self):",
+                               f"**{callgrind['ir_per_confirmation']:,} instructions per confirmation** ({callgrind['total_ir']:,} in all).")
     if e2e:
         lines += ["", f"## End to end: complete response -> message at the SQS sink ({e2e['rate']:.0f}/s open loop for {e2e['seconds']:.0f} s)", "",
                   "| sent | non-200 | messages missing | matched | p50 | p99 | max | min | negative | CPU ms/confirmation | others / steal |",
