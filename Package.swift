@@ -463,5 +463,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "BenchPresign", dependencies: ["AWS"], path: "Benchmarks/Presign"),
+        // MARK: Benchmarks/complete/run.sh: an in-memory S3 (HEAD, ranged GET) for the complete benchmark.
+        .executableTarget(
+            name: "BenchS3Stub",
+            dependencies: [
+                "Digest",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/S3Stub",
+            swiftSettings: swiftSettings
+        ),
     ]
 )

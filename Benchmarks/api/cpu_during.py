@@ -8,6 +8,9 @@ used meanwhile, the context switches of photo-api's threads and of the Postgres 
 machine's busy, stolen and total CPU seconds (all cores), so the caller can divide by the requests
 served and see how much of the machine other work took. With PERF_RECORD=FILE in the environment,
 `perf record -e cpu-clock -g` samples photo-api meanwhile into FILE.
+API_PID may be a comma-separated list (a server of several processes: their CPU is summed).
+With CPU_EXTRA_PIDS=NAME:PID[,NAME:PID...] (Benchmarks/complete/run.sh: the S3 stub), each
+NAME's CPU seconds are written too, under "extra".
 """
 import json
 import os
@@ -79,14 +82,21 @@ def main():
     if perf_file:
         recorder = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g", "-p", api, "-o", perf_file],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    a0, s0, (p0, ps0), (b0, st0, t0), c0 = cpu(api), switches(api), postgres(postmaster), machine(), children()
+    apis = api.split(",")
+    extra = dict(item.split(":", 1) for item in os.environ.get("CPU_EXTRA_PIDS", "").split(",") if item)
+    api_cpu = lambda: sum(cpu(pid) for pid in apis)
+    api_switches = lambda: sum(switches(pid) for pid in apis)
+    x0 = {name: cpu(pid) for name, pid in extra.items()}
+    a0, s0, (p0, ps0), (b0, st0, t0), c0 = api_cpu(), api_switches(), postgres(postmaster), machine(), children()
     status = subprocess.run(command).returncode
-    a1, s1, (p1, ps1), (b1, st1, t1), c1 = cpu(api), switches(api), postgres(postmaster), machine(), children()
+    a1, s1, (p1, ps1), (b1, st1, t1), c1 = api_cpu(), api_switches(), postgres(postmaster), machine(), children()
+    x1 = {name: cpu(pid) for name, pid in extra.items()}
     if recorder:
         recorder.send_signal(2)
         recorder.wait(timeout=60)
     json.dump({"api": a1 - a0, "postgres": p1 - p0, "command": c1 - c0, "busy": b1 - b0, "steal": st1 - st0, "total": t1 - t0,
-               "api_switches": s1 - s0, "postgres_switches": ps1 - ps0},
+               "api_switches": s1 - s0, "postgres_switches": ps1 - ps0,
+               "extra": {name: x1[name] - x0[name] for name in extra}},
               open(json_file, "w"))
     sys.exit(status)
 

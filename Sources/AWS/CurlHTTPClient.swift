@@ -306,18 +306,16 @@ private final class ResponseAccumulator {
     }
 
     func addHeaderLine(_ bytes: UnsafeRawBufferPointer) {
-        // "\r\n" is one Character in Swift, so it is listed as such.
-        let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: [" ", "\r\n", "\r", "\n"])
-        // A status line starts each response (also after a redirect or 100 Continue):
-        // keep only the final response's fields.
-        if line.hasPrefix("HTTP/") {
+        switch CurlHeaderLine(bytes) {
+        case .statusLine:
+            // A status line starts each response (also after a redirect or 100 Continue):
+            // keep only the final response's fields.
             headers = []
-            return
+        case .field(let name, let value):
+            headers.append((name, value))
+        case .other:
+            break
         }
-        guard let colon = line.firstIndex(of: ":") else { return }
-        let name = line[..<colon].lowercased()
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: [" ", "\t"])
-        headers.append((name, value))
     }
 }
 
