@@ -115,7 +115,13 @@ start_background sink "$RUN_DIR/sink.log" "$bin_dir/BenchSQSSink" --host 127.0.0
 sink_pid=$PHOTO_LAST_PID
 wait_http_200 "http://127.0.0.1:$sink_port/stats" 30 "$sink_pid" "$RUN_DIR/sink.log"
 
-proc_args=(--proc "sink=$sink_pid")
+# The sink keeps every message it received (the delivery check needs them), so its RSS grows
+# with the run by design: only its fds are checked.
+# Sockets a process may add after warm-up: its libcurl pool (one keep-alive connection per request
+# in flight, up to 16 in photo-api's S3 client and in each relay's SQS client) fills up when a burst
+# of CPU contention makes requests overlap; a leak of one socket per request or photo would pass
+# that within seconds at the soak's rate.
+proc_args=(--fds-proc "sink=$sink_pid" --socket-allowance "sink=$((16 * relays))" --socket-allowance photo-api=16)
 for ((i = 1; i <= relays; i++)); do
     metrics_port=$(free_port 1)
     start_background "relay-$i" "$RUN_DIR/relay-$i.log" env -u AWS_ENDPOINT_URL \
@@ -126,7 +132,7 @@ for ((i = 1; i <= relays; i++)); do
         "$bin_dir/outbox-relay" run
     relay_pid=$PHOTO_LAST_PID
     wait_http_200 "http://127.0.0.1:$metrics_port/readyz" 60 "$relay_pid" "$RUN_DIR/relay-$i.log"
-    proc_args+=(--proc "relay-$i=$relay_pid")
+    proc_args+=(--proc "relay-$i=$relay_pid" --socket-allowance "relay-$i=16")
 done
 
 api_port=$(free_port 1)
