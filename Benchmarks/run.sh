@@ -33,6 +33,8 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
+# shellcheck source=Benchmarks/lib.sh
+source Benchmarks/lib.sh
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 
@@ -77,35 +79,11 @@ fi
 python="$venv/bin/python"
 
 # Release builds are what we benchmark.
-scratch=${BENCH_SCRATCH_PATH:-.build}
-if ((!skip_build)); then
-    build_log=$(mktemp -t bench-build.XXXXXX)
-    for product in BenchSQSSink migrator outbox-relay; do
-        photo_log "swift build -c release --product $product (scratch path $scratch)"
-        if ! swift build -c release --scratch-path "$scratch" --product "$product" >"$build_log" 2>&1; then
-            photo_err "the release build of $product failed"
-            photo_log_tail "$build_log" 60
-            rm -f "$build_log"
-            exit 1
-        fi
-        grep -E '^Build of product' "$build_log" >&2 || true
-    done
-    rm -f "$build_log"
-fi
-bin_dir="$repo_root/$scratch/release"
-for binary in BenchSQSSink migrator outbox-relay; do
-    [[ -x $bin_dir/$binary ]] || { photo_err "no $bin_dir/$binary (build first, or drop --skip-build)"; exit 1; }
-done
+bench_release_build "${BENCH_SCRATCH_PATH:-.build}" "$skip_build" BenchSQSSink migrator outbox-relay
 
 make_run_dir
 install_cleanup_traps
-start_postgres "$RUN_DIR"
-photo_log "migrating"
-"$bin_dir/migrator" up --dir sql >"$RUN_DIR/migrator.log" 2>&1 || {
-    photo_err "migrator up failed"
-    photo_log_tail "$RUN_DIR/migrator.log"
-    exit 1
-}
+bench_migrated_postgres "$bin_dir/migrator"
 
 sink_port=$(free_port 1)
 start_background sink "$RUN_DIR/sink.log" "$bin_dir/BenchSQSSink" --host 127.0.0.1 --port "$sink_port"

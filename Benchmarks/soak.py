@@ -741,13 +741,15 @@ def run(args) -> int:
         raise
     load_end = time.time() - sampler.t0
     phase["now"] = "drain"
-    log(f"load stopped after {load.started} confirmations; draining (up to {args.drain_timeout:g} s)")
+    log(f"load stopped after {load.started} confirmations; draining (up to {args.drain_timeout:g} s: every "
+        "confirmed photo completed, the outbox empty, the seeded keys purged)")
     drain_started = time.time()
     while time.time() - drain_started < args.drain_timeout:
         with pipeline.lock:
             done = set(load.confirmed) <= pipeline.completed
         sample = sampler.samples[-1]
-        if done and sample["phase"] == "drain" and sample["outbox_depth"] == 0:
+        # A run shorter than the reconciler's interval sees its next pass during the drain.
+        if done and sample["phase"] == "drain" and sample["outbox_depth"] == 0 and sample["seeded_during_left"] == 0:
             break
         time.sleep(1)
     drain = time.time() - drain_started

@@ -26,6 +26,8 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
+# shellcheck source=Benchmarks/lib.sh
+source Benchmarks/lib.sh
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 
@@ -69,36 +71,12 @@ venv="$repo_root/Benchmarks/.venv-soak"
 _photo_ensure_pip_venv "$venv" "matplotlib>=3.7,<4" "psycopg[binary]>=3.1,<4"
 python="$venv/bin/python"
 
-scratch=${BENCH_SCRATCH_PATH:-.build}
-products=(photo-api outbox-relay migrator BenchSQSSink)
-if ((!skip_build)); then
-    build_log=$(mktemp -t soak-build.XXXXXX)
-    for product in "${products[@]}"; do
-        photo_log "swift build -c release --product $product (scratch path $scratch)"
-        if ! swift build -c release --scratch-path "$scratch" --product "$product" >"$build_log" 2>&1; then
-            photo_err "the release build of $product failed"
-            photo_log_tail "$build_log" 60
-            rm -f "$build_log"
-            exit 1
-        fi
-    done
-    rm -f "$build_log"
-fi
-bin_dir="$repo_root/$scratch/release"
-for product in "${products[@]}"; do
-    [[ -x $bin_dir/$product ]] || { photo_err "no $bin_dir/$product (build first, or drop --skip-build)"; exit 1; }
-done
+bench_release_build "${BENCH_SCRATCH_PATH:-.build}" "$skip_build" photo-api outbox-relay migrator BenchSQSSink
 
 make_run_dir
 install_cleanup_traps
 export PHOTO_PG_DURABILITY=durable
-start_postgres "$RUN_DIR"
-photo_log "migrating"
-"$bin_dir/migrator" up --dir sql >"$RUN_DIR/migrator.log" 2>&1 || {
-    photo_err "migrator up failed"
-    photo_log_tail "$RUN_DIR/migrator.log"
-    exit 1
-}
+bench_migrated_postgres "$bin_dir/migrator"
 
 # A project, user tokens, the pipeline's service token, and the expired idempotency keys, all
 # before photo-api (and so its reconciler) starts.
