@@ -163,6 +163,7 @@ class Load:
         self.started = 0
         self.failed_flows = 0
         self.counter = 0
+        self.backlog_max = 0
 
     def flow(self) -> None:
         with self.lock:
@@ -213,9 +214,16 @@ class Load:
         # long (each used every workers/rate seconds, well within the servers' idle timeouts):
         # the servers' fd counts then show the servers, not the driver's concurrency.
         for url in (self.args.api, self.args.s3):
-            self.client.connect(url)
+            try:
+                self.client.connect(url)
+            except OSError as error:
+                log(f"load: could not connect to {url}: {error!r}")
         while jobs.get() is not None:
-            self.flow()
+            try:
+                self.flow()
+            except Exception as error:  # a bug here must not stop the worker, only count
+                log(f"load: a confirmation failed in the driver: {error!r}")
+                self._failed()
 
     def run(self, until: float, stop: threading.Event) -> int:
         """Starts a confirmation every 1/rate seconds until `until`; returns the most flows
@@ -238,6 +246,7 @@ class Load:
             jobs.put(None)
         for thread in workers:
             thread.join(timeout=120)
+        self.backlog_max = backlog_max
         return backlog_max
 
 
@@ -473,6 +482,10 @@ def run_checks(args, recorder, load, pipeline, sampler, seeded, load_end, drain)
     for _, route, status, _ in recorder.rows:
         statuses[route][status] += 1
     server_errors = sum(n for route in statuses.values() for status, n in route.items() if status >= 500)
+    expected = round(args.rate * args.minutes * 60)
+    check("the load kept its rate", load.started >= 0.95 * expected and load.confirmed,
+          f"{load.started} confirmations started of {expected} due, {len(load.confirmed)} confirmed; at most "
+          f"{load.backlog_max} waited for a free worker at once")
     check("no 5xx", server_errors == 0, f"{server_errors} responses 5xx of {len(recorder.rows)}")
     other = sum(n for route in statuses.values() for status, n in route.items() if status == 0 or 300 <= status < 500)
     check("no other failed request", other == 0 and load.failed_flows == 0,
