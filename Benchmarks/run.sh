@@ -17,13 +17,16 @@
 #   --retry-noisy N       run a drain or latency run again, up to N times, when other
 #                         processes took over 10 % of the CPU during it (default 2)
 #   --no-sink-ceiling     skip the sink-alone measurement (needs wrk; skipped without it)
+#   --fast-postgres       a diagnostic: Postgres with fsync, synchronous_commit and
+#                         full_page_writes off (default: durable, Postgres's defaults)
+#   --results-dir DIR     where latest.md and latest.json go (default Benchmarks/results)
 #   --skip-build          use the binaries already built
 #
 # Environment: BENCH_SCRATCH_PATH (default .build) is the swift build scratch path: release
 # binaries come from $BENCH_SCRATCH_PATH/release. KEEP_RUN_DIR=1 keeps the throwaway
 # Postgres, the sink's and the relays' logs.
 #
-# Starts a throwaway Postgres (scripts/lib.sh), migrates it, starts the SQS sink
+# Starts a throwaway Postgres (scripts/lib.sh; durable unless --fast-postgres), migrates it, starts the SQS sink
 # (Benchmarks/SQSSink), runs Benchmarks/bench.py and stops everything on exit. Results:
 # Benchmarks/results/latest.md and latest.json. Exit status 0 when every run succeeded, 3
 # when some relay run failed or timed out (the table says which), other non-zero on errors.
@@ -40,16 +43,18 @@ usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' 
 
 bench_args=()
 skip_build=0
+fast_postgres=0
 sink_ceiling=1
 command_line="Benchmarks/run.sh${*:+ $*}"
 while (($#)); do
     case $1 in
-        --repeat | --events | --kinds | --latency-rate | --latency-seconds | --timeout | --idle-wait | --retry-noisy)
+        --repeat | --events | --kinds | --latency-rate | --latency-seconds | --timeout | --idle-wait | --retry-noisy | --results-dir)
             (($# >= 2)) || { photo_err "$1 needs a value"; exit 2; }
             bench_args+=("$1" "$2")
             shift
             ;;
         --no-sink-ceiling) sink_ceiling=0 ;;
+        --fast-postgres) fast_postgres=1 ;;
         --skip-build) skip_build=1 ;;
         -h | --help)
             usage
@@ -67,23 +72,16 @@ done
 # shellcheck disable=SC2119 # no options: the Debian packages only
 ensure_prereqs
 
-# Python side: psycopg 3 and boto3 in Benchmarks/.venv (ignored by git through .venv*/).
-venv="$repo_root/Benchmarks/.venv"
-pip_specs=("psycopg[binary]>=3.1,<4" "boto3>=1.34")
-if [[ ! -x $venv/bin/python || ! -f $venv/.bench-pip-specs || $(<"$venv/.bench-pip-specs") != "${pip_specs[*]}" ]]; then
-    photo_log "creating $venv (psycopg, boto3)"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${pip_specs[@]}"
-    printf '%s' "${pip_specs[*]}" >"$venv/.bench-pip-specs"
-fi
-python="$venv/bin/python"
+bench_set_durability "$fast_postgres"
+# Python side: psycopg 3, boto3 (and matplotlib) in Benchmarks/.venv (ignored by git through .venv*/).
+python=$(bench_python)
 
 # Release builds are what we benchmark.
 bench_release_build "${BENCH_SCRATCH_PATH:-.build}" "$skip_build" BenchSQSSink migrator outbox-relay
 
 make_run_dir
 install_cleanup_traps
-bench_migrated_postgres "$bin_dir/migrator"
+bench_start_postgres "$bin_dir/migrator"
 
 sink_port=$(free_port 1)
 start_background sink "$RUN_DIR/sink.log" "$bin_dir/BenchSQSSink" --host 127.0.0.1 --port "$sink_port"

@@ -65,18 +65,16 @@ done
 
 ensure_prereqs --localstack
 
-# The driver's Python side: matplotlib (with Pillow, which makes the generated images) and psycopg,
-# in Benchmarks/.venv-soak (ignored by git through .venv*/).
-venv="$repo_root/Benchmarks/.venv-soak"
-_photo_ensure_pip_venv "$venv" "matplotlib>=3.7,<4" "psycopg[binary]>=3.1,<4"
-python="$venv/bin/python"
+# The driver's Python side: Benchmarks/.venv (psycopg 3, and matplotlib with Pillow, which makes
+# the generated images).
+python=$(bench_python)
 
 bench_release_build "${BENCH_SCRATCH_PATH:-.build}" "$skip_build" photo-api outbox-relay migrator BenchSQSSink
 
 make_run_dir
 install_cleanup_traps
-export PHOTO_PG_DURABILITY=durable
-bench_migrated_postgres "$bin_dir/migrator"
+bench_set_durability 0
+bench_start_postgres "$bin_dir/migrator"
 
 # A project, user tokens, the pipeline's service token, and the expired idempotency keys, all
 # before photo-api (and so its reconciler) starts.

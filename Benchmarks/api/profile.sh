@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cost of one POST /api/v1/photos/upload-url, for comparing changes on a shared machine:
 #
-#   Benchmarks/api/profile.sh [--duration S] [--connections N]
+#   Benchmarks/api/profile.sh [--duration S] [--connections N] [--fast-postgres]
 #
 # Wall-clock requests/s swing with whatever else runs on the cores; CPU time per request swings
 # less, so changes are compared with this and the headline figures come from
@@ -10,7 +10,8 @@
 # information stripped an internal crash.)
 #
 # wrk -t2 -cN (N = 64) for S seconds (10, after a 3 s warm-up) against photo-api and a throwaway
-# Postgres (scripts/lib.sh), then CPU milliseconds per request of photo-api, of every Postgres
+# Postgres (scripts/lib.sh; durable, or with --fast-postgres fsync, synchronous_commit and
+# full_page_writes off), then CPU milliseconds per request of photo-api, of every Postgres
 # process (postmaster and backends, from /proc/PID/stat) and of wrk (getrusage).
 # With PERF_RECORD=FILE, `perf record -e cpu-clock -g` samples photo-api during that run into
 # FILE (`perf report -i FILE`); cpu-clock, because this VM exposes no hardware counters.
@@ -26,19 +27,24 @@ cd "$repo_root"
 source scripts/lib.sh
 # shellcheck source=Benchmarks/api/lib.sh
 source Benchmarks/api/lib.sh
+# shellcheck source=Benchmarks/lib.sh
+source Benchmarks/lib.sh
 
 duration=10
 connections=64
+fast_postgres=0
 while (($#)); do
     case $1 in
         --duration) duration=${2:?}; shift ;;
         --connections) connections=${2:?}; shift ;;
+        --fast-postgres) fast_postgres=1 ;;
         -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) photo_err "unknown option $1"; exit 2 ;;
     esac
     shift
 done
 
+bench_set_durability "$fast_postgres"
 command -v wrk >/dev/null || { photo_err "wrk is required (apt-get install wrk)"; exit 1; }
 scratch=${BENCH_SCRATCH_PATH:-.build-bench}
 bin_dir="$repo_root/$scratch/release"

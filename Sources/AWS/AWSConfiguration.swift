@@ -10,7 +10,7 @@ public struct AWSConfiguration: Sendable {
         case variable(String)
         /// The selected profile's `region`.
         case profile
-        /// Instance metadata (``resolvingRegion(http:logger:)``).
+        /// Instance metadata (``resolvingRegion(http:logger:metadataTimeoutMilliseconds:)``).
         case instanceMetadata
         /// A region another setting implies (the relay's queue URL).
         case implied(by: String)
@@ -97,9 +97,17 @@ public struct AWSConfiguration: Sendable {
     /// one and instance metadata is enabled (as the SDKs do, after the profile); unchanged
     /// otherwise, or when the metadata service does not answer within its short timeout (off
     /// EC2 it never does), in which case us-east-1 stays and a warning says so.
-    public func resolvingRegion(http: CurlHTTPClient, logger: Logger) async -> AWSConfiguration {
+    public func resolvingRegion(
+        http: CurlHTTPClient,
+        logger: Logger,
+        metadataTimeoutMilliseconds: Int = InstanceMetadataCredentialProvider.timeoutMilliseconds
+    ) async -> AWSConfiguration {
         guard regionSource == .fallback, let metadata = credentialSources.instanceMetadata else { return self }
-        let provider = InstanceMetadataCredentialProvider(endpoint: metadata.endpoint, http: http)
+        let provider = InstanceMetadataCredentialProvider(
+            endpoint: metadata.endpoint,
+            http: http,
+            timeoutMilliseconds: metadataTimeoutMilliseconds
+        )
         do {
             let found = try await provider.region()
             guard Self.isValidRegion(found) else {

@@ -42,7 +42,7 @@ struct BrowserExampleTests {
             try await TestDatabase.withFresh { database in
                 try await database.migrate()
                 let project = UUID()
-                try await runBlocking {
+                _ = try await runBlocking {
                     try database.connect().query(
                         "INSERT INTO projects (id, organization_id, name) VALUES ($1, $2, 'browser')",
                         [project, AuthFixtures.organizationID]

@@ -8,7 +8,7 @@ import Testing
 
 /// `CORS_ALLOWED_ORIGINS` read by the real application: its routes answer preflights, and a
 /// browser can read both a photo and a refusal.
-@Suite(.serialized, .requiresDatabase) struct CrossOriginAPITests {
+@Suite(.serialized, .requiresDatabase, .offTheCooperativePool) struct CrossOriginAPITests {
     static let origin = "https://app.example.com"
 
     @Test func theApplicationAnswersPreflightsForItsRoutes() async throws {

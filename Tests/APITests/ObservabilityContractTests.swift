@@ -18,7 +18,7 @@ import Testing
 ///   from a list kept by hand);
 /// - `promtool check metrics` finds nothing wrong with either exposition but missing `HELP`
 ///   lines (swift-metrics has no help text).
-@Suite(.requiresDatabase) struct ObservabilityContractTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct ObservabilityContractTests {
     @Test func metricsAfterOnePhotoAndTheNamesAlertsAndDashboardUse() async throws {
         let (api, relay) = try await Self.scrapeAfterOnePhoto()
 

@@ -10,7 +10,7 @@ import Testing
 /// The detection pipeline's service token (scope `photos:status:write`, no `org_id`) through the
 /// real router: it reads and moves any organization's photo, is refused everywhere else, and the
 /// status history and the log name it.
-@Suite(.serialized, .requiresDatabase) struct ServicePrincipalTests {
+@Suite(.serialized, .requiresDatabase, .offTheCooperativePool) struct ServicePrincipalTests {
     static func serviceToken() async throws -> String {
         try await AuthFixtures.hs256(AuthFixtures.serviceClaims())
     }

@@ -11,7 +11,7 @@ import Testing
 /// `RateLimit-*` headers on every answer, 429 with `Retry-After` past the budget, a new window
 /// after the old one ended, idempotent replays that cost nothing, refused requests that count.
 /// `UploadRateLimitReplicaTests` shows three processes sharing one budget.
-@Suite(.requiresDatabase) struct UploadRateLimitTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct UploadRateLimitTests {
     /// The three headers of a response, as numbers (`nil` when one is missing).
     struct Headers: Equatable {
         let limit: Int

@@ -151,7 +151,7 @@ import Testing
             try expire(world, abandoned, secondsAgo: 3600)
             try await Self.withReconcilers(world, count: 1) { reconcilers in
                 let reconciler = reconcilers[0]
-                let running = Task { try await reconciler.run() }
+                let running = Task.offTheCooperativePool { try await reconciler.run() }
                 let deadline = ContinuousClock.now + .seconds(30)
                 while try world.status(abandoned) == "pending_upload", ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(50))

@@ -44,7 +44,10 @@ import Testing
                     authorizationToken: nil,
                     authorizationTokenFile: tokenFile.path,
                     http: http,
-                    retryDelay: .zero
+                    retryDelay: .zero,
+                    // A fetch that outlives botocore's 2 s on a saturated machine would be
+                    // retried and counted as a second rotation: these tests count fetches.
+                    timeoutMilliseconds: 30_000
                 )
                 let cache = CredentialCache(provider: provider, settings: settings, now: clock.function)
                 try await body(

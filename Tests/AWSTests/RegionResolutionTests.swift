@@ -18,6 +18,10 @@ import Testing
         return try AWSConfiguration(environment: EnvironmentReader(environment), appEnvironment: "production")
     }
 
+    /// The stub's answers may take seconds on a saturated machine; botocore's 1 s is for a real
+    /// instance.
+    static let stubTimeout = 30_000
+
     /// Nothing configured: the metadata's region, asked with a session token only, and the web
     /// identity's STS endpoint follows it.
     @Test func withNothingConfiguredTheInstanceMetadataNamesTheRegion() async throws {
@@ -34,7 +38,11 @@ import Testing
             ])
             #expect(unresolved.region == "us-east-1")
             #expect(unresolved.regionSource == .fallback)
-            let resolved = await unresolved.resolvingRegion(http: http, logger: Logger(label: "test"))
+            let resolved = await unresolved.resolvingRegion(
+                http: http,
+                logger: Logger(label: "test"),
+                metadataTimeoutMilliseconds: Self.stubTimeout
+            )
             #expect(resolved.region == CredentialStubServer.instanceRegion)
             #expect(resolved.regionSource == .instanceMetadata)
             #expect(
@@ -59,13 +67,23 @@ import Testing
             let configured = try Self.configuration([
                 "AWS_EC2_METADATA_SERVICE_ENDPOINT": base, "AWS_DEFAULT_REGION": "ap-south-1",
             ])
-            let kept = await configured.resolvingRegion(http: http, logger: Logger(label: "test"))
+            let kept = await configured.resolvingRegion(
+                http: http,
+                logger: Logger(label: "test"),
+                metadataTimeoutMilliseconds: Self.stubTimeout
+            )
             #expect(kept.region == "ap-south-1")
             #expect(kept.regionSource == .variable("AWS_DEFAULT_REGION"))
             let disabled = try Self.configuration([
                 "AWS_EC2_METADATA_SERVICE_ENDPOINT": base, "AWS_EC2_METADATA_DISABLED": "true",
             ])
-            #expect(await disabled.resolvingRegion(http: http, logger: Logger(label: "test")).region == "us-east-1")
+            #expect(
+                await disabled.resolvingRegion(
+                    http: http,
+                    logger: Logger(label: "test"),
+                    metadataTimeoutMilliseconds: Self.stubTimeout
+                ).region == "us-east-1"
+            )
         }
         #expect(stub.requests.isEmpty)
         await http.shutdown()
@@ -77,7 +95,11 @@ import Testing
         let refusing = try RefusingPort()
         defer { withExtendedLifetime(refusing) {} }
         let configuration = try Self.configuration(["AWS_EC2_METADATA_SERVICE_ENDPOINT": refusing.endpoint])
-        let resolved = await configuration.resolvingRegion(http: http, logger: Logger(label: "test"))
+        let resolved = await configuration.resolvingRegion(
+            http: http,
+            logger: Logger(label: "test"),
+            metadataTimeoutMilliseconds: Self.stubTimeout
+        )
         #expect(resolved.region == "us-east-1")
         #expect(resolved.regionSource == .fallback)
         await http.shutdown()

@@ -6,7 +6,7 @@ import Testing
 
 /// `migrator lint`: each rule with a case it must flag and a near miss it must not, allow
 /// comments, and the repository's own `sql/`.
-@Suite struct MigratorLintTests {
+@Suite(.offTheCooperativePool) struct MigratorLintTests {
     struct RuleCase: Sendable, CustomTestStringConvertible {
         var rule: LintRule
         /// Flagged: exactly `rule`, on `line`.

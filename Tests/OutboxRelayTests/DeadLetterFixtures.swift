@@ -141,7 +141,7 @@ final class DeadLetterNotifications: Sendable {
         var logger = Logger(label: "dead-letter-tests")
         logger.logLevel = .critical
         let listener = NotificationListener(settings: database.settings, channels: [channel], logger: logger)
-        let task = Task { try await listener.run { notifications.record($0) } }
+        let task = Task.offTheCooperativePool { try await listener.run { notifications.record($0) } }
         do {
             try await DeadLetterFixtures.waitUntil("the LISTEN connection is up") { notifications.isConnected }
             let value = try await body(notifications)

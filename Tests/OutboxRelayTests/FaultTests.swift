@@ -546,7 +546,7 @@ import Glibc
                         queueURL: queueURL,
                         settings: relaySettings
                     ) { _ in
-                        let restart = Task {
+                        let restart = Task.offTheCooperativePool {
                             try await Task.sleep(for: .milliseconds(700))
                             try await server.restart()
                         }

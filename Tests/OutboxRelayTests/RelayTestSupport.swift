@@ -225,7 +225,7 @@ enum InProcessRelay {
         )
         let group = ServiceGroup(services: [relay], logger: logger)
         let finished = Box(false)
-        let running = Task {
+        let running = Task.offTheCooperativePool {
             defer { finished.value = true }
             try await group.run()
         }
@@ -495,7 +495,7 @@ final class FakeSQS: Sendable {
             logger: logger
         )
         let group = ServiceGroup(services: [application], logger: logger)
-        let running = Task { try await group.run() }
+        let running = Task.offTheCooperativePool { try await group.run() }
         defer { running.cancel() }
         do {
             // A readiness wait, not a performance check: under a loaded CI machine, with every

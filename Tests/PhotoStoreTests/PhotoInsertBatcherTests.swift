@@ -281,14 +281,14 @@ import UUIDCoding
             let first = fixture.row()
             let leader = fixture.row()
             let followers = [fixture.row(), fixture.row()]
-            let firstTask = Task { await fixture.attempt(first) }
+            let firstTask = Task.offTheCooperativePool { await fixture.attempt(first) }
             try await fixture.waitUntil("the first insert waits for the lock") { try fixture.waitingInserts() == 1 }
-            let leaderTask = Task { await fixture.attempt(leader) }
+            let leaderTask = Task.offTheCooperativePool { await fixture.attempt(leader) }
             try await fixture.waitUntil("the leader queues") { fixture.batcher.queuedCount == 1 }
-            let followerTasks = followers.map { row in Task { await fixture.attempt(row) } }
+            let followerTasks = followers.map { row in Task.offTheCooperativePool { await fixture.attempt(row) } }
             try await fixture.waitUntil("its followers queue") { fixture.batcher.queuedCount == 3 }
             // First in line for the pool's only connection: a borrower keeping it until let go.
-            let holder = Task { try await fixture.pool.withConnection { _ in letGo.wait() } }
+            let holder = Task.offTheCooperativePool { try await fixture.pool.withConnection { _ in letGo.wait() } }
             try await fixture.waitUntil("the holder waits") { fixture.pool.waitingBorrowerCount == 1 }
             try fixture.release()
             #expect(try await firstTask.value.1.get())

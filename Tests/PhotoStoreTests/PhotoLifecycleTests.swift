@@ -340,9 +340,9 @@ import UUIDCoding
                     )
                     if page.isEmpty { break }
                     pages.append(page.map(\.photoID))
-                    cursor = page.last.map(PhotoListCursor.init(after:))
+                    let last = try #require(page.last.map(PhotoListCursor.init(after:)))
                     // The cursor survives its trip through a client.
-                    cursor = try #require(cursor.flatMap { PhotoListCursor(encoded: $0.encoded) })
+                    cursor = try #require(PhotoListCursor(encoded: last.encoded))
                 }
                 return pages
             }

@@ -8,7 +8,7 @@ import Testing
 /// The per-user budget counted by the upload statements in `rate_limit_windows`, against a real
 /// Postgres: a batch counts each user's requests in order, a window ends after its length, the
 /// count of a request refused early, and the reconciler's purge of windows long ended.
-@Suite(.requiresDatabase) struct RateLimitWindowsTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct RateLimitWindowsTests {
     /// One statement for a batch holding five requests of one user and two of another, limit 3:
     /// the first user's requests take positions 2 to 6 of the window (the first went alone), so
     /// two get in; the other user's both do.

@@ -67,9 +67,9 @@ import Testing
                 // while it waits, however slowly the machine runs (no sleeps to race).
                 let release = DispatchSemaphore(value: 0)
                 defer { release.signal() }
-                let holder = Task { try await pool.withConnection { _ in release.wait() } }
+                let holder = Task.offTheCooperativePool { try await pool.withConnection { _ in release.wait() } }
                 while pool.openConnectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
-                let waiter = Task { try await pool.query("SELECT 1") }
+                let waiter = Task.offTheCooperativePool { try await pool.query("SELECT 1") }
                 while pool.waitingBorrowerCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
                 waiter.cancel()
                 await #expect(throws: CancellationError.self) { try await waiter.value }

@@ -9,7 +9,7 @@ import Testing
 /// `ConnectionPool.execute` runs a statement the connection has prepared with libpq's
 /// non-blocking calls, waiting on the pool's `SocketReadinessMonitor`. These tests hold that
 /// path to what the blocking one guarantees.
-@Suite(.requiresDatabase) struct NonBlockingStatementTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct NonBlockingStatementTests {
     static let echo = PreparedStatement(
         name: "test_echo",
         sql: "SELECT $1::int AS n, $2::text AS text, pg_backend_pid() AS pid"
@@ -92,7 +92,7 @@ import Testing
                 sql: "SELECT pg_backend_pid() AS pid FROM pg_sleep($1::float8)"
             )
             let pid = try #require(try await pool.execute(sleep, [0.0]).first?.decode("pid", as: Int.self))
-            let sleeping = Task { try await pool.execute(sleep, [30.0]) }
+            let sleeping = Task.offTheCooperativePool { try await pool.execute(sleep, [30.0]) }
             let killer = try database.connect()
             try await waitUntil {
                 let state = try killer.query("SELECT state FROM pg_stat_activity WHERE pid = $1", [pid]).first
@@ -143,7 +143,7 @@ import Testing
             let pool = database.makePool(maximumConnections: 1)
             let sleep = PreparedStatement(name: "test_sleep", sql: "SELECT 7 AS n FROM pg_sleep($1::float8)")
             try await pool.execute(sleep, [0.0])
-            let sleeping = Task { try await pool.execute(sleep, [0.5]) }
+            let sleeping = Task.offTheCooperativePool { try await pool.execute(sleep, [0.5]) }
             try await waitUntil { pool.nonBlockingStatementCount.load(ordering: .relaxed) == 1 }
             await pool.shutdown()
             #expect(try await sleeping.value.first?.decode("n", as: Int.self) == 7)

@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 /// Each test restarts a private cluster of its own, so other suites are not disturbed.
-@Suite(.requiresDatabase) struct ServerRestartTests {
+@Suite(.requiresDatabase, .offTheCooperativePool) struct ServerRestartTests {
     @Test func thePoolReconnectsAfterTheServerRestarts() async throws {
         try await PrivatePostgresServer.withServer { server in
             let settings = try ConnectionSettings(connectionString: server.connectionString, applicationName: "tests")
@@ -36,11 +36,11 @@ import Testing
             let settings = try ConnectionSettings(connectionString: server.connectionString, applicationName: "tests")
             let events = EventLog()
             let listener = NotificationListener(settings: settings, channels: ["wakeup"], logger: Logger(label: "test"))
-            let listening = Task { try await listener.run { event in events.append(event) } }
+            let listening = Task.offTheCooperativePool { try await listener.run { event in events.append(event) } }
             defer { listening.cancel() }
 
             func waitFor(_ condition: @escaping ([NotificationListener.Event]) -> Bool) async throws {
-                for _ in 0..<200 where !events.matches(condition) {
+                for _ in 0..<600 where !events.matches(condition) {
                     try await Task.sleep(for: .milliseconds(50))
                 }
             }

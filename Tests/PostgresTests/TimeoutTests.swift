@@ -103,7 +103,7 @@ import Testing
             try await withPool(try Self.singleConnectionPool(database.connectionString, statement: 1000)) { pool in
                 let release = DispatchSemaphore(value: 0)
                 defer { release.signal() }
-                let holder = Task { try await pool.withConnection { _ in release.wait() } }
+                let holder = Task.offTheCooperativePool { try await pool.withConnection { _ in release.wait() } }
                 while pool.openConnectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
                 let started = ContinuousClock.now
                 let error = try await #require(throws: PostgresError.self) { try await pool.query("SELECT 1") }
@@ -125,7 +125,7 @@ import Testing
             try await withPool(try Self.singleConnectionPool(database.connectionString, statement: 60_000)) { pool in
                 let first = try #require(try await pool.query("SELECT pg_backend_pid() AS pid").first)
                 try await pool.execute(Self.sleep, [0])
-                let sleeping = Task { try await pool.execute(Self.sleep, [30]) }
+                let sleeping = Task.offTheCooperativePool { try await pool.execute(Self.sleep, [30]) }
                 while pool.nonBlockingStatementCount.load(ordering: .relaxed) == 0 {
                     try await Task.sleep(for: .milliseconds(10))
                 }

@@ -52,3 +52,28 @@ extension Trait where Self == OffTheCooperativePoolTrait {
     /// body runs on threads of its own (`BlockingTestExecutor`), not on the cooperative pool.
     public static var offTheCooperativePool: Self { OffTheCooperativePoolTrait() }
 }
+
+extension Task where Failure == any Error {
+    /// An unstructured task whose body runs on `BlockingTestExecutor`.
+    ///
+    /// `Task {}` does not inherit a task executor preference: inside an
+    /// `.offTheCooperativePool` test it runs on the cooperative pool, where any suite that
+    /// blocks the pool's threads delays it by seconds while the test body goes on (seen: a
+    /// statement task that had not started 15 s later).
+    @discardableResult
+    public static func offTheCooperativePool(
+        _ operation: sending @escaping @isolated(any) () async throws -> Success
+    ) -> Task<Success, any Error> {
+        Task(executorPreference: BlockingTestExecutor.shared, operation: operation)
+    }
+}
+
+extension Task where Failure == Never {
+    /// The non-throwing form of `offTheCooperativePool(_:)`.
+    @discardableResult
+    public static func offTheCooperativePool(
+        _ operation: sending @escaping @isolated(any) () async -> Success
+    ) -> Task<Success, Never> {
+        Task(executorPreference: BlockingTestExecutor.shared, operation: operation)
+    }
+}

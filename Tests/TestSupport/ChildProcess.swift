@@ -66,8 +66,10 @@ public final class ChildProcess: @unchecked Sendable {
         while process.isRunning {
             if ContinuousClock.now > deadline {
                 process.terminate()
+                let lastLines = errorLines.suffix(20).joined(separator: "\n")
                 throw TestEnvironmentError(
-                    "\(process.executableURL?.lastPathComponent ?? "child") did not exit within \(timeout)"
+                    "\(process.executableURL?.lastPathComponent ?? "child") did not exit within \(timeout); "
+                        + "the end of its standard error:\n\(lastLines)"
                 )
             }
             try await Task.sleep(for: .milliseconds(20))

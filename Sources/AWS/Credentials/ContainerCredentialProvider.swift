@@ -20,19 +20,23 @@ public struct ContainerCredentialProvider: CredentialProvider {
     public let authorizationTokenFile: String?
     let http: CurlHTTPClient
     let retryDelay: Duration
+    /// Per attempt; tests on a saturated machine give the stub more than botocore's 2 s.
+    let timeoutMilliseconds: Int
 
     public init(
         url: URL,
         authorizationToken: String?,
         authorizationTokenFile: String?,
         http: CurlHTTPClient,
-        retryDelay: Duration = .seconds(1)
+        retryDelay: Duration = .seconds(1),
+        timeoutMilliseconds: Int = Self.timeoutMilliseconds
     ) {
         self.url = url
         self.authorizationToken = authorizationToken
         self.authorizationTokenFile = authorizationTokenFile
         self.http = http
         self.retryDelay = retryDelay
+        self.timeoutMilliseconds = timeoutMilliseconds
     }
 
     /// Whether a full URI may be asked for credentials: https anywhere; http only on a
@@ -84,7 +88,7 @@ public struct ContainerCredentialProvider: CredentialProvider {
                         url: url.absoluteString,
                         headers: headers,
                         maximumBodyBytes: 64 * 1024,
-                        timeoutMilliseconds: Self.timeoutMilliseconds
+                        timeoutMilliseconds: timeoutMilliseconds
                     ),
                     http: http,
                     source: name,

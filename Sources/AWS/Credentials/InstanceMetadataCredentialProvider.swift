@@ -13,11 +13,18 @@ public struct InstanceMetadataCredentialProvider: CredentialProvider {
     public let name = "instance metadata (IMDSv2)"
     public let endpoint: URL
     let http: CurlHTTPClient
+    /// Per request; tests on a saturated machine give their stub more than botocore's 1 s.
+    let timeoutMilliseconds: Int
 
     /// - Parameter endpoint: `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else ``defaultEndpoint``.
-    public init(endpoint: URL = Self.defaultEndpoint, http: CurlHTTPClient) {
+    public init(
+        endpoint: URL = Self.defaultEndpoint,
+        http: CurlHTTPClient,
+        timeoutMilliseconds: Int = Self.timeoutMilliseconds
+    ) {
         self.endpoint = endpoint
         self.http = http
+        self.timeoutMilliseconds = timeoutMilliseconds
     }
 
     public func credentials() async throws(CredentialError) -> AWSCredentials {
@@ -65,7 +72,7 @@ public struct InstanceMetadataCredentialProvider: CredentialProvider {
                 headers: [("x-aws-ec2-metadata-token-ttl-seconds", Self.tokenTTLSeconds)],
                 body: [],
                 maximumBodyBytes: 4096,
-                timeoutMilliseconds: Self.timeoutMilliseconds
+                timeoutMilliseconds: timeoutMilliseconds
             ),
             http: http,
             source: name,
@@ -96,7 +103,7 @@ public struct InstanceMetadataCredentialProvider: CredentialProvider {
                 url: url,
                 headers: [("x-aws-ec2-metadata-token", token)],
                 maximumBodyBytes: 64 * 1024,
-                timeoutMilliseconds: Self.timeoutMilliseconds
+                timeoutMilliseconds: timeoutMilliseconds
             ),
             http: http,
             source: name,
