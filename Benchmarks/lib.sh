@@ -1,4 +1,5 @@
-# Shared by the benchmark scripts (Benchmarks/run.sh, Benchmarks/api/run.sh, Benchmarks/scaling.sh);
+# Shared by the benchmark scripts (Benchmarks/run.sh, Benchmarks/api/run.sh, Benchmarks/scaling.sh,
+# Benchmarks/soak.sh);
 # source it after scripts/lib.sh.
 
 # bench_set_durability FAST: exports PHOTO_PG_DURABILITY for scripts/lib.sh start_postgres:
@@ -49,4 +50,31 @@ bench_pg_prepare() {
 # bench_pg_snapshot FILE: Benchmarks/pg_snapshot.sql's JSON (WAL counters, commits, settings).
 bench_pg_snapshot() {
     psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -At -f "$repo_root/Benchmarks/pg_snapshot.sql" >"$1"
+}
+
+# bench_release_build SCRATCH SKIP PRODUCT...
+# Unless SKIP is 1, `swift build -c release` of each product in the scratch path SCRATCH (the
+# build log's tail on failure); then checks that every product's binary is in SCRATCH/release.
+# Sets bin_dir to that directory.
+bench_release_build() {
+    local scratch=$1 skip=$2 product build_log
+    shift 2
+    if ((!skip)); then
+        build_log=$(mktemp -t bench-build.XXXXXX)
+        for product in "$@"; do
+            photo_log "swift build -c release --product $product (scratch path $scratch)"
+            if ! swift build -c release --scratch-path "$scratch" --product "$product" >"$build_log" 2>&1; then
+                photo_err "the release build of $product failed"
+                photo_log_tail "$build_log" 60
+                rm -f "$build_log"
+                return 1
+            fi
+            grep -E '^Build of product' "$build_log" >&2 || true
+        done
+        rm -f "$build_log"
+    fi
+    bin_dir="$repo_root/$scratch/release"
+    for product in "$@"; do
+        [[ -x $bin_dir/$product ]] || { photo_err "no $bin_dir/$product (build first, or drop --skip-build)"; return 1; }
+    done
 }

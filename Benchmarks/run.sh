@@ -77,25 +77,7 @@ bench_set_durability "$fast_postgres"
 python=$(bench_python)
 
 # Release builds are what we benchmark.
-scratch=${BENCH_SCRATCH_PATH:-.build}
-if ((!skip_build)); then
-    build_log=$(mktemp -t bench-build.XXXXXX)
-    for product in BenchSQSSink migrator outbox-relay; do
-        photo_log "swift build -c release --product $product (scratch path $scratch)"
-        if ! swift build -c release --scratch-path "$scratch" --product "$product" >"$build_log" 2>&1; then
-            photo_err "the release build of $product failed"
-            photo_log_tail "$build_log" 60
-            rm -f "$build_log"
-            exit 1
-        fi
-        grep -E '^Build of product' "$build_log" >&2 || true
-    done
-    rm -f "$build_log"
-fi
-bin_dir="$repo_root/$scratch/release"
-for binary in BenchSQSSink migrator outbox-relay; do
-    [[ -x $bin_dir/$binary ]] || { photo_err "no $bin_dir/$binary (build first, or drop --skip-build)"; exit 1; }
-done
+bench_release_build "${BENCH_SCRATCH_PATH:-.build}" "$skip_build" BenchSQSSink migrator outbox-relay
 
 make_run_dir
 install_cleanup_traps

@@ -26,13 +26,27 @@ final class Recorder: Sendable {
     private struct State {
         var stats = Stats()
         var firstSeen: [String: Double] = [:]
+        /// photo_id (from the body) -> the event_id of each message about it, in arrival order.
+        var photos: [String: [String]] = [:]
     }
 
     private let state = Mutex(State())
+    /// Whether bodies are parsed for their `photo_id` (off for the relay benchmark, where the
+    /// sink must cost as little as possible).
+    private let recordPhotos: Bool
+
+    init(recordPhotos: Bool = false) {
+        self.recordPhotos = recordPhotos
+    }
 
     /// Records one request's messages, received at `time` (Unix seconds).
-    func record(eventIDs: [String?], at time: Double, expectContinue: Bool) {
+    func record(_ messages: [OutgoingMessage], at time: Double, expectContinue: Bool) {
+        let eventIDs = messages.map(\.eventID)
+        let photoIDs = recordPhotos ? messages.map(\.photoID) : []
         state.withLock { state in
+            for (photoID, eventID) in zip(photoIDs, eventIDs) {
+                state.photos[photoID ?? "", default: []].append(eventID ?? "")
+            }
             state.stats.requests += 1
             if expectContinue { state.stats.expect_continue += 1 }
             if state.stats.first_at == nil { state.stats.first_at = time }
@@ -59,6 +73,10 @@ final class Recorder: Sendable {
 
     func arrivals() -> [String: Double] {
         state.withLock { $0.firstSeen }
+    }
+
+    func photos() -> [String: [String]] {
+        state.withLock { $0.photos }
     }
 
     func reset() {

@@ -27,6 +27,14 @@ struct OutgoingMessage {
         attributes.first { $0.name == "event_id" }?.stringValue
     }
 
+    /// The body's `photo_id` (the `photo.uploaded` payload), nil when the body has none.
+    var photoID: String? {
+        var copy = body
+        return copy.withUTF8 { bytes in
+            (try? parseJSON(UnsafeRawBufferPointer(bytes)))?["photo_id"]?.stringValue
+        }
+    }
+
     init(id: String, json: JSONValue) throws(SQSRequestError) {
         guard let body = json["MessageBody"]?.stringValue else {
             throw SQSRequestError(code: "MissingParameter", message: "MessageBody is required")

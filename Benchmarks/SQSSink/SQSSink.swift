@@ -6,15 +6,17 @@ import Logging
 /// protocol's SendMessageBatch (and SendMessage, GetQueueUrl) at once, ignores signatures,
 /// keeps nothing but each message's first arrival time by its `event_id` attribute.
 ///
-///     BenchSQSSink --port PORT [--host 127.0.0.1]
+///     BenchSQSSink --port PORT [--host 127.0.0.1] [--record-photos]
 ///
 /// Endpoints: `POST /` (SQS), `GET /stats`, `GET /arrivals` (event_id -> Unix seconds),
-/// `POST /reset`.
+/// `GET /photos` (with `--record-photos`: photo_id -> the `event_id` of every message about it,
+/// duplicates included, so the soak run can check each confirmed photo's delivery), `POST /reset`.
 @main
 struct SQSSink {
     static func main() async throws {
         var host = "127.0.0.1"
         var port = 9324
+        var recordPhotos = false
         var arguments = CommandLine.arguments.dropFirst().makeIterator()
         while let argument = arguments.next() {
             switch argument {
@@ -24,14 +26,17 @@ struct SQSSink {
                     fatalError("--port needs a number")
                 }
                 port = value
+            case "--record-photos": recordPhotos = true
             default:
-                FileHandle.standardError.write(Data("usage: BenchSQSSink [--host H] [--port P]\n".utf8))
+                FileHandle.standardError.write(
+                    Data("usage: BenchSQSSink [--host H] [--port P] [--record-photos]\n".utf8)
+                )
                 exit(2)
             }
         }
         var logger = Logger(label: "sqs-sink")
         logger.logLevel = .warning
-        let recorder = Recorder()
+        let recorder = Recorder(recordPhotos: recordPhotos)
         let router = Router()
         addRoutes(to: router, recorder: recorder)
         let banner = "sqs-sink listening on \(host):\(port)\n"
@@ -60,11 +65,11 @@ struct SQSSink {
                 switch target {
                 case "AmazonSQS.SendMessageBatch":
                     let (messages, response) = try SQSOperations.sendMessageBatch(document)
-                    recorder.record(eventIDs: messages.map(\.eventID), at: receivedAt, expectContinue: expectContinue)
+                    recorder.record(messages, at: receivedAt, expectContinue: expectContinue)
                     return jsonResponse(response)
                 case "AmazonSQS.SendMessage":
                     let (message, response) = try SQSOperations.sendMessage(document)
-                    recorder.record(eventIDs: [message.eventID], at: receivedAt, expectContinue: expectContinue)
+                    recorder.record([message], at: receivedAt, expectContinue: expectContinue)
                     return jsonResponse(response)
                 case "AmazonSQS.GetQueueUrl":
                     guard let name = document["QueueName"]?.stringValue else {
@@ -84,6 +89,9 @@ struct SQSSink {
         }
         router.get("/arrivals") { _, _ -> Response in
             json(recorder.arrivals())
+        }
+        router.get("/photos") { _, _ -> Response in
+            json(recorder.photos())
         }
         router.post("/reset") { _, _ -> Response in
             recorder.reset()
