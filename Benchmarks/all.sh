@@ -12,8 +12,8 @@
 # One release build (scratch path BENCH_SCRATCH_PATH, default .build-bench) of every product the
 # benchmarks start, then, one after the other so that none measures beside another:
 #
-#   relay     Benchmarks/run.sh           outbox-relay drain against the reference relay, and
-#                                         commit-to-send latency           -> results/latest.md
+#   relay     Benchmarks/run.sh           outbox-relay drain against the reference relay (50,000
+#                                         events a run), commit-to-send latency -> results/latest.md
 #   api       Benchmarks/api/run.sh       pre-signing against botocore, upload-url under wrk
 #                                                                          -> results/api-latest.md
 #   complete  Benchmarks/complete/run.sh  complete against a FastAPI/boto3/Pillow/psycopg
@@ -82,7 +82,7 @@ ensure_prereqs
 bench_release_build "$BENCH_SCRATCH_PATH" "$skip_build" \
     photo-api migrator outbox-relay BenchSQSSink BenchS3Stub BenchPresign
 
-relay_args=() api_args=() complete_args=() scaling_args=() soak_args=(--minutes "$soak_minutes")
+relay_args=(--events 50000) api_args=() complete_args=() scaling_args=() soak_args=(--minutes "$soak_minutes")
 if ((quick)); then
     relay_args=(--repeat 1 --events 20000 --latency-seconds 5 --idle-wait 5 --retry-noisy 0)
     api_args=(--duration 5 --presign-seconds 2)
