@@ -11,6 +11,7 @@ import Logging
 import PhotoStore
 import Postgres
 import UUIDCoding
+import WireFormats
 
 /// The photo endpoints of `/api/v1`: issuing upload URLs, reading a photo, listing a project's
 /// photos (docs/api.md).
@@ -295,14 +296,10 @@ struct PhotoRoutes: Sendable {
         let items = page.prefix(limit)
         // One signer for the page: credentials and expiry looked up once, each photo one signature.
         let downloads = await shapes.downloads.signer()
-        let next: Any =
-            page.count > limit
-            ? (items.last.map { PhotoListCursor(after: $0).encoded } ?? NSNull())
-            : NSNull()
-        return try PhotoShapes.jsonResponse([
-            "photos": items.map { shapes.json($0, includeHistory: false, downloads: downloads) },
-            "next_cursor": next,
-        ])
+        var body = JSONObjectWriter()
+        body.string("next_cursor", page.count > limit ? items.last.map { PhotoListCursor(after: $0).encoded } : nil)
+        body.array("photos", items.map { shapes.object($0, includeHistory: false, downloads: downloads) })
+        return PhotoShapes.jsonResponse(body.finish())
     }
 
     static func uuidParameter(_ name: String, _ context: APIRequestContext) throws(APIError) -> UUID {

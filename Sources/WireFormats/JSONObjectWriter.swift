@@ -44,6 +44,50 @@ public struct JSONObjectWriter: Sendable {
         buffer.append(UInt8(ascii: "}"))
     }
 
+    /// `null`.
+    public mutating func null(_ key: String) {
+        member(key)
+        buffer.append(contentsOf: "null".utf8)
+    }
+
+    /// The string, or `null` without one.
+    public mutating func string(_ key: String, _ value: String?) {
+        guard let value else { return null(key) }
+        string(key, value)
+    }
+
+    /// The number, or `null` without one.
+    public mutating func number(_ key: String, _ value: Int?) {
+        guard let value else { return null(key) }
+        number(key, value)
+    }
+
+    /// A value that already is JSON text (say, a `jsonb` column as Postgres prints it), copied as
+    /// is: the caller vouches for it.
+    public mutating func json(_ key: String, _ text: String) {
+        member(key)
+        buffer.append(contentsOf: text.utf8)
+    }
+
+    /// A nested object, its members written by `members` in the order wanted.
+    public mutating func object(_ key: String, _ members: (inout JSONObjectWriter) -> Void) {
+        var nested = JSONObjectWriter()
+        members(&nested)
+        member(key)
+        buffer.append(contentsOf: nested.finish())
+    }
+
+    /// An array of documents already written (each a `finish()` of its own).
+    public mutating func array(_ key: String, _ elements: [[UInt8]]) {
+        member(key)
+        buffer.append(UInt8(ascii: "["))
+        for (index, element) in elements.enumerated() {
+            if index > 0 { buffer.append(UInt8(ascii: ",")) }
+            buffer.append(contentsOf: element)
+        }
+        buffer.append(UInt8(ascii: "]"))
+    }
+
     public mutating func finish() -> [UInt8] {
         buffer.append(UInt8(ascii: "}"))
         return buffer

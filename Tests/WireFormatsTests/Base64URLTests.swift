@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WireFormats
 
@@ -38,5 +39,36 @@ import WireFormats
         writer.object("o", [(name: "k", value: "v")])
         let text = String(decoding: writer.finish(), as: UTF8.self)
         #expect(text == #"{"s":"a\"b\\c/d\u0001\n\t\b\f\r é","n":-42,"a":["x","\"y\""],"o":{"k":"v"}}"#)
+    }
+
+    /// The photo object's parts: absent values as `null`, stored JSON copied, nested objects and
+    /// arrays of documents; the whole parses as the JSON it claims to be.
+    @Test func writesNullsStoredJSONNestedObjectsAndArrays() throws {
+        var writer = JSONObjectWriter()
+        writer.string("absent", nil as String?)
+        writer.number("none", nil as Int?)
+        writer.number("some", 7 as Int?)
+        writer.json("exif", #"{"Make": "Canon", "ISO": 100}"#)
+        writer.object("detection") { detection in
+            detection.null("result")
+            detection.strings("types", [])
+        }
+        writer.array(
+            "history",
+            ["a", "b"].map { status in
+                var item = JSONObjectWriter()
+                item.string("status", status)
+                return item.finish()
+            }
+        )
+        writer.array("empty", [])
+        let bytes = writer.finish()
+        #expect(
+            String(decoding: bytes, as: UTF8.self)
+                == #"{"absent":null,"none":null,"some":7,"exif":{"Make": "Canon", "ISO": 100},"detection":{"result":null,"types":[]},"history":[{"status":"a"},{"status":"b"}],"empty":[]}"#
+        )
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        #expect((parsed["exif"] as? [String: Any])?["Make"] as? String == "Canon")
+        #expect((parsed["history"] as? [[String: Any]])?.count == 2)
     }
 }
