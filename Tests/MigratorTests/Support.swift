@@ -54,9 +54,13 @@ func makeMigrator(
     directory: String,
     options: Migrator.Options = .init()
 ) -> Migrator {
-    Migrator(
+    // As the migrator executable runs (`statementsRunUnbounded`): no statement timeout, so a
+    // `CREATE INDEX CONCURRENTLY` waiting for a test's open snapshot is not cancelled at 15 s.
+    var settings = database.settings
+    settings.timeouts.statement = nil
+    return Migrator(
         directory: MigrationDirectory(path: directory),
-        settings: database.settings,
+        settings: settings,
         options: options,
         logger: quietLogger
     )
